@@ -1,0 +1,24 @@
+# Reproduces the ResNet/SVM ablation study of shared/seeds end to end. Config: config/config.yaml (the default, set
+# by profiles/default) or any file given with --configfile; every key is documented in config/README.md.
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
+from ablation.config import validate_config  # noqa: E402
+
+
+validate_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,28 @@
+rule fetch_data:
+    output:
+        files=expand("resources/data/{{dataset}}/{name}", name=IDX_FILES),
+        manifest="resources/data/{dataset}/manifest.json",
+    log:
+        "resources/logs/fetch_data/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/fetch_data.py"
+
+
+rule split_dataset:
+    input:
+        manifest="resources/data/{dataset}/manifest.json",
+    output:
+        npz=f"{OUTDIR}/splits/{{dataset}}.npz",
+        meta=f"{OUTDIR}/splits/{{dataset}}.json",
+    params:
+        fractions=lambda wc: {p: config["data"]["split"][p] for p in ("train", "val", "test")},
+        seed=config["data"]["split"]["seed"],
+        subset=config["data"]["subset"],
+    log:
+        f"{OUTDIR}/logs/split_dataset/{{dataset}}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/split_dataset.py"

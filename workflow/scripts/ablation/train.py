@@ -1,0 +1,207 @@
+"""Training one ResNet grid point, faithfully to the seeds' protocol; resumable and with provenance.
+
+The faithful path: a map-style Dataset that scales and normalises each 28x28 image as it is fetched, a DataLoader with
+shuffle, pin_memory and num_workers honoured, eager PyTorch. One epoch = one pass over the training part; validation
+after every epoch, test once at the end.
+"""
+
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+from tqdm import tqdm
+
+from . import provenance
+from .records import atomic_write_bytes, read_json, write_metrics
+from .split import load_pooled, load_split
+
+MODELS = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
+          "resnet50": torchvision.models.resnet50}
+
+CUDA_MISSING = (
+    "This run asks for device=cuda, but torch sees no CUDA device on this host ({host}). Run GPU runs on a GPU host "
+    "(`snakemake --cores N` there), or submit them with the cluster profile (`snakemake --profile profiles/slurm`), "
+    "or leave them out of the plan with `gpu: false` (or `gpu: auto`) in the config."
+)
+
+
+def build_model(name: str) -> nn.Module:
+    """torchvision's ResNet from scratch, 10 classes, with a 1-channel stem for 1x28x28 input (the seeds' model)."""
+    model = MODELS[name](weights=None, num_classes=10)
+    model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return model
+
+
+def count_macs(model_name: str) -> tuple[int, int]:
+    """(MACs, parameters) of one 1x28x28 forward pass, by thop (which counts multiply-accumulates, not FLOPs)."""
+    from thop import profile
+
+    model = build_model(model_name).eval()
+    macs, _ = profile(model, inputs=(torch.zeros(1, 1, 28, 28),), verbose=False)
+    return int(macs), sum(p.numel() for p in model.parameters())
+
+
+class NormalizedImages(torch.utils.data.Dataset):
+    """Per-sample scaling to [0,1] and normalisation, as torchvision's ToTensor + Normalize do on the seeds' path."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
+        self.images, self.labels, self.mean, self.std = images, labels, mean, std
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        image = (self.images[i].float().div(255.0).sub(self.mean).div(self.std)).unsqueeze(0)
+        return image, self.labels[i]
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The shuffle order of an epoch depends on (seed, epoch) only, so a resumed run sees the same batches."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@torch.inference_mode()
+def evaluate(model, images, labels, mean, std, device, batch_size) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) over a whole part, in large batches."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(labels), batch_size):
+        x = images[start : start + batch_size].to(device).float().div(255.0).sub(mean).div(std).unsqueeze(1)
+        y = labels[start : start + batch_size].to(device)
+        logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    return loss_sum / len(labels), correct / len(labels)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_one_epoch(model, loader, optimizer, device, pin_memory) -> dict:
+    """Train one pass; returns loss/accuracy and the time split, or `diverged` at the first non-finite loss."""
+    model.train()
+    loss_sum, correct, seen, data_time = 0.0, 0, 0, 0.0
+    _sync(device)
+    start = fetch_start = time.perf_counter()
+    for x, y in loader:
+        data_time += time.perf_counter() - fetch_start
+        x, y = x.to(device, non_blocking=pin_memory), y.to(device, non_blocking=pin_memory)
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        # The seeds read the loss every step; so do we, which also catches divergence at once.
+        batch_loss = loss.item()
+        if not math.isfinite(batch_loss):
+            return {"diverged": True}
+        loss_sum += batch_loss * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        fetch_start = time.perf_counter()
+    _sync(device)
+    return {
+        "diverged": False,
+        "train_loss": loss_sum / seen,
+        "train_accuracy": correct / seen,
+        "epoch_time_s": time.perf_counter() - start,
+        "data_time_s": data_time,
+    }
+
+
+def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpoint_path, training: dict,
+               threads: int = 1, log=None) -> dict:
+    """Train and evaluate one grid point; write its metrics JSON; return it.
+
+    `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
+    A checkpoint after every epoch lets a killed run continue where it stopped with identical results.
+    """
+    log = log or sys.stderr
+    run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
+    device = run["device"]
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(CUDA_MISSING.format(host=provenance.socket.gethostname()))
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+    started_at = provenance.now()
+
+    split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
+    images, labels = load_pooled(data_dir)
+    parts = load_split(split_npz)
+    tensors = {p: (torch.from_numpy(np.ascontiguousarray(images[idx])), torch.from_numpy(labels[idx].astype(np.int64)))
+               for p, idx in parts.items()}
+    mean, std = split_meta["mean"], split_meta["std"]
+
+    torch.manual_seed(run["seed"])
+    model = build_model(run["model"]).to(device)
+    optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], training["momentum"],
+                               training["weight_decay"])
+    history, diverged_epoch = [], None
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, started_at = state["history"], state["started_at"]
+        print(f"resuming after epoch {len(history)} from {checkpoint_path}", file=log, flush=True)
+
+    train_set = NormalizedImages(*tensors["train"], mean, std)
+    for epoch in range(len(history) + 1, run["epochs"] + 1):
+        loader = torch.utils.data.DataLoader(
+            train_set, batch_size=run["batch_size"], shuffle=True, generator=epoch_generator(run["seed"], epoch),
+            pin_memory=run["pin_memory"] and device == "cuda", num_workers=training["num_workers"],
+        )
+        bar = tqdm(loader, desc=f"epoch {epoch}/{run['epochs']}", file=log, mininterval=30, ascii=True)
+        result = train_one_epoch(model, bar, optimizer, device, run["pin_memory"])
+        if result.pop("diverged"):
+            diverged_epoch = epoch
+            print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
+            break
+        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, training["eval_batch_size"])
+        history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
+        print(f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
+              f"val loss {val_loss:.4f} acc {val_accuracy:.4f} | {result['epoch_time_s']:.1f} s "
+              f"(data {result['data_time_s']:.1f} s)", file=log, flush=True)
+        buffer = io.BytesIO()
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
+                    "started_at": started_at}, buffer)
+        atomic_write_bytes(checkpoint_path, buffer.getvalue())
+
+    if diverged_epoch is None:
+        test_loss, test_accuracy = evaluate(model, *tensors["test"], mean, std, device, training["eval_batch_size"])
+    else:
+        test_loss, test_accuracy = None, None
+    macs, params_count = count_macs(run["model"])
+    record = {
+        "kind": "resnet",
+        "params": dict(run),
+        "status": "ok" if diverged_epoch is None else "diverged",
+        "diverged_epoch": diverged_epoch,
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "train_time_s": sum(h["epoch_time_s"] for h in history),
+        "history": history,
+        "macs": macs,
+        "flops": 2 * macs,
+        "params_count": params_count,
+        "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
+        "training": dict(training),
+        "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device),
+    }
+    write_metrics(metrics_path, record)
+    checkpoint_path.unlink(missing_ok=True)
+    return record

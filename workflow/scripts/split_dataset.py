@@ -1,0 +1,17 @@
+"""Rule split_dataset: the seeded, stratified 70/10/20 split of one dataset, saved once for every run."""
+
+from pathlib import Path
+
+from ablation.split import make_split, save_split
+
+with open(snakemake.log[0], "w") as log:  # noqa: F821 (snakemake injects it)
+    parts, meta = make_split(
+        Path(snakemake.input.manifest).parent,  # noqa: F821
+        fractions=snakemake.params.fractions,  # noqa: F821
+        seed=snakemake.params.seed,  # noqa: F821
+        subset=snakemake.params.subset,  # noqa: F821
+    )
+    save_split(parts, meta, snakemake.output.npz, snakemake.output.meta)  # noqa: F821
+    print(f"sizes {meta['sizes']}, checksum {meta['checksum']}", file=log)
+    for part, counts in meta["class_counts"].items():
+        print(f"{part} class counts: {counts}", file=log)
