@@ -5,13 +5,13 @@ from pathlib import Path
 
 from ablation.data import DataError, fetch
 
-data = snakemake.config["data"]  # noqa: F821 (snakemake injects it)
-dataset = snakemake.wildcards.dataset  # noqa: F821
-with open(snakemake.log[0], "w") as log:  # noqa: F821
+data = snakemake.config["data"]
+dataset = snakemake.wildcards.dataset
+with open(snakemake.log[0], "w") as log:
     try:
         fetch(
             dataset,
-            Path(snakemake.output.manifest).parent,  # noqa: F821
+            Path(snakemake.output.manifest).parent,
             sources=data["sources"],
             local_dir=data["local_dir"],
             expected=data["sha256"].get(dataset),

@@ -4,14 +4,14 @@ from pathlib import Path
 
 from ablation.split import make_split, save_split
 
-with open(snakemake.log[0], "w") as log:  # noqa: F821 (snakemake injects it)
+with open(snakemake.log[0], "w") as log:
     parts, meta = make_split(
-        Path(snakemake.input.manifest).parent,  # noqa: F821
-        fractions=snakemake.params.fractions,  # noqa: F821
-        seed=snakemake.params.seed,  # noqa: F821
-        subset=snakemake.params.subset,  # noqa: F821
+        Path(snakemake.input.manifest).parent,
+        fractions=snakemake.params.fractions,
+        seed=snakemake.params.seed,
+        subset=snakemake.params.subset,
     )
-    save_split(parts, meta, snakemake.output.npz, snakemake.output.meta)  # noqa: F821
+    save_split(parts, meta, snakemake.output.npz, snakemake.output.meta)
     print(f"sizes {meta['sizes']}, checksum {meta['checksum']}", file=log)
     for part, counts in meta["class_counts"].items():
         print(f"{part} class counts: {counts}", file=log)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ablation.train import run_resnet
 
-sm = snakemake  # noqa: F821 (snakemake injects it)
+sm = snakemake
 with open(sm.log[0], "a") as log:  # append: a resumed run keeps the log of its first attempt
     run_resnet(
         run=sm.params.run,

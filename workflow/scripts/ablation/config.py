@@ -10,7 +10,18 @@ import yaml
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 # The order of the factors is the order of the directories in each run's output path.
-RESNET_FACTORS = ["dataset", "model", "batch_size", "optimizer", "lr", "epochs", "pin_memory", "device", "loader", "seed"]
+RESNET_FACTORS = [
+    "dataset",
+    "model",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "epochs",
+    "pin_memory",
+    "device",
+    "loader",
+    "seed",
+]
 SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed"]
 
 

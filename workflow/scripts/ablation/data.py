@@ -12,7 +12,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .idx import FILES, sha256_file
@@ -177,7 +177,7 @@ def fetch(dataset: str, out_dir, sources, local_dir=None, expected=None, log=pri
             "dataset": dataset,
             "source": source,
             "sha256": hashes,
-            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         return manifest

@@ -41,9 +41,7 @@ def read_idx(path) -> np.ndarray:
 def write_idx(path, array: np.ndarray) -> None:
     """Write a uint8 array as an IDX file (used by test fixtures and never on real data)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
+    header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     Path(path).write_bytes(header + array.tobytes())
 
 

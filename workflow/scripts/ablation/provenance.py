@@ -5,7 +5,7 @@ import platform
 import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _git(*args: str) -> str | None:
@@ -49,8 +49,7 @@ def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, d
         "git_dirty": None if status is None else bool(status),
         "python": sys.version.split()[0],
         "packages": {
-            name: _version(name)
-            for name in ("torch", "torchvision", "snakemake", "scikit-learn", "numpy", "thop")
+            name: _version(name) for name in ("torch", "torchvision", "snakemake", "scikit-learn", "numpy", "thop")
         },
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),

@@ -15,12 +15,8 @@ PARTS = ("train", "val", "test")
 def load_pooled(data_dir) -> tuple[np.ndarray, np.ndarray]:
     """All images (N, 28, 28) uint8 and labels (N,) of a dataset, train file first, then t10k."""
     data_dir = Path(data_dir)
-    images = np.concatenate(
-        [read_idx(data_dir / FILES["train_images"]), read_idx(data_dir / FILES["test_images"])]
-    )
-    labels = np.concatenate(
-        [read_idx(data_dir / FILES["train_labels"]), read_idx(data_dir / FILES["test_labels"])]
-    )
+    images = np.concatenate([read_idx(data_dir / FILES["train_images"]), read_idx(data_dir / FILES["test_images"])])
+    labels = np.concatenate([read_idx(data_dir / FILES["train_labels"]), read_idx(data_dir / FILES["test_labels"])])
     if len(images) != len(labels):
         raise ValueError(f"{data_dir}: {len(images)} images but {len(labels)} labels")
     return images, labels

@@ -21,8 +21,11 @@ from . import provenance
 from .records import atomic_write_bytes, read_json, write_metrics
 from .split import load_pooled, load_split
 
-MODELS = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
-          "resnet50": torchvision.models.resnet50}
+MODELS = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+}
 
 CUDA_MISSING = (
     "This run asks for device=cuda, but torch sees no CUDA device on this host ({host}). Run GPU runs on a GPU host "
@@ -123,8 +126,17 @@ def train_one_epoch(model, loader, optimizer, device, pin_memory) -> dict:
     }
 
 
-def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpoint_path, training: dict,
-               threads: int = 1, log=None) -> dict:
+def run_resnet(
+    run: dict,
+    data_dir,
+    split_npz,
+    split_json,
+    metrics_path,
+    checkpoint_path,
+    training: dict,
+    threads: int = 1,
+    log=None,
+) -> dict:
     """Train and evaluate one grid point; write its metrics JSON; return it.
 
     `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
@@ -142,14 +154,17 @@ def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpo
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
     images, labels = load_pooled(data_dir)
     parts = load_split(split_npz)
-    tensors = {p: (torch.from_numpy(np.ascontiguousarray(images[idx])), torch.from_numpy(labels[idx].astype(np.int64)))
-               for p, idx in parts.items()}
+    tensors = {
+        p: (torch.from_numpy(np.ascontiguousarray(images[idx])), torch.from_numpy(labels[idx].astype(np.int64)))
+        for p, idx in parts.items()
+    }
     mean, std = split_meta["mean"], split_meta["std"]
 
     torch.manual_seed(run["seed"])
     model = build_model(run["model"]).to(device)
-    optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], training["momentum"],
-                               training["weight_decay"])
+    optimizer = make_optimizer(
+        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"]
+    )
     history, diverged_epoch = [], None
     checkpoint_path = Path(checkpoint_path)
     if checkpoint_path.exists():
@@ -162,8 +177,12 @@ def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpo
     train_set = NormalizedImages(*tensors["train"], mean, std)
     for epoch in range(len(history) + 1, run["epochs"] + 1):
         loader = torch.utils.data.DataLoader(
-            train_set, batch_size=run["batch_size"], shuffle=True, generator=epoch_generator(run["seed"], epoch),
-            pin_memory=run["pin_memory"] and device == "cuda", num_workers=training["num_workers"],
+            train_set,
+            batch_size=run["batch_size"],
+            shuffle=True,
+            generator=epoch_generator(run["seed"], epoch),
+            pin_memory=run["pin_memory"] and device == "cuda",
+            num_workers=training["num_workers"],
         )
         bar = tqdm(loader, desc=f"epoch {epoch}/{run['epochs']}", file=log, mininterval=30, ascii=True)
         result = train_one_epoch(model, bar, optimizer, device, run["pin_memory"])
@@ -173,12 +192,23 @@ def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpo
             break
         val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, training["eval_batch_size"])
         history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
-        print(f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_accuracy:.4f} | {result['epoch_time_s']:.1f} s "
-              f"(data {result['data_time_s']:.1f} s)", file=log, flush=True)
+        print(
+            f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
+            f"val loss {val_loss:.4f} acc {val_accuracy:.4f} | {result['epoch_time_s']:.1f} s "
+            f"(data {result['data_time_s']:.1f} s)",
+            file=log,
+            flush=True,
+        )
         buffer = io.BytesIO()
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
-                    "started_at": started_at}, buffer)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "started_at": started_at,
+            },
+            buffer,
+        )
         atomic_write_bytes(checkpoint_path, buffer.getvalue())
 
     if diverged_epoch is None:
@@ -205,3 +235,14 @@ def run_resnet(run: dict, data_dir, split_npz, split_json, metrics_path, checkpo
     write_metrics(metrics_path, record)
     checkpoint_path.unlink(missing_ok=True)
     return record
+
+
+def main(argv: list[str]) -> None:
+    """`python -m ablation.train ARGS.json`: one run outside snakemake, with run_resnet's keyword arguments."""
+    import json
+
+    run_resnet(**json.loads(Path(argv[0]).read_text()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny but real IDX datasets written by the tests, and helpers to run the real workflow."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ablation.idx import FILES, write_idx
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """28x28 images a small network can tell apart: class c lights rows 2c+4..2c+5, over noise."""
+    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
+    return images
+
+
+def write_dataset(directory: Path, n_train: int = 500, n_test: int = 100, seed: int = 0) -> dict[str, str]:
+    """The four IDX files of a fake dataset in `directory`; returns their SHA-256 sums by file name."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        write_idx(directory / FILES[f"{prefix}_labels"], labels.astype(np.uint8))
+        write_idx(directory / FILES[f"{prefix}_images"], make_images(labels, rng))
+    return {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in FILES.values()}
+
+
+@pytest.fixture(scope="session")
+def fixture_data(tmp_path_factory) -> tuple[Path, dict]:
+    """A local_dir with both datasets as tiny fixtures, and the SHA-256 override a config needs to accept them."""
+    root = tmp_path_factory.mktemp("idx")
+    sums = {dataset: write_dataset(root / dataset, seed=i) for i, dataset in enumerate(("mnist", "fashion_mnist"))}
+    return root, sums
+
+
+@pytest.fixture(scope="session")
+def prepared_split(fixture_data, tmp_path_factory) -> dict:
+    """Fixture MNIST fetched (from local_dir) and split, as the workflow's first two rules would leave it."""
+    from ablation.data import fetch
+    from ablation.split import make_split, save_split
+
+    root, sums = fixture_data
+    work = tmp_path_factory.mktemp("prepared")
+    data_dir = work / "data" / "mnist"
+    fetch("mnist", data_dir, ["local_dir"], local_dir=str(root), expected=sums["mnist"], log=lambda _: None)
+    parts, meta = make_split(data_dir, {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0)
+    save_split(parts, meta, work / "mnist.npz", work / "mnist.json")
+    return {"data_dir": data_dir, "split_npz": work / "mnist.npz", "split_json": work / "mnist.json"}
+
+
+def write_config(path: Path, fixture_data, **overrides) -> Path:
+    """A workflow config on the fixture data: local_dir only, the fixtures' hashes, tiny studies."""
+    root, sums = fixture_data
+    config = {
+        "outdir": str(path.parent / "results"),
+        "gpu": False,
+        "data": {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums},
+        "resnet_studies": {},
+        "svm_studies": {},
+    }
+    config.update(overrides)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())

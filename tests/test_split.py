@@ -1,0 +1,64 @@
+"""The one split per dataset: sizes, stratification, determinism, disjointness."""
+
+import numpy as np
+import pytest
+
+from ablation.split import load_split, make_split, part_sizes, save_split, stratified_split, stratified_subset
+
+FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
+
+
+def test_full_size_parts_are_the_studys():
+    assert part_sizes(70_000, FRACTIONS) == {"train": 49_000, "val": 7_000, "test": 14_000}
+
+
+@pytest.fixture(scope="module")
+def labels():
+    # Unequal classes, like MNIST's (its train label counts), pooled to 7,000.
+    counts = np.array([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]) // 9
+    labels = np.repeat(np.arange(10), counts)
+    return np.random.default_rng(1).permutation(labels)
+
+
+def test_parts_are_disjoint_cover_everything_and_have_exact_sizes(labels):
+    parts = stratified_split(labels, FRACTIONS, seed=0)
+    together = np.concatenate(list(parts.values()))
+    assert len(together) == len(np.unique(together)) == len(labels)
+    assert {p: len(v) for p, v in parts.items()} == part_sizes(len(labels), FRACTIONS)
+
+
+def test_every_class_is_cut_in_the_same_proportions(labels):
+    parts = stratified_split(labels, FRACTIONS, seed=0)
+    overall = np.bincount(labels, minlength=10)
+    for part, indices in parts.items():
+        counts = np.bincount(labels[indices], minlength=10)
+        assert np.all(np.abs(counts - overall * FRACTIONS[part]) <= 1), part
+
+
+def test_same_seed_same_split_other_seed_other_split(labels):
+    a, b, c = (stratified_split(labels, FRACTIONS, seed=s) for s in (0, 0, 1))
+    assert all(np.array_equal(a[p], b[p]) for p in a)
+    assert not np.array_equal(a["test"], c["test"])
+
+
+def test_subset_is_stratified_exact_and_inside_its_part(labels):
+    parts = stratified_split(labels, FRACTIONS, seed=0)
+    subset = stratified_subset(parts["train"], labels, 500, seed=3)
+    assert len(subset) == 500 and set(subset) <= set(parts["train"])
+    counts = np.bincount(labels[subset], minlength=10)
+    expected = np.bincount(labels[parts["train"]], minlength=10) * 500 / len(parts["train"])
+    assert np.all(np.abs(counts - expected) <= 1)
+
+
+def test_saved_split_records_checksum_class_counts_and_normalisation(prepared_split, tmp_path):
+    parts, meta = make_split(prepared_split["data_dir"], FRACTIONS, seed=0)
+    assert meta["sizes"] == {"train": 420, "val": 60, "test": 120}
+    assert [sum(c) for c in meta["class_counts"].values()] == [420, 60, 120]
+    assert 0 < meta["mean"] < 1 and 0 < meta["std"] < 1
+    save_split(parts, meta, tmp_path / "s.npz", tmp_path / "s.json")
+    again = load_split(tmp_path / "s.npz")
+    assert all(np.array_equal(again[p], parts[p]) for p in parts)
+    _, meta_again = make_split(prepared_split["data_dir"], FRACTIONS, seed=0)
+    assert meta_again["checksum"] == meta["checksum"]
+    _, other = make_split(prepared_split["data_dir"], FRACTIONS, seed=1)
+    assert other["checksum"] != meta["checksum"]

@@ -1,0 +1,135 @@
+"""Training one grid point for real on fixture data: determinism, resume after SIGKILL, divergence, FLOPs, schema."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ablation.records import validate_metrics
+from ablation.train import build_model, count_macs, run_resnet
+from conftest import REPO
+
+TRAINING = {"momentum": 0.9, "weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}
+RUN = {
+    "dataset": "mnist",
+    "model": "resnet18",
+    "batch_size": 32,
+    "optimizer": "adam",
+    "lr": 0.001,
+    "epochs": 3,
+    "pin_memory": False,
+    "device": "cpu",
+    "loader": "dataloader",
+    "seed": 0,
+}
+
+
+def train_args(prepared_split, out_dir, **run_changes) -> dict:
+    return {
+        "run": {**RUN, **run_changes},
+        "data_dir": str(prepared_split["data_dir"]),
+        "split_npz": str(prepared_split["split_npz"]),
+        "split_json": str(prepared_split["split_json"]),
+        "metrics_path": str(out_dir / "metrics.json"),
+        "checkpoint_path": str(out_dir / "checkpoint" / "checkpoint.pt"),
+        "training": TRAINING,
+        "threads": 1,
+    }
+
+
+def without_times(record: dict) -> dict:
+    """The metrics that must be identical between two runs of the same point (wall times and dates aside)."""
+    history = [{k: v for k, v in h.items() if not k.endswith("_time_s")} for h in record["history"]]
+    kept = {k: v for k, v in record.items() if k not in ("train_time_s", "provenance", "history")}
+    return {**kept, "history": history}
+
+
+@pytest.fixture(scope="module")
+def reference(prepared_split, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    return run_resnet(**train_args(prepared_split, out))
+
+
+def test_a_run_writes_valid_metrics_with_provenance(reference):
+    validate_metrics(reference)
+    assert reference["status"] == "ok" and reference["kind"] == "resnet"
+    assert [h["epoch"] for h in reference["history"]] == [1, 2, 3]
+    assert reference["train_time_s"] == pytest.approx(sum(h["epoch_time_s"] for h in reference["history"]))
+    # The fixture classes are separable bars: a working trainer learns them.
+    assert reference["test_accuracy"] > 0.5
+    provenance = reference["provenance"]
+    assert provenance["packages"]["torch"] == torch.__version__.split("+")[0]
+    assert provenance["threads"] == 1 and provenance["seed"] == 0
+    assert len(provenance["split_checksum"]) == 64 and len(provenance["data_sha256"]) == 4
+
+
+def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
+    again = run_resnet(**train_args(prepared_split, tmp_path))
+    assert without_times(again) == without_times(reference)
+
+
+def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepared_split, tmp_path):
+    args = train_args(prepared_split, tmp_path)
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
+    command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None, "the run ended before it could be killed; make the fixture run longer"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (tmp_path / "metrics.json").exists(), "a killed run must leave no metrics file"
+    epochs_done = len(torch.load(checkpoint, weights_only=False)["history"])
+    assert 1 <= epochs_done < RUN["epochs"]
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming after epoch {epochs_done}" in second.stderr
+    resumed = json.loads((tmp_path / "metrics.json").read_text())
+    assert without_times(resumed) == without_times(reference)
+    assert not checkpoint.exists(), "the checkpoint is removed once the run succeeded"
+
+
+def test_a_diverging_run_ends_with_status_diverged_not_a_crash(prepared_split, tmp_path):
+    record = run_resnet(**train_args(prepared_split, tmp_path, optimizer="sgd", lr=1000.0, epochs=2))
+    validate_metrics(record)
+    assert record["status"] == "diverged" and record["diverged_epoch"] == 1
+    assert record["test_accuracy"] is None and record["history"] == []
+    assert (tmp_path / "metrics.json").exists()
+
+
+def test_cuda_run_on_a_host_without_cuda_fails_at_once_with_how_to(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this host has CUDA; the message is for hosts without it")
+    args = train_args({"data_dir": "/nonexistent", "split_npz": "/nonexistent", "split_json": "/x"}, tmp_path)
+    args["run"]["device"] = "cuda"
+    with pytest.raises(SystemExit) as err:
+        run_resnet(**args)  # the data paths do not exist: it must fail before touching them
+    message = str(err.value)
+    assert "no CUDA device" in message and "profiles/slurm" in message and "gpu: false" in message
+
+
+# thop MACs and parameters the seeds reported as "GFLOPs" and "Params (M)" (shared/seeds/001, Question 2).
+SEED_TABLE = {"resnet18": (0.0332, 11.18), "resnet34": (0.0699, 21.28), "resnet50": (0.0788, 23.52)}
+
+
+@pytest.mark.parametrize("model_name", sorted(SEED_TABLE))
+def test_macs_match_the_seeds_and_flops_agree_with_torch_flop_counter(model_name):
+    macs, params = count_macs(model_name)
+    assert round(macs / 1e9, 4) == SEED_TABLE[model_name][0]
+    assert round(params / 1e6, 2) == SEED_TABLE[model_name][1]
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        build_model(model_name).eval()(torch.zeros(1, 1, 28, 28))
+    # thop also counts batch-norm and pooling; torch's counter only matmuls and convolutions: within 2%.
+    assert 2 * macs == pytest.approx(counter.get_total_flops(), rel=0.02)
