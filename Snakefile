@@ -9,16 +9,21 @@ min_version("9.0")
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
 from ablation.config import validate_config  # noqa: E402
 
-
-validate_config(config)
+validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "--config")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_targets(),
-    default_target: True

@@ -1,11 +1,9 @@
-# Shared by every rule file: the plan (one table of runs per kind, wrapped in Paramspaces) and input functions.
-import os
+# Shared by all rule files. The plan (one table of runs per kind, wrapped in Paramspaces) and input functions.
 
 from snakemake.utils import Paramspace
 
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
 from ablation.idx import FILES
-
 
 OUTDIR = config["outdir"]
 DATASETS = ["mnist", "fashion_mnist"]
@@ -32,10 +30,6 @@ if len(RESNET_LEFT_OUT):
         "run them on a GPU host or with --profile profiles/slurm.",
         file=sys.stderr,
     )
-
-
-wildcard_constraints:
-    dataset="|".join(DATASETS),
 
 
 def resnet_metrics():

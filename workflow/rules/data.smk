@@ -16,13 +16,15 @@ rule split_dataset:
     output:
         npz=f"{OUTDIR}/splits/{{dataset}}.npz",
         meta=f"{OUTDIR}/splits/{{dataset}}.json",
-    params:
-        fractions=lambda wc: {p: config["data"]["split"][p] for p in ("train", "val", "test")},
-        seed=config["data"]["split"]["seed"],
-        subset=config["data"]["subset"],
     log:
         f"{OUTDIR}/logs/split_dataset/{{dataset}}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        fractions=lambda wc: {
+            p: config["data"]["split"][p] for p in ("train", "val", "test")
+        },
+        seed=config["data"]["split"]["seed"],
+        subset=config["data"]["subset"],
     script:
         "../scripts/split_dataset.py"

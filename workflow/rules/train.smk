@@ -3,6 +3,15 @@ rule train_resnet:
         unpack(split_inputs),
     output:
         metrics=f"{OUTDIR}/runs/resnet/{RESNET.wildcard_pattern}/metrics.json",
+    log:
+        f"{OUTDIR}/logs/resnet/{RESNET.wildcard_pattern}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/resnet/{RESNET.wildcard_pattern}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: resnet_threads
+    resources:
+        gpu=lambda wc: 1 if wc.device == "cuda" else 0,
     params:
         run=lambda wc: RESNET.instance(wc),
         # Hyperparameters outside the grid; a change reruns the runs. Threads and workers do not.
@@ -12,14 +21,5 @@ rule train_resnet:
         },
         # Outside the declared outputs: snakemake deletes incomplete outputs, but a checkpoint must survive a kill.
         checkpoint=f"{OUTDIR}/checkpoints/resnet/{RESNET.wildcard_pattern}/checkpoint.pt",
-    threads: resnet_threads
-    resources:
-        gpu=lambda wc: 1 if wc.device == "cuda" else 0,
-    log:
-        f"{OUTDIR}/logs/resnet/{RESNET.wildcard_pattern}.log",
-    benchmark:
-        f"{OUTDIR}/benchmarks/resnet/{RESNET.wildcard_pattern}.tsv"
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/train_resnet.py"

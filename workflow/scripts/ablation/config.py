@@ -56,6 +56,9 @@ def _where(error) -> str:
 
 def validate_config(config: dict, source: str = "the config") -> dict:
     """Fill defaults into `config` in place and check it; raises ConfigError with one readable message."""
+    # `--config gpu=false` on the command line arrives as a string.
+    if str(config.get("gpu")).lower() in ("true", "false"):
+        config["gpu"] = str(config["gpu"]).lower() == "true"
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))

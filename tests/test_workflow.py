@@ -1,0 +1,73 @@
+"""The real workflow, through the snakemake command line: the plan of the default config, bad config, a tiny run."""
+
+import re
+
+import pytest
+
+from ablation.records import validate_metrics
+from conftest import REPO, read_json, run_snakemake, write_config
+from test_config import CPU_ONLY_RUNS
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
+    proc = run_snakemake(
+        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        "--configfile", str(REPO / "config/config.yaml"), "--config", "gpu=false",
+    )  # fmt: skip
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train_resnet"] == CPU_ONLY_RUNS
+    assert counts["fetch_data"] == 2 and counts["split_dataset"] == 2
+    assert "CUDA run(s) left out" in proc.stderr
+
+
+def test_a_bad_config_stops_before_any_job_with_one_clear_message(tmp_path):
+    config = (REPO / "config/config.yaml").read_text().replace("optimizer: [sgd, adam]", "optimizer: [sgd, adamw]", 1)
+    (tmp_path / "bad.yaml").write_text(config)
+    proc = run_snakemake(
+        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "bad.yaml"),
+        check=False,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "resnet_studies.seed000_q1.grid.optimizer[1]" in output
+    assert "'adamw' is not one of ['sgd', 'adam']" in output
+    assert "bad.yaml" in output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run_on_fixture_data_then_nothing_to_do(fixture_data, tmp_path):
+    study = {
+        "grid": {
+            "dataset": ["mnist", "fashion_mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["best", "cuda"],
+        }
+    }
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    run_snakemake("--cores", "2", *args)
+    runs = sorted((tmp_path / "results/runs/resnet").rglob("metrics.json"))
+    assert len(runs) == 2, "one CPU run per dataset; the CUDA runs are left out on this host"
+    for path in runs:
+        record = read_json(path)
+        validate_metrics(record)
+        assert record["params"]["device"] == "cpu"
+        assert f"dataset~{record['params']['dataset']}/" in str(path)
+    split = read_json(tmp_path / "results/splits/mnist.json")
+    assert split["sizes"] == {"train": 420, "val": 60, "test": 120}
+    assert read_json(runs[0])["provenance"]["split_checksum"] in {
+        read_json(tmp_path / f"results/splits/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
+    }
+    again = run_snakemake("--cores", "2", *args)
+    assert "Nothing to be done" in again.stdout + again.stderr
