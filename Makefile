@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: venv run demo test lint report lock clean-demo
+.PHONY: venv run demo test lint plan calibrate lock
 
 # The venv is rebuilt only when the lock changes. pip (not uv/poetry) finds the pinned torch on local disks.
 $(VENV)/.installed: requirements.lock
@@ -28,6 +28,16 @@ demo: venv
 ## make test: the test suite
 test: venv
 	$(BIN)/python -m pytest
+
+## make plan: runs per study and device, estimated compute and local wall time (CONFIG=..., CORES=N)
+CONFIG ?= config/config.yaml
+NCORES ?= $(shell nproc)
+plan: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES)
+
+## make calibrate: measure training images/s on this host (resources/throughput.json), used by plan and SLURM runtimes
+calibrate: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.calibrate --out resources/throughput.json
 
 ## make lint: snakemake --lint, snakefmt, ruff
 lint: venv

@@ -3,6 +3,7 @@
 from snakemake.utils import Paramspace
 
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
+from ablation.cost import estimate_mem_mb, estimate_seconds, load_throughput, slurm_runtime_min, split_sizes
 from ablation.idx import FILES
 
 OUTDIR = config["outdir"]
@@ -41,7 +42,7 @@ def svm_metrics():
 
 
 def final_targets():
-    return resnet_metrics()
+    return resnet_metrics() + svm_metrics()
 
 
 def split_inputs(wildcards):
@@ -55,3 +56,18 @@ def split_inputs(wildcards):
 def resnet_threads(wildcards):
     key = "gpu_threads" if wildcards.device == "cuda" else "cpu_threads"
     return config["training"][key]
+
+
+# Resources of a training job, from the run itself: its FLOPs over the host's calibrated (or default) throughput.
+THROUGHPUT = load_throughput("resources/throughput.json")
+SPLIT_SIZES = split_sizes(config)
+
+
+def resnet_runtime_min(wildcards, attempt):
+    """SLURM time limit in minutes; grows with each retry."""
+    run = RESNET.instance(wildcards)
+    return slurm_runtime_min(estimate_seconds(run, SPLIT_SIZES, THROUGHPUT), attempt)
+
+
+def resnet_mem_mb(wildcards, attempt):
+    return estimate_mem_mb(RESNET.instance(wildcards)) * attempt

@@ -12,6 +12,8 @@ rule train_resnet:
     threads: resnet_threads
     resources:
         gpu=lambda wc: 1 if wc.device == "cuda" else 0,
+        runtime=resnet_runtime_min,
+        mem_mb=resnet_mem_mb,
     params:
         run=lambda wc: RESNET.instance(wc),
         # Hyperparameters outside the grid; a change reruns the runs. Threads and workers do not.

@@ -146,7 +146,9 @@ def run_resnet(
     run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
     device = run["device"]
     if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(CUDA_MISSING.format(host=provenance.socket.gethostname()))
+        message = CUDA_MISSING.format(host=provenance.socket.gethostname())
+        print(message, file=log, flush=True)
+        raise SystemExit(message)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
     started_at = provenance.now()

@@ -1,0 +1,56 @@
+"""The plan and its cost before launch: the cost model's constants, the scheduler estimate, `make plan` itself."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ablation.config import load_config
+from ablation.cost import MACS, PARAMS, estimate_mem_mb, estimate_seconds, slurm_runtime_min, split_sizes
+from ablation.plan import makespan, render
+from ablation.train import count_macs
+from conftest import REPO
+from test_config import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS
+
+
+@pytest.mark.parametrize("model", sorted(MACS))
+def test_cost_constants_are_thops_counts(model):
+    assert count_macs(model) == (MACS[model], PARAMS[model])
+
+
+def test_makespan_fills_free_slots_longest_first():
+    assert makespan([], 2) == 0
+    assert makespan([10, 10, 10, 10], 2) == 20
+    assert makespan([30, 10, 10, 10], 2) == 30
+    assert makespan([5, 5], 1) == 10
+
+
+def test_estimates_scale_with_epochs_and_model_and_use_calibration():
+    sizes = {"train": 49_000, "val": 7_000, "test": 14_000}
+    run = {"model": "resnet18", "batch_size": 32, "epochs": 5, "device": "cpu"}
+    five = estimate_seconds(run, sizes, {})
+    ten = estimate_seconds({**run, "epochs": 10}, sizes, {})
+    assert ten > 1.9 * five - 100
+    assert estimate_seconds({**run, "model": "resnet50"}, sizes, {}) > five
+    calibrated = estimate_seconds(run, sizes, {"cpu/resnet18/32": 800.0})
+    assert calibrated < five / 5
+    assert slurm_runtime_min(600, attempt=2) == 2 * slurm_runtime_min(600, attempt=1)
+    assert estimate_mem_mb({**run, "model": "resnet50"}) > estimate_mem_mb(run)
+
+
+def test_plan_of_the_default_config_counts_runs_per_study_and_device():
+    config = load_config(REPO / "config/config.yaml")
+    text = render(config, "config/config.yaml", cores=2, visible=False, throughput={}, throughput_source="defaults")
+    assert re.search(rf"distinct ResNet runs\s+{CPU_ONLY_RUNS}\s+{CPU_ONLY_LEFT_OUT}\n", text)
+    assert re.search(r"seed000_q1\s+32\s+0\s", text)
+    assert "Local wall time at --cores 2" in text
+    assert split_sizes(config) == {"train": 49_000, "val": 7_000, "test": 14_000}
+
+
+def test_make_plan_command_line_runs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "ablation.plan", "--configfile", "config/demo.yaml", "--cores", "2", "--gpu", "false"],
+        cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow/scripts")}, check=True,
+    )  # fmt: skip
+    assert "demo_grid" in proc.stdout and "Local wall time at --cores 2" in proc.stdout

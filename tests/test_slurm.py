@@ -1,0 +1,91 @@
+"""The cluster path on a real SLURM: a one-node cluster with a schedulable GPU, started by tests/slurm/start_cluster.sh.
+
+The demo-like CPU run goes through `snakemake --profile profiles/slurm` and must give the metrics of a local run
+(times aside); the SLURM job records must show the requested resources; a CUDA run is submitted with a GPU request and,
+on this GPU-less node, fails with the clear CUDA message.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, read_json, run_snakemake, write_config
+from test_train import without_times
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd/munge needs root; run the suite as root (CI does)")
+    missing = [t for t in ("slurmctld", "slurmd", "munged", "sbatch", "squeue") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: apt-get install slurmctld slurmd slurm-client munge")
+    started = subprocess.run([REPO / "tests/slurm/start_cluster.sh"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+
+
+def job_record(job_id: str) -> str:
+    return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True).stdout
+
+
+def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_gpu(
+    slurm_cluster, fixture_data, tmp_path
+):
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["cpu", "cuda"],
+        }
+    }
+    local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
+    for directory in (local_dir, cluster_dir):
+        directory.mkdir()
+        write_config(directory / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    run_snakemake("--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(local_dir),
+                  "--configfile", str(local_dir / "config.yaml"))  # fmt: skip
+
+    # The profile as users get it; only what is specific to this test: no retries of the CUDA failure, quicker polls.
+    cluster = run_snakemake(
+        "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(cluster_dir),
+        "--configfile", str(cluster_dir / "config.yaml"), "--retries", "0",
+        "--slurm-init-seconds-before-status-checks", "5",
+        check=False,
+    )  # fmt: skip
+    output = cluster.stdout + cluster.stderr
+    assert cluster.returncode != 0, "the CUDA run must fail on this GPU-less node"
+    submitted = dict(re.findall(r"rule_train_resnet/\S*_(cpu|cuda)_dataloader_0/(\d+)\.log", output))
+    assert set(submitted) == {"cpu", "cuda"}, output[-3000:]
+
+    # The CPU run: same metrics as the local one, times aside.
+    relative = (
+        "runs/resnet/dataset~mnist/model~resnet18/batch_size~64/optimizer~adam/lr~0.001/epochs~1/pin_memory~False"
+    )
+    local = read_json(local_dir / "results" / relative / "device~cpu/loader~dataloader/seed~0/metrics.json")
+    remote = read_json(cluster_dir / "results" / relative / "device~cpu/loader~dataloader/seed~0/metrics.json")
+    assert without_times(remote) == without_times(local)
+    assert remote["provenance"]["slurm_job_id"] == submitted["cpu"]
+
+    # The job records: one CPU for the 1-thread CPU run and no GPU; the CUDA run asked for one GPU; runtimes and memory
+    # come from the run's cost estimate.
+    cpu_record, cuda_record = job_record(submitted["cpu"]), job_record(submitted["cuda"])
+    assert "NumCPUs=1 " in cpu_record and "gpu" not in cpu_record.split("TRES=", 1)[1].split("\n", 1)[0]
+    assert "JobState=COMPLETED" in cpu_record
+    assert re.search(r"TresPerJob=gres:gpu:1|TRES=\S*gres/gpu=1", cuda_record), cuda_record
+    assert "JobState=FAILED" in cuda_record
+    for record in (cpu_record, cuda_record):
+        assert re.search(r"TimeLimit=00:\d\d:00", record) and re.search(r"mem=\d+M", record)
+
+    # The CUDA run failed at once, saying why and what to do, in its rule log.
+    logs = cluster_dir / "results/logs/resnet" / relative.removeprefix("runs/resnet/")
+    message = (logs / "device~cuda/loader~dataloader/seed~0.log").read_text()
+    assert "torch sees no CUDA device" in message and "profiles/slurm" in message

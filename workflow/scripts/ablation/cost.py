@@ -1,0 +1,67 @@
+"""What a run costs before it runs: compute time from training FLOPs over a throughput, and the SLURM resources.
+
+Throughputs are training images per second per (device, model, batch size). `make calibrate` measures them on the
+host and stores them in resources/throughput.json; without it the documented defaults below apply.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from .split import part_sizes
+
+# thop MACs of one 1x28x28 forward pass (tests check these against thop itself); FLOPs = 2 x MACs.
+MACS = {"resnet18": 33_184_000, "resnet34": 69_921_536, "resnet50": 78_755_072}
+PARAMS = {"resnet18": 11_175_370, "resnet34": 21_283_530, "resnet50": 23_522_250}
+
+# Defaults when nothing was calibrated. CPU: one thread of this 2-core machine, measured (performance.md and
+# `make calibrate`); CPU throughput hardly depends on the batch size. GPU: a DataLoader step at batch 16-32 is bound by
+# per-kernel overhead, not arithmetic (the seeds' T4: 26.6 ms per ResNet-18 step), so it is given as steps per second.
+DEFAULT_CPU_IMAGES_PER_S = {"resnet18": 80.0, "resnet34": 40.0, "resnet50": 22.0}
+DEFAULT_GPU_STEPS_PER_S = {"resnet18": 38.0, "resnet34": 22.0, "resnet50": 15.0}
+SAFETY_FACTOR = 2.0  # runtime requested = estimate x this (x the attempt number on retries)
+STARTUP_S = 15.0  # imports, data loading, thop, writing results (measured: 5-10 s on the demo)
+
+
+def training_flops_per_image(model: str) -> float:
+    """Forward + backward is about 3 forward passes."""
+    return 3 * 2 * MACS[model]
+
+
+def images_per_s(throughput: dict, device: str, model: str, batch_size: int) -> float:
+    measured = throughput.get(f"{device}/{model}/{batch_size}")
+    if measured:
+        return measured
+    if device == "cuda":
+        return DEFAULT_GPU_STEPS_PER_S[model] * batch_size
+    return DEFAULT_CPU_IMAGES_PER_S[model]
+
+
+def split_sizes(config: dict) -> dict[str, int]:
+    sizes = part_sizes(70_000, config["data"]["split"])
+    subset = config["data"]["subset"]
+    return {p: min(sizes[p], subset[p]) for p in sizes} if subset else sizes
+
+
+def estimate_seconds(run: dict, sizes: dict[str, int], throughput: dict) -> float:
+    """Wall seconds of one run: training epochs plus evaluation (a forward pass, a third of a training image)."""
+    rate = images_per_s(throughput, run["device"], run["model"], int(run["batch_size"]))
+    train_images = run["epochs"] * sizes["train"]
+    eval_images = run["epochs"] * sizes["val"] + sizes["test"]
+    return STARTUP_S + (train_images + eval_images / 3) / rate
+
+
+def estimate_mem_mb(run: dict) -> int:
+    """Resident memory: torch and the pooled data (~1.5 GB), weights + grads + optimizer state, activations."""
+    state_mb = 4 * 4 * PARAMS[run["model"]] / 1e6
+    activations_mb = int(run["batch_size"]) * MACS[run["model"]] / 1e6 * 0.5
+    return int(math.ceil((1500 + state_mb + activations_mb) / 100) * 100)
+
+
+def slurm_runtime_min(seconds: float, attempt: int) -> int:
+    return int(math.ceil(seconds * SAFETY_FACTOR * attempt / 60))
+
+
+def load_throughput(path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text())["images_per_s"] if path.exists() else {}

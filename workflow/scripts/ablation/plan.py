@@ -1,0 +1,100 @@
+"""`make plan`: what a config will run and what it will cost, before launching anything.
+
+python -m ablation.plan [--configfile config/config.yaml] [--cores N] [--gpu auto|true|false]
+"""
+
+import argparse
+import heapq
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .config import load_config, resnet_runs, svm_runs
+from .cost import estimate_seconds, load_throughput, split_sizes
+
+THROUGHPUT_PATH = Path("resources/throughput.json")
+
+
+def cuda_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def makespan(durations: list[float], slots: int) -> float:
+    """Wall time of independent jobs on `slots` parallel slots, longest first (how snakemake fills free cores)."""
+    if not durations:
+        return 0.0
+    finish = [0.0] * max(1, slots)
+    for d in sorted(durations, reverse=True):
+        heapq.heapreplace(finish, finish[0] + d)
+    return max(finish)
+
+
+def plan_table(config: dict, visible: bool, throughput: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(planned, left_out) ResNet runs, each with its estimated seconds."""
+    sizes = split_sizes(config)
+    planned, left_out = resnet_runs(config, visible)
+    for table in (planned, left_out):
+        table["estimate_s"] = [estimate_seconds(r, sizes, throughput) for r in table.to_dict("records")]
+    return planned, left_out
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.1f} min"
+
+
+def render(config: dict, source: str, cores: int, visible: bool, throughput: dict, throughput_source: str) -> str:
+    planned, left_out = plan_table(config, visible, throughput)
+    svm = svm_runs(config)
+    lines = [f"Plan for {source} (gpu: {config['gpu']}; CUDA visible here: {'yes' if visible else 'no'})"]
+    lines.append(f"Throughputs: {throughput_source}")
+    lines.append("")
+    lines.append(f"{'study':<24} {'runs':>6} {'left out (no GPU)':>18} {'compute':>12}")
+    studies = list(config["resnet_studies"])
+    for study in studies:
+        mine = planned[planned["studies"].str.split(",").apply(lambda s, st=study: st in s)]
+        out = left_out[left_out["studies"].str.split(",").apply(lambda s, st=study: st in s)]
+        lines.append(f"{study:<24} {len(mine):>6} {len(out):>18} {hours(mine['estimate_s'].sum()):>12}")
+    for study in config["svm_studies"]:
+        mine = svm[svm["studies"].str.split(",").apply(lambda s, st=study: st in s)]
+        lines.append(f"{study:<24} {len(mine):>6} {'':>18} {'(SVM)':>12}")
+    lines.append(f"{'distinct ResNet runs':<24} {len(planned):>6} {len(left_out):>18}")
+    lines.append("")
+    lines.append(f"{'device':<8} {'runs':>6} {'compute':>12}")
+    for device in ("cpu", "cuda"):
+        mine = planned[planned["device"] == device]
+        lines.append(f"{device:<8} {len(mine):>6} {hours(mine['estimate_s'].sum()):>12}")
+    if len(left_out):
+        lines.append(f"{'(cuda, left out)':<8} {len(left_out):>6} {hours(left_out['estimate_s'].sum()):>12}")
+    cpu_slots = max(1, cores // config["training"]["cpu_threads"])
+    cpu_wall = makespan(planned.loc[planned["device"] == "cpu", "estimate_s"].tolist(), cpu_slots)
+    gpu_wall = planned.loc[planned["device"] == "cuda", "estimate_s"].sum()  # one GPU: its runs go one at a time
+    lines.append("")
+    lines.append(
+        f"Local wall time at --cores {cores}: {hours(max(cpu_wall, gpu_wall))} "
+        f"({cpu_slots} CPU run(s) at a time with {config['training']['cpu_threads']} thread(s) each"
+        + (", GPU runs one at a time on one GPU)" if gpu_wall else ")")
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--gpu", choices=["auto", "true", "false"], help="override the config's gpu key")
+    parser.add_argument("--throughput", default=str(THROUGHPUT_PATH))
+    args = parser.parse_args(argv)
+    config = load_config(args.configfile)
+    if args.gpu:
+        config["gpu"] = args.gpu if args.gpu == "auto" else args.gpu == "true"
+    throughput = load_throughput(args.throughput)
+    source = f"measured on this host ({args.throughput})" if throughput else "documented defaults (make calibrate)"
+    visible = cuda_visible() if config["gpu"] == "auto" else False
+    print(render(config, args.configfile, args.cores, visible, throughput, source))
+
+
+if __name__ == "__main__":
+    main()
