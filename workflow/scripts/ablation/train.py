@@ -1,8 +1,9 @@
 """Training one ResNet grid point, faithfully to the seeds' protocol; resumable and with provenance.
 
-The faithful path: a map-style Dataset that scales and normalises each 28x28 image as it is fetched, a DataLoader with
-shuffle, pin_memory and num_workers honoured, eager PyTorch. One epoch = one pass over the training part; validation
-after every epoch, test once at the end.
+Two loaders, chosen per run by the `loader` factor. `dataloader` is the seeds' path: a map-style Dataset that scales
+and normalises each 28x28 image as it is fetched, a DataLoader with pin_memory and num_workers honoured, eager
+PyTorch, the loss read every step. `resident` is the fast path (ablation.resident). Both shuffle each epoch with the
+same seeded permutation. One epoch = one pass over the training part; validation after every epoch, test at the end.
 """
 
 import io
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from . import provenance
 from .records import atomic_write_bytes, read_json, write_metrics
+from .resident import ResidentTrainer
 from .split import load_pooled, load_split
 
 MODELS = {
@@ -64,15 +66,31 @@ class NormalizedImages(torch.utils.data.Dataset):
         return image, self.labels[i]
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float, capturable: bool = False):
+    """The study's optimizers. `capturable` (CUDA graphs) changes where Adam keeps its step count, not the update."""
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, capturable=capturable)
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The shuffle order of an epoch depends on (seed, epoch) only, so a resumed run sees the same batches."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The order of an epoch depends on (seed, epoch) only: a resumed run, and either loader, see the same batches."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class LogLines:
+    """tqdm redraws its bar with carriage returns; in a log file each redraw becomes a line of its own."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def write(self, text):
+        text = text.replace("\r", "").strip()
+        if text:
+            self.file.write(text + "\n")
+
+    def flush(self):
+        self.file.flush()
 
 
 @torch.inference_mode()
@@ -163,9 +181,13 @@ def run_resnet(
     mean, std = split_meta["mean"], split_meta["std"]
 
     torch.manual_seed(run["seed"])
+    resident_cuda = run["loader"] == "resident" and device == "cuda"
     model = build_model(run["model"]).to(device)
+    if resident_cuda:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(
-        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"]
+        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"], resident_cuda
     )
     history, diverged_epoch = [], None
     checkpoint_path = Path(checkpoint_path)
@@ -176,18 +198,29 @@ def run_resnet(
         history, started_at = state["history"], state["started_at"]
         print(f"resuming after epoch {len(history)} from {checkpoint_path}", file=log, flush=True)
 
-    train_set = NormalizedImages(*tensors["train"], mean, std)
+    train_images, train_labels = tensors["train"]
+    if run["loader"] == "resident":
+        trainer = ResidentTrainer(model, optimizer, train_images, train_labels, mean, std, run["batch_size"], device)
+    else:
+        train_set = NormalizedImages(train_images, train_labels, mean, std)
+    bar_file = LogLines(log)
     for epoch in range(len(history) + 1, run["epochs"] + 1):
-        loader = torch.utils.data.DataLoader(
-            train_set,
-            batch_size=run["batch_size"],
-            shuffle=True,
-            generator=epoch_generator(run["seed"], epoch),
-            pin_memory=run["pin_memory"] and device == "cuda",
-            num_workers=training["num_workers"],
-        )
-        bar = tqdm(loader, desc=f"epoch {epoch}/{run['epochs']}", file=log, mininterval=30, ascii=True)
-        result = train_one_epoch(model, bar, optimizer, device, run["pin_memory"])
+        permutation = epoch_permutation(run["seed"], epoch, len(train_labels))
+
+        def progress(steps, epoch=epoch):
+            return tqdm(steps, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
+
+        if run["loader"] == "resident":
+            result = trainer.epoch(permutation, progress)
+        else:
+            loader = torch.utils.data.DataLoader(
+                train_set,
+                batch_size=run["batch_size"],
+                sampler=permutation.tolist(),
+                pin_memory=run["pin_memory"] and device == "cuda",
+                num_workers=training["num_workers"],
+            )
+            result = train_one_epoch(model, progress(loader), optimizer, device, run["pin_memory"])
         if result.pop("diverged"):
             diverged_epoch = epoch
             print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
@@ -226,6 +259,8 @@ def run_resnet(
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
         "train_time_s": sum(h["epoch_time_s"] for h in history),
+        # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
+        "compile_time_s": trainer.capture_time_s if resident_cuda else None,
         "history": history,
         "macs": macs,
         "flops": 2 * macs,
