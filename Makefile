@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: venv run demo test lint plan calibrate lock
+.PHONY: venv run demo test lint plan calibrate bench lock
 
 # The venv is rebuilt only when the lock changes. pip (not uv/poetry) finds the pinned torch on local disks.
 $(VENV)/.installed: requirements.lock
@@ -38,6 +38,11 @@ plan: venv
 ## make calibrate: measure training images/s on this host (resources/throughput.json), used by plan and SLURM runtimes
 calibrate: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.calibrate --out resources/throughput.json
+
+## make bench: fast path vs the seeds' loop, grid parallelism, workflow overhead (prints a table, writes JSON)
+bench: venv
+	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
+	$(BIN)/python benchmarks/bench.py --out results/bench/bench.json
 
 ## make lint: snakemake --lint, snakefmt, ruff
 lint: venv

@@ -1,0 +1,258 @@
+"""`make bench`: the fast path, the grid's parallelism and the workflow's overhead, measured side by side.
+
+1. Training images/s of ResNet-18/50 at batch 16 and 32 for three loops, interleaved and repeated (medians):
+   (a) the seeds' naive loop: torchvision's MNIST dataset (PIL, ToTensor, Normalize per sample), DataLoader, eager;
+   (b) our DataLoader path (ablation.train.train_one_epoch); (c) our resident path (ablation.resident).
+   All three use the same device and thread count; ratios are against (a). MFU: achieved training FLOP/s (3 x forward
+   FLOPs per image) over the matrix-multiply peak measured in the same run.
+2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
+   the same grid one job at a time with all threads.
+3. Workflow overhead: `snakemake -n` on a generated 1,000-run grid; aggregating 1,000 metrics files.
+
+Runs on CUDA unchanged where present (the training table then measures the GPU). Prints a table, writes JSON.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow/scripts"))
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+import yaml  # noqa: E402
+
+from ablation.cost import MACS  # noqa: E402
+from ablation.idx import FILES  # noqa: E402
+from ablation.resident import ResidentTrainer  # noqa: E402
+from ablation.split import load_pooled  # noqa: E402
+from ablation.train import (  # noqa: E402
+    NormalizedImages,
+    build_model,
+    epoch_permutation,
+    make_optimizer,
+    train_one_epoch,
+)
+
+DATA = REPO / "resources/data/mnist"
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak_flops(device: str, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
+    """(a) As the seeds wrote it: torchvision MNIST with per-sample transforms, a shuffling DataLoader, eager."""
+    transform = torchvision.transforms.Compose(
+        [torchvision.transforms.ToTensor(), torchvision.transforms.Normalize((0.1307,), (0.3081,))]
+    )
+    dataset = torchvision.datasets.MNIST(mnist_root, train=True, download=False, transform=transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    model = build_model(model_name).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = torch.nn.CrossEntropyLoss()
+    model.train()
+    running_loss, start = 0.0, None
+    for step, (x, y) in enumerate(loader):
+        if step == 2:  # two warm-up steps
+            sync(device)
+            start = time.perf_counter()
+        if step == steps + 2:
+            break
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+    sync(device)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def our_loop(kind, model_name, batch_size, steps, device, images, labels) -> tuple[float, float]:
+    """(b) `dataloader` or (c) `resident`: images/s, and the resident path's capture time."""
+    n = (steps + 2) * batch_size
+    images, labels = images[:n], labels[:n]
+    model = build_model(model_name).to(device)
+    resident_cuda = kind == "resident" and device == "cuda"
+    if resident_cuda:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer("adam", model.parameters(), 1e-3, 0.9, 0.0, capturable=resident_cuda)
+    warm, timed = torch.arange(2 * batch_size), torch.arange(2 * batch_size, n)
+    if kind == "resident":
+        trainer = ResidentTrainer(model, optimizer, images, labels, 0.13, 0.31, batch_size, device)
+        trainer.epoch(warm)
+        result = trainer.epoch(timed)
+        return steps * batch_size / result["epoch_time_s"], trainer.capture_time_s
+    dataset = NormalizedImages(images, labels, 0.13, 0.31)
+    for order in (warm, timed):
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
+        result = train_one_epoch(model, loader, optimizer, device, pin_memory=False)
+    return steps * batch_size / result["epoch_time_s"], 0.0
+
+
+def bench_training(device, steps, repeats, threads) -> list[dict]:
+    torch.set_num_threads(threads)
+    images, labels = load_pooled(DATA)
+    images, labels = torch.from_numpy(images[:60_000].copy()), torch.from_numpy(labels[:60_000].astype("int64"))
+    # torchvision's MNIST wants its raw files under <root>/MNIST/raw: link the verified ones there.
+    mnist_root = Path(tempfile.mkdtemp(prefix="bench-mnist-"))
+    (mnist_root / "MNIST/raw").mkdir(parents=True)
+    for name in FILES.values():
+        (mnist_root / "MNIST/raw" / name).symlink_to(DATA / name)
+    peak = matmul_peak_flops(device)
+    rows = []
+    for model_name in ("resnet18", "resnet50"):
+        for batch_size in (16, 32):
+            rates = {"naive": [], "dataloader": [], "resident": []}
+            capture = []
+            for _ in range(repeats):  # interleaved: each repeat measures all three, so drift hits all alike
+                rates["naive"].append(naive_loop(model_name, batch_size, steps, device, mnist_root))
+                rates["dataloader"].append(our_loop("dataloader", model_name, batch_size, steps, device, images, labels)[0])
+                rate, capture_s = our_loop("resident", model_name, batch_size, steps, device, images, labels)
+                rates["resident"].append(rate)
+                capture.append(capture_s)
+            medians = {k: statistics.median(v) for k, v in rates.items()}
+            flops_per_image = 3 * 2 * MACS[model_name]
+            rows.append({
+                "model": model_name, "batch_size": batch_size, "device": device, "threads": threads,
+                "images_per_s": medians, "samples": rates,
+                "ratio_vs_naive": {k: medians[k] / medians["naive"] for k in medians},
+                "mfu": {k: medians[k] * flops_per_image / peak for k in medians},
+                "capture_time_s": statistics.median(capture),
+                "epoch_49k_s": {k: 49_000 / medians[k] for k in medians},
+            })  # fmt: skip
+            print_training_row(rows[-1])
+    shutil.rmtree(mnist_root)
+    return rows, peak
+
+
+def print_training_row(row):
+    r, m = row["images_per_s"], row["ratio_vs_naive"]
+    print(
+        f"{row['model']:<9} {row['batch_size']:>5} {r['naive']:>10.1f} {r['dataloader']:>10.1f} {r['resident']:>10.1f}"
+        f" {m['dataloader']:>7.2f}x {m['resident']:>7.2f}x {100 * row['mfu']['resident']:>7.2f}%"
+        f" {row['epoch_49k_s']['resident']:>9.1f}",
+        flush=True,
+    )
+
+
+def snakemake(*args, cwd):
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+    return time.perf_counter() - start, proc.stdout + proc.stderr
+
+
+def grid_config(outdir, cpu_threads, runs) -> dict:
+    return {
+        "outdir": str(outdir),
+        "gpu": False,
+        "data": {"local_dir": str(REPO / "resources/data"), "subset": {"train": 2000, "val": 500, "test": 1000}},
+        "training": {"cpu_threads": cpu_threads},
+        "resnet_studies": {
+            "bench": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
+                               "lr": [0.001], "epochs": [1]}}},
+        "seeds": list(range(runs)),
+    }  # fmt: skip
+
+
+def bench_grid(cores, runs) -> dict:
+    """The same grid at the workflow's default (1 thread per run, all cores) and one run at a time with all threads."""
+    work = Path(tempfile.mkdtemp(prefix="bench-grid-"))
+    walls = {}
+    for label, threads in (("parallel_1_thread", 1), ("serial_all_threads", cores)):
+        config = work / f"{label}.yaml"
+        config.write_text(yaml.safe_dump(grid_config(work / label, threads, runs)))
+        walls[label], _ = snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work),
+                                    "--configfile", str(config), cwd=work)  # fmt: skip
+    shutil.rmtree(work)
+    return {"runs": runs, "cores": cores, "wall_s": walls, "speedup": walls["serial_all_threads"] / walls["parallel_1_thread"]}
+
+
+def bench_overhead(n_runs=1000) -> dict:
+    """`snakemake -n` on a generated grid of n_runs runs, and aggregating n_runs metrics files."""
+    from ablation.aggregate import collect_runs  # noqa: F401 (timed below)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    grid = {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18", "resnet34", "resnet50"],
+            "batch_size": [16, 32, 64, 128, 256], "optimizer": ["sgd", "adam"], "lr": [0.1, 0.01, 0.001, 0.0001],
+            "epochs": [5, 10], "seed": [0, 1]}  # fmt: skip
+    # 2*3*5*2*4*2*2 = 960 points, plus 40 more seeds of one point: 1,000 runs.
+    extra = {**{k: v[:1] for k, v in grid.items()}, "seed": list(range(2, 42))}
+    config = {"outdir": str(work / "results"), "gpu": False,
+              "resnet_studies": {"big": {"grid": grid}, "extra": {"grid": extra}}}  # fmt: skip
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    dry_s, output = snakemake("-n", "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile",
+                              str(work / "config.yaml"), cwd=work)  # fmt: skip
+    planned = int(re.search(r"^train_resnet\s+(\d+)$", output, re.MULTILINE)[1])
+    aggregate_s = time_aggregation(work, n_runs)
+    shutil.rmtree(work)
+    return {"dry_run_s": dry_s, "planned_runs": planned, "aggregate_s": aggregate_s, "n_metrics": n_runs}
+
+
+def time_aggregation(work: Path, n_runs: int) -> float:
+    raise NotImplementedError  # filled in with the aggregation module's entry point
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="results/bench/bench.json")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (CPU 10, CUDA 200)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--grid-runs", type=int, default=4)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "grid", "overhead"])
+    args = parser.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cores = os.cpu_count()
+    steps = args.steps or (200 if device == "cuda" else 10)
+    result = {"device": device, "cores": cores, "torch": torch.__version__, "steps": steps, "repeats": args.repeats}
+    if device == "cuda":
+        result["gpu_name"] = torch.cuda.get_device_name(0)
+    if "training" not in args.skip:
+        print(f"Training images/s on {device} ({cores} threads; medians of {args.repeats}, {steps} steps each)")
+        print(f"{'model':<9} {'batch':>5} {'(a) naive':>10} {'(b) ours':>10} {'(c) res.':>10} {'b/a':>8} {'c/a':>8}"
+              f" {'MFU (c)':>8} {'epoch (c)':>9}")  # fmt: skip
+        result["training"], result["matmul_peak_flops"] = bench_training(device, steps, args.repeats, cores)
+        print(f"matrix-multiply peak measured: {result['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
+    if "grid" not in args.skip and device == "cpu":
+        grid = bench_grid(cores, args.grid_runs)
+        result["grid"] = grid
+        print(f"\nGrid of {grid['runs']} runs on {cores} cores: 1 thread per run in parallel "
+              f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
+              f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x")  # fmt: skip
+    if "overhead" not in args.skip:
+        overhead = bench_overhead()
+        result["overhead"] = overhead
+        print(f"\nWorkflow overhead: snakemake -n on {overhead['planned_runs']} runs {overhead['dry_run_s']:.1f} s; "
+              f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s")  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
