@@ -1,5 +1,6 @@
 """Run records: the metrics JSON each run writes, validated against its schema and written atomically."""
 
+import functools
 import json
 import os
 import tempfile
@@ -15,9 +16,19 @@ def metrics_schema() -> dict:
     return yaml.safe_load(METRICS_SCHEMA_PATH.read_text())
 
 
+@functools.cache
+def _metrics_validator():
+    # Built once per process: aggregation validates thousands of records, and parsing the schema dominates otherwise.
+    schema = metrics_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
 def validate_metrics(record: dict) -> None:
     """Raises jsonschema.ValidationError naming the offending field."""
-    jsonschema.validate(record, metrics_schema())
+    error = jsonschema.exceptions.best_match(_metrics_validator().iter_errors(record))
+    if error is not None:
+        raise error
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
