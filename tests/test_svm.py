@@ -1,0 +1,79 @@
+"""The SVM baseline for real on fixture data: a tiny fit, the stratified sample, determinism, schema, too-large runs."""
+
+import numpy as np
+import pytest
+
+from ablation.records import read_json, validate_metrics
+from ablation.split import load_pooled, load_split
+from ablation.svm import TrainSamplesError, kernel_hyperparameters, run_svm, sample_training_indices
+
+SVM_CONFIG = {"C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0}
+RUN = {"dataset": "mnist", "kernel": "rbf", "train_samples": 200, "seed": 0}
+
+
+def svm_args(prepared_split, out_dir, **run_changes) -> dict:
+    run = {**RUN, **run_changes}
+    return {
+        "run": run,
+        "hyperparameters": kernel_hyperparameters(run["kernel"], SVM_CONFIG),
+        "data_dir": prepared_split["data_dir"],
+        "split_npz": prepared_split["split_npz"],
+        "split_json": prepared_split["split_json"],
+        "metrics_path": out_dir / "metrics.json",
+    }
+
+
+def test_each_kernel_gets_only_the_hyperparameters_it_reads():
+    assert kernel_hyperparameters("rbf", SVM_CONFIG) == {"C": 1.0, "gamma": "scale"}
+    assert kernel_hyperparameters("poly", SVM_CONFIG) == SVM_CONFIG
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "poly"])
+def test_a_tiny_fit_writes_valid_metrics_and_learns_the_fixture_classes(prepared_split, tmp_path, kernel):
+    record = run_svm(**svm_args(prepared_split, tmp_path, kernel=kernel))
+    assert read_json(tmp_path / "metrics.json") == record
+    validate_metrics(record)
+    assert record["kind"] == "svm" and record["status"] == "ok"
+    assert record["params"] == {**RUN, "kernel": kernel}
+    assert record["svm_hyperparameters"] == kernel_hyperparameters(kernel, SVM_CONFIG)
+    assert record["train_samples_actual"] == 200 and sum(record["train_class_counts"]) == 200
+    # Tested on the whole test part of the split.
+    assert record["test_samples"] == record["split"]["test"] == len(load_split(prepared_split["split_npz"])["test"])
+    assert record["n_support_vectors"] == sum(record["n_support_vectors_per_class"]) <= 200
+    # The fixture classes are bright bars at class-dependent rows: any working SVM separates them.
+    assert record["test_accuracy"] > 0.9
+    assert record["fit_time_s"] > 0 and record["predict_time_s"] > 0
+    assert record["provenance"]["packages"]["scikit-learn"] is not None
+
+
+def test_the_sample_is_stratified_and_seeded(prepared_split):
+    _, labels = load_pooled(prepared_split["data_dir"])
+    train = load_split(prepared_split["split_npz"])["train"]
+    run = {**RUN, "train_samples": 100}
+    sample = sample_training_indices(train, labels, run)
+    assert len(sample) == len(set(sample)) == 100 and set(sample) <= set(train)
+    # Each class keeps its share of the training part (fixture: balanced, so 10 per class, +-1 for rounding).
+    expected = np.bincount(labels[train], minlength=10) * 100 / len(train)
+    assert np.abs(np.bincount(labels[sample], minlength=10) - expected).max() <= 1
+    assert np.array_equal(sample, sample_training_indices(train, labels, run))
+    assert not np.array_equal(sample, sample_training_indices(train, labels, {**run, "seed": 1}))
+    # Asking for the whole training part gives all of it.
+    assert np.array_equal(sample_training_indices(train, labels, {**run, "train_samples": len(train)}), train)
+
+
+def test_same_run_twice_gives_the_same_sample_and_results(prepared_split, tmp_path):
+    first = run_svm(**svm_args(prepared_split, tmp_path / "first"))
+    second = run_svm(**svm_args(prepared_split, tmp_path / "second"))
+    timing = ("fit_time_s", "predict_time_s", "provenance")
+    assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
+
+
+def test_too_many_train_samples_fails_naming_the_run_and_both_sizes(prepared_split, tmp_path):
+    available = len(load_split(prepared_split["split_npz"])["train"])
+    args = svm_args(prepared_split, tmp_path, train_samples=available + 1, kernel="poly", seed=3)
+    with pytest.raises(TrainSamplesError) as error:
+        run_svm(**args)
+    message = str(error.value)
+    assert f"SVM run dataset=mnist kernel=poly train_samples={available + 1} seed=3" in message
+    assert f"asks for {available + 1} training images" in message and f"split has {available}." in message
+    assert not (tmp_path / "metrics.json").exists()

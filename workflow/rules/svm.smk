@@ -1,0 +1,22 @@
+from ablation.svm import kernel_hyperparameters
+
+
+rule train_svm:
+    input:
+        unpack(split_inputs),
+    output:
+        metrics=f"{OUTDIR}/runs/svm/{SVM.wildcard_pattern}/metrics.json",
+    log:
+        f"{OUTDIR}/logs/svm/{SVM.wildcard_pattern}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/svm/{SVM.wildcard_pattern}.tsv"
+    conda:
+        "../../envs/svm.yaml"
+    # libsvm fits on one core.
+    threads: 1
+    params:
+        run=svm_run,
+        # Only the hyperparameters the kernel reads: a change to `degree` reruns the poly runs, not the rbf ones.
+        hyper=lambda wc: kernel_hyperparameters(wc.kernel, config["svm"]),
+    script:
+        "../scripts/train_svm.py"

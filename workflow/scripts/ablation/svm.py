@@ -1,0 +1,121 @@
+"""The SVM baseline: sklearn's SVC on a seeded, class-stratified sample of the training part, tested on the full test
+part. Pixels are scaled to [0, 1] and flattened to 784 features, as both seeds did; nothing else is tuned."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.svm import SVC
+
+from . import provenance
+from .records import read_json, write_metrics
+from .split import load_pooled, load_split, stratified_subset
+
+# The hyperparameters each kernel reads (sklearn ignores the others), so a change to `degree` reruns only poly runs.
+KERNEL_HYPERPARAMETERS = {"rbf": ("C", "gamma"), "poly": ("C", "gamma", "degree", "coef0")}
+N_CLASSES = 10
+
+
+class TrainSamplesError(ValueError):
+    """A run asks for more (or fewer) training images than a stratified sample of the training part can give."""
+
+
+def kernel_hyperparameters(kernel: str, svm_config: dict) -> dict:
+    """The config's SVM hyperparameters that `kernel` uses."""
+    return {name: svm_config[name] for name in KERNEL_HYPERPARAMETERS[kernel]}
+
+
+def run_name(run: dict) -> str:
+    return " ".join(f"{factor}={run[factor]}" for factor in ("dataset", "kernel", "train_samples", "seed"))
+
+
+def sample_training_indices(train_indices: np.ndarray, labels: np.ndarray, run: dict) -> np.ndarray:
+    """A seeded, class-stratified sample of exactly `train_samples` of the training part (all of it if equal)."""
+    asked, available = run["train_samples"], len(train_indices)
+    if asked > available:
+        raise TrainSamplesError(
+            f"SVM run {run_name(run)} asks for {asked} training images, but the training part of the split has "
+            f"{available}. Lower train_samples in svm_studies, or raise data.split.train (data.subset.train)."
+        )
+    if asked < N_CLASSES:
+        raise TrainSamplesError(
+            f"SVM run {run_name(run)}: train_samples={asked} is below one image per class ({N_CLASSES} classes)."
+        )
+    return stratified_subset(train_indices, labels, asked, run["seed"])
+
+
+def features(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) uint8 -> (N, 784) float64 in [0, 1]; libsvm works in float64, so no copy is made later."""
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+
+
+def resolved_gamma(gamma, x_train: np.ndarray) -> float:
+    """The numeric gamma SVC uses: 'scale' = 1 / (n_features * var(X)), 'auto' = 1 / n_features (sklearn's docs)."""
+    if gamma == "scale":
+        return float(1.0 / (x_train.shape[1] * x_train.var()))
+    if gamma == "auto":
+        return 1.0 / x_train.shape[1]
+    return float(gamma)
+
+
+def fit_and_test(x_train, y_train, x_test, y_test, kernel: str, hyperparameters: dict) -> dict:
+    """Fit one SVC and test it; wall times by time.perf_counter around fit and predict alone."""
+    model = SVC(kernel=kernel, **hyperparameters)
+    start = time.perf_counter()
+    model.fit(x_train, y_train)
+    fit_time_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(x_test)
+    predict_time_s = time.perf_counter() - start
+    return {
+        "test_accuracy": float(np.mean(predicted == y_test)),
+        "fit_time_s": fit_time_s,
+        "predict_time_s": predict_time_s,
+        "n_support_vectors": int(model.n_support_.sum()),
+        "n_support_vectors_per_class": [int(n) for n in model.n_support_],
+    }
+
+
+def run_svm(run: dict, hyperparameters: dict, data_dir, split_npz, split_json, metrics_path, log=None) -> dict:
+    """Train and test one SVM run (dataset, kernel, train_samples, seed); write its metrics JSON; return it."""
+    log = log or sys.stderr
+    run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
+    started_at = provenance.now()
+    split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
+    images, labels = load_pooled(data_dir)
+    parts = load_split(split_npz)
+    try:
+        train_indices = sample_training_indices(parts["train"], labels, run)
+    except TrainSamplesError as err:
+        print(err, file=log, flush=True)
+        raise
+
+    x_train = features(images[train_indices])
+    x_test = features(images[parts["test"]])
+    y_train, y_test = labels[train_indices], labels[parts["test"]]
+    print(f"SVM {run_name(run)} {hyperparameters}: fitting on {len(y_train)} images", file=log, flush=True)
+    result = fit_and_test(x_train, y_train, x_test, y_test, run["kernel"], hyperparameters)
+    print(
+        f"test accuracy {result['test_accuracy']:.4f} on {len(y_test)} images | fit {result['fit_time_s']:.2f} s, "
+        f"predict {result['predict_time_s']:.2f} s | {result['n_support_vectors']} support vectors",
+        file=log,
+        flush=True,
+    )
+    record = {
+        "kind": "svm",
+        "params": dict(run),
+        "status": "ok",
+        **result,
+        "svm_hyperparameters": dict(hyperparameters),
+        "gamma_value": resolved_gamma(hyperparameters["gamma"], x_train),
+        "train_samples_actual": len(y_train),
+        "train_class_counts": np.bincount(y_train, minlength=N_CLASSES).tolist(),
+        "test_samples": len(y_test),
+        "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
+        "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device=None),
+    }
+    # libsvm fits on one thread whatever the host has.
+    record["provenance"]["threads"] = 1
+    write_metrics(metrics_path, record)
+    return record

@@ -1,0 +1,17 @@
+"""Rule train_svm: one SVM run; see ablation.svm for the protocol."""
+
+from pathlib import Path
+
+from ablation.svm import run_svm
+
+sm = snakemake
+with open(sm.log[0], "w") as log:
+    run_svm(
+        run=sm.params.run,
+        hyperparameters=sm.params.hyper,
+        data_dir=Path(sm.input.manifest).parent,
+        split_npz=sm.input.split_npz,
+        split_json=sm.input.split_json,
+        metrics_path=sm.output.metrics,
+        log=log,
+    )
