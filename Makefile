@@ -25,6 +25,14 @@ run: venv
 demo: venv
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/demo.yaml
 
+## make report / make demo-report: report.html of a finished run (snakemake --report; name it .zip for a large study)
+.PHONY: report demo-report
+report: venv
+	$(SNAKEMAKE) --cores $(CORES) --report results/report/report.html
+
+demo-report: venv
+	$(SNAKEMAKE) --cores $(CORES) --configfile config/demo.yaml --report results/demo/report/report.html
+
 ## make test: the test suite
 test: venv
 	$(BIN)/python -m pytest

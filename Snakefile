@@ -12,6 +12,9 @@ from ablation.config import validate_config  # noqa: E402
 validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "--config")
 
 
+report: "report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -21,6 +24,8 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/svm.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,4 +1,4 @@
-"""The resident (fast) path keeps the study's hyperparameters: on a CPU it trains exactly what the DataLoader path does."""
+"""The resident (fast) path keeps the hyperparameters: on a CPU it trains exactly what the DataLoader path does."""
 
 import pytest
 import torch

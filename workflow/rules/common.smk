@@ -1,10 +1,20 @@
 # Shared by all rule files. The plan (one table of runs per kind, wrapped in Paramspaces) and input functions.
 
+import os
+
 from snakemake.utils import Paramspace
 
+from ablation.aggregate import in_studies
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
-from ablation.cost import estimate_mem_mb, estimate_seconds, load_throughput, slurm_runtime_min, split_sizes
+from ablation.cost import (
+    estimate_mem_mb,
+    estimate_seconds,
+    load_throughput,
+    slurm_runtime_min,
+    split_sizes,
+)
 from ablation.idx import FILES
+from ablation.report import TABLE_KEYS, TABLE_TITLES
 
 OUTDIR = config["outdir"]
 DATASETS = ["mnist", "fashion_mnist"]
@@ -24,6 +34,14 @@ RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible())
 SVM_RUNS = svm_runs(config)
 RESNET = Paramspace(RESNET_RUNS[RESNET_FACTORS])
 SVM = Paramspace(SVM_RUNS[SVM_FACTORS])
+# Each run's factors by its path. Paramspace.instance() rebuilds typed values with pandas on every call, which made
+# a 1,000-run dry run take 25 s; a dict lookup gives the same plain values at no cost.
+RUN_BY_PATH = {
+    **dict(
+        zip(RESNET.instance_patterns, RESNET_RUNS[RESNET_FACTORS].to_dict("records"))
+    ),
+    **dict(zip(SVM.instance_patterns, SVM_RUNS[SVM_FACTORS].to_dict("records"))),
+}
 
 if len(RESNET_LEFT_OUT):
     print(
@@ -31,6 +49,15 @@ if len(RESNET_LEFT_OUT):
         "run them on a GPU host or with --profile profiles/slurm.",
         file=sys.stderr,
     )
+
+
+def resnet_run(wildcards):
+    """The factors of the ResNet run these wildcards name, as plain Python values."""
+    return RUN_BY_PATH[RESNET.wildcard_pattern.format(**wildcards)]
+
+
+def svm_run(wildcards):
+    return RUN_BY_PATH[SVM.wildcard_pattern.format(**wildcards)]
 
 
 def resnet_metrics():
@@ -42,7 +69,86 @@ def svm_metrics():
 
 
 def final_targets():
-    return resnet_metrics() + svm_metrics()
+    return resnet_metrics() + svm_metrics() + report_targets()
+
+
+# The report (workflow/rules/report.smk). Its file set follows from the config alone, not from which runs succeeded.
+REPORT = f"{OUTDIR}/report"
+REPORT_TABLES = config["report"]["tables"]
+REPORT_PLOTS = ["accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling"]
+REPORT_TEMPLATES = [
+    f"{workflow.basedir}/report/{name}"
+    for name in ("README.md.j2", "table.md.j2", "table.html.j2")
+]
+# The report.html section of each table and figure, named as in seed 000's README.
+REPORT_SECTIONS = {
+    "part_a": "Question 1",
+    "q1": "Question 1",
+    "curves": "Question 1",
+    "accuracy_heatmap": "Question 1",
+    "pin_memory": "Hyperparameters",
+    "epochs": "Hyperparameters",
+    "svm": "Question 1(b)",
+    "svm_scaling": "Question 1(b)",
+    "q2": "Question 2",
+    "cpu_vs_gpu": "Question 2",
+    "analysis": "Analysis",
+}
+
+
+def table_html(table):
+    studies = REPORT_TABLES.get(table, [])
+    return report(
+        f"{REPORT}/tables/{table}.html",
+        caption=f"../../report/table_{table}.rst",
+        category=REPORT_SECTIONS[table],
+        subcategory="Tables",
+        labels={
+            "item": TABLE_TITLES[table],
+            "studies": ", ".join(studies) or "all",
+        },
+    )
+
+
+def figure_png(figure, labels, stem=None):
+    return report(
+        f"{REPORT}/plots/{stem or figure}.png",
+        caption=f"../../report/figure_{figure}.rst",
+        category=REPORT_SECTIONS[figure],
+        subcategory="Figures",
+        labels=labels,
+    )
+
+
+def config_path(path):
+    """A config file as the report names it: relative to the repository when inside it."""
+    relative = os.path.relpath(path, workflow.basedir)
+    return str(path) if relative.startswith("..") else relative
+
+
+def curve_panels():
+    """(dataset, model) of the runs of the Question 1 table's studies: one training-curves figure each."""
+    panels = set()
+    for plan in (RESNET_RUNS, RESNET_LEFT_OUT):
+        runs = in_studies(plan, REPORT_TABLES["q1"])
+        panels |= set(zip(runs["dataset"], runs["model"]))
+    return sorted(panels, key=lambda p: (DATASETS.index(p[0]), p[1]))
+
+
+def curve_plots():
+    return [
+        f"{REPORT}/plots/curves_{dataset}_{model}.png"
+        for dataset, model in curve_panels()
+    ]
+
+
+def report_targets():
+    """README.md and every figure; the tables are written with README.md."""
+    return [
+        f"{REPORT}/README.md",
+        *curve_plots(),
+        *[f"{REPORT}/plots/{p}.png" for p in REPORT_PLOTS],
+    ]
 
 
 def split_inputs(wildcards):
@@ -65,9 +171,9 @@ SPLIT_SIZES = split_sizes(config)
 
 def resnet_runtime_min(wildcards, attempt):
     """SLURM time limit in minutes; grows with each retry."""
-    run = RESNET.instance(wildcards)
+    run = resnet_run(wildcards)
     return slurm_runtime_min(estimate_seconds(run, SPLIT_SIZES, THROUGHPUT), attempt)
 
 
 def resnet_mem_mb(wildcards, attempt):
-    return estimate_mem_mb(RESNET.instance(wildcards)) * attempt
+    return estimate_mem_mb(resnet_run(wildcards)) * attempt

@@ -15,7 +15,7 @@ rule train_resnet:
         runtime=resnet_runtime_min,
         mem_mb=resnet_mem_mb,
     params:
-        run=lambda wc: RESNET.instance(wc),
+        run=resnet_run,
         # Hyperparameters outside the grid; a change reruns the runs. Threads and workers do not.
         hyper={
             "momentum": config["training"]["momentum"],

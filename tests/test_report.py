@@ -1,0 +1,502 @@
+"""From run JSONs to the report: aggregation, the seeds' tables, the claims' statistics, the figures, and
+`snakemake --report` on a tiny real workflow. Run JSONs are fixtures written here, valid against the metrics schema;
+nothing is trained."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ablation import claims, plots, report
+from ablation.aggregate import collect_runs, read_history, read_runs, write_runs
+from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
+from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
+from ablation.records import validate_metrics
+from conftest import REPO, run_snakemake, write_config
+
+HEX = "0" * 64
+PROVENANCE = {
+    "git_commit": "abc1234def",
+    "git_dirty": False,
+    "python": "3.11.7",
+    "packages": {"torch": "2.14.1"},
+    "cpu_model": "Test CPU",
+    "cpu_count": 2,
+    "threads": 1,
+    "gpu_name": None,
+    "cuda_version": None,
+    "hostname": "testhost",
+    "slurm_job_id": None,
+    "data_source": "local_dir",
+    "data_sha256": {f"file{i}": HEX for i in range(4)},
+    "split_checksum": HEX,
+    "seed": 0,
+    "started_at": "2026-01-01T00:00:00+00:00",
+    "finished_at": "2026-01-01T00:01:00+00:00",
+}
+MODEL_SIZES = {"resnet18": (33_184_000, 11_175_370), "resnet50": (77_000_000, 23_520_842)}
+
+# The seeds' own column sets (shared/seeds), which our tables must reproduce.
+PART_A_COLUMNS = [
+    "Batch Size", "Optimizer", "Learning Rate", "Epochs", "pin_memory",
+    "ResNet-18 Accuracy (%)", "ResNet-50 Accuracy (%)",
+]  # fmt: skip
+Q1_COLUMNS = ["Batch Size", "Optimizer", "Learning Rate", "Validation Accuracy (%)", "Test Accuracy (%)"]
+PIN_COLUMNS = ["Pin Memory", "Accuracy (%)", "Time Taken (s)"]
+EPOCHS_COLUMNS = ["Epochs", "Accuracy (%)", "Time Taken (s)"]
+SVM_COLUMNS = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)"]
+Q2_COLUMNS = [
+    "Model", "Batch Size", "Optimizer", "LR", "Epochs", "pin_memory", "Device", "Test Accuracy (%)",
+    "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)",
+]  # fmt: skip
+
+
+def resnet_record(run: dict, diverged_epoch: int | None = None) -> dict:
+    """A valid ResNet metrics.json; accuracy rises with epochs, Adam a little above SGD, deterministic per seed."""
+    macs, params = MODEL_SIZES[run["model"]]
+    base = 0.90 + (0.02 if run["optimizer"] == "adam" else 0.0) + 0.005 * run["seed"]
+    completed = run["epochs"] if diverged_epoch is None else diverged_epoch - 1
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1.0 / e,
+            "train_accuracy": min(base + 0.01 * e, 1.0),
+            "val_loss": 1.2 / e,
+            "val_accuracy": min(base + 0.008 * e, 1.0),
+            "epoch_time_s": 10.0 + run["seed"] + (5.0 if run["model"] == "resnet50" else 0.0),
+            "data_time_s": 0.5,
+        }
+        for e in range(1, completed + 1)
+    ]
+    record = {
+        "kind": "resnet",
+        "params": run,
+        "status": "ok" if diverged_epoch is None else "diverged",
+        "diverged_epoch": diverged_epoch,
+        "test_accuracy": None if diverged_epoch else round(base + 0.01 * run["epochs"], 4),
+        "test_loss": None if diverged_epoch else 0.3,
+        "train_time_s": sum(h["epoch_time_s"] for h in history),
+        "history": history,
+        "macs": macs,
+        "flops": 2 * macs,
+        "params_count": params,
+        "provenance": {**PROVENANCE, "seed": run["seed"]},
+    }
+    validate_metrics(record)
+    return record
+
+
+def svm_record(run: dict) -> dict:
+    """A valid SVM metrics.json whose fit time grows as n^2 (so its growth exponent is known: 2)."""
+    record = {
+        "kind": "svm",
+        "params": run,
+        "status": "ok",
+        "test_accuracy": 0.95 if run["kernel"] == "rbf" else 0.94,
+        "fit_time_s": 2.0 * (run["train_samples"] / 1000) ** 2,
+        "predict_time_s": 0.5,
+        "n_support_vectors": 500,
+        "svm_hyperparameters": {"C": 1.0, "gamma": "scale"},
+        "train_samples_actual": run["train_samples"],
+        "provenance": {**PROVENANCE, "seed": run["seed"]},
+    }
+    validate_metrics(record)
+    return record
+
+
+FIXTURE_STUDIES = {
+    # Two seeds per grid point; Adam's seed 1 diverges in its first epoch.
+    "grid": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["sgd", "adam"],
+                      "lr": [0.001], "epochs": [1], "seed": [0, 1]}},
+    "pin": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
+                     "lr": [0.001], "epochs": [1], "pin_memory": [False, True]}},
+    "more_epochs": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
+                             "lr": [0.001], "epochs": [1, 2]}},
+    # Its GPU run is left out of the plan (gpu: false).
+    "devices": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
+                         "lr": [0.001], "epochs": [1], "device": ["cpu", "cuda"]}},
+    "part_a": {"grid": {"dataset": ["mnist"], "model": ["resnet18", "resnet50"]},
+               "runs": [{"batch_size": 16, "optimizer": "sgd", "lr": 0.001, "epochs": 1, "pin_memory": False},
+                        {"batch_size": 16, "optimizer": "adam", "lr": 0.0001, "epochs": 2, "pin_memory": True}]},
+}  # fmt: skip
+SVM_SIZES = [1000, 2000, 4000]
+FIXTURE_MAPPING = {
+    "part_a": ["part_a"],
+    "q1": ["grid"],
+    "pin_memory": ["pin"],
+    "epochs": ["more_epochs"],
+    "svm": ["svm"],
+    "q2": ["devices"],
+}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The fixture study's config, its metrics JSONs on disk, and the aggregated runs and history."""
+    root = tmp_path_factory.mktemp("study")
+    config = validate_config(
+        {
+            "gpu": False,
+            "resnet_studies": FIXTURE_STUDIES,
+            "svm_studies": {"svm": {"grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": SVM_SIZES}}},
+            "report": {"tables": FIXTURE_MAPPING},
+        }
+    )
+    planned, left_out = resnet_runs(config, cuda_visible=False)
+    svm_planned = svm_runs(config)
+    pairs = {"resnet": [], "svm": []}
+    for kind, table, factors in (("resnet", planned, RESNET_FACTORS), ("svm", svm_planned, SVM_FACTORS)):
+        for row in table.to_dict("records"):
+            run = {f: row[f] for f in factors}
+            diverged = 1 if kind == "resnet" and run["optimizer"] == "adam" and run["seed"] == 1 else None
+            record = resnet_record(run, diverged) if kind == "resnet" else svm_record(run)
+            path = root / "runs" / kind / "/".join(f"{f}~{run[f]}" for f in factors) / "metrics.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps(record))
+            pairs[kind].append((row, path))
+    runs, history = collect_runs(pairs["resnet"], pairs["svm"], left_out.to_dict("records"))
+    write_runs(runs, history, root / "runs.csv", root / "history.csv")
+    return {
+        "root": root,
+        "config": config,
+        "runs": read_runs(root / "runs.csv"),
+        "history": read_history(root / "history.csv"),
+        "n_planned": len(planned) + len(svm_planned),
+        "n_left_out": len(left_out),
+        "pairs": pairs["resnet"],
+    }
+
+
+def columns(doc) -> list[list[str]]:
+    return [section.table.columns for section in doc.sections if section.table]
+
+
+# Aggregation -------------------------------------------------------------------------------------------------------
+
+
+def test_every_planned_run_has_one_row_with_its_fate_and_its_source(study):
+    runs = study["runs"]
+    assert len(runs) == study["n_planned"] + study["n_left_out"]
+    assert study["n_left_out"] == 1
+    not_run = runs[runs["status"] == "not_run"]
+    assert not_run["device"].tolist() == ["cuda"] and not_run["note"].tolist() == ["not run: no GPU"]
+    diverged = runs[runs["status"] == "diverged"]
+    assert diverged["note"].tolist() == ["diverged at epoch 1"] and diverged["seed"].tolist() == [1]
+    ran = runs[runs["status"] != "not_run"]
+    assert ran["metrics_path"].map(lambda p: p.endswith("metrics.json")).all()
+    assert set(ran["git_commit"]) == {"abc1234def"} and set(ran["hostname"]) == {"testhost"}
+    # The run shared by three studies is one row that lists them all.
+    shared = runs[(runs["kind"] == "resnet") & runs["studies"].str.contains("pin")]
+    assert "devices" in ",".join(shared["studies"]) and "grid" in ",".join(shared["studies"])
+    # Types survive the CSV round trip: gaps stay gaps.
+    assert runs.loc[runs["kind"] == "svm", "batch_size"].isna().all()
+    assert runs.loc[runs["kind"] == "resnet", "pin_memory"].dtype == "boolean"
+
+
+def test_aggregation_refuses_a_json_that_is_not_the_planned_run(study, tmp_path):
+    (first_run, _), (_, second_path) = study["pairs"][:2]
+    with pytest.raises(ValueError, match="do not match the planned run"):
+        collect_runs([(first_run, second_path)], [], [])
+    broken = tmp_path / "metrics.json"
+    broken.write_text(json.dumps({"kind": "resnet"}))
+    with pytest.raises(ValueError, match=re.escape(str(broken))):
+        collect_runs([(first_run, broken)], [], [])
+
+
+# Tables ------------------------------------------------------------------------------------------------------------
+
+
+def test_each_table_has_the_seeds_columns(study):
+    config_studies = set(FIXTURE_STUDIES) | {"svm"}
+    tables = report.build_tables(study["runs"], FIXTURE_MAPPING, config_studies)
+    assert columns(tables["part_a"]) == [PART_A_COLUMNS]
+    assert columns(tables["q1"]) == [Q1_COLUMNS]
+    assert columns(tables["pin_memory"]) == [PIN_COLUMNS]
+    assert columns(tables["epochs"]) == [EPOCHS_COLUMNS]
+    assert columns(tables["svm"]) == [SVM_COLUMNS]
+    assert columns(tables["q2"])[0] == Q2_COLUMNS
+    assert columns(tables["q2"])[1] == [
+        "Model",
+        "CPU Train Time (ms)",
+        "GPU Train Time (ms)",
+        "Speedup (CPU time / GPU time)",
+    ]
+
+
+def test_rendered_tables_show_replicates_divergence_and_left_out_runs(study):
+    tables = report.build_tables(study["runs"], FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
+    markdown = {key: report.render_table(doc, "md") for key, doc in tables.items()}
+    html = {key: report.render_table(doc, "html") for key, doc in tables.items()}
+    # SGD: two ok seeds -> mean ± std (n=2); Adam: one ok seed, one diverged.
+    sgd_row = next(line for line in markdown["q1"].splitlines() if "| SGD |" in line)
+    assert "± " in sgd_row and "(n=2)" in sgd_row
+    adam_row = next(line for line in markdown["q1"].splitlines() if "| Adam |" in line)
+    assert "(n=1)" in adam_row and "diverged at epoch 1" in adam_row
+    gpu_row = next(line for line in markdown["q2"].splitlines() if "| GPU |" in line)
+    assert "not run: no GPU" in gpu_row
+    assert "0.0332" in markdown["q2"] and "0.0664" in markdown["q2"] and "thop's MACs" in markdown["q2"]
+    assert "| 1,000 |" in markdown["svm"] and "| 2,000.00 |" in markdown["svm"]  # n=1000: fit 2 s = 2,000 ms
+    assert "Difference True - False" in markdown["pin_memory"] and "interval not available" in markdown["pin_memory"]
+    for key in tables:
+        assert "<table>" in html[key] and "</html>" in html[key]
+        assert markdown[key].startswith(f"# {report.TABLE_TITLES[key]}")
+
+
+def test_a_table_whose_studies_are_absent_is_omitted_with_a_line_saying_so(study):
+    mapping = {**FIXTURE_MAPPING, "part_a": ["seed001_part_a"], "pin_memory": []}
+    tables = report.build_tables(study["runs"], mapping, set(FIXTURE_STUDIES) | {"svm"})
+    assert "Omitted: this config has no study seed001_part_a" in report.render_table(tables["part_a"], "md")
+    assert "Omitted: no study is mapped" in report.render_table(tables["pin_memory"], "html")
+    assert not tables["part_a"].sections
+
+
+def test_readme_embeds_every_table_figure_and_claim(study):
+    runs, history = study["runs"], study["history"]
+    tables = report.build_tables(runs, FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
+    found = evaluate_claims(runs, history)
+    plot_paths = {"curves": [{"title": "Training curves, MNIST, ResNet-18", "path": "plots/curves_mnist_resnet18.png"}]}
+    plot_paths |= {
+        name: f"plots/{name}.png" for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling")
+    }
+    context = report.readme_context(
+        runs, study["config"], tables, report.analysis_table(found), found, plot_paths, "`fixture.yaml`"
+    )
+    readme = report.render_readme(context)
+    for heading in (
+        "## Experimental Setup",
+        "### Question 1.",
+        "### Question 1 part b.)",
+        "### Question 2.)",
+        "## Analysis",
+    ):
+        assert heading in readme
+    for title in report.TABLE_TITLES.values():
+        assert title in readme
+    for path in ["plots/curves_mnist_resnet18.png", *(f"plots/{n}.png" for n in plot_paths if n != "curves")]:
+        assert f"]({path})" in readme
+    assert "host `testhost`: Test CPU (2 CPU cores), no GPU used" in readme
+    assert "1 CUDA run(s) not run: no GPU" in readme
+    assert "Excluded from every comparison: 1 diverged run(s) and 1 run(s) not run (no GPU)." in readme
+    for claim in found:
+        assert f"{claim.number}. {claim.text} **{claim.verdict.capitalize()}.**" in readme
+
+
+# Claims ------------------------------------------------------------------------------------------------------------
+
+
+def resnet_frame(rows: list[dict]) -> pd.DataFrame:
+    """Runs as runs.csv holds them, from the few fields a test sets; the rest take one fixed value."""
+    defaults = {
+        "kind": "resnet", "status": "ok", "note": "", "dataset": "mnist", "model": "resnet18", "batch_size": 32,
+        "optimizer": "adam", "lr": 0.001, "epochs": 1, "pin_memory": False, "device": "cpu", "loader": "dataloader",
+        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000,
+    }  # fmt: skip
+    frame = pd.DataFrame([{**defaults, **row} for row in rows])
+    frame["run_id"] = [f"run{i}" for i in range(len(frame))]
+    return frame
+
+
+def adam_sgd_pairs(differences_points: list[float]) -> pd.DataFrame:
+    """One Adam and one SGD run per seed, Adam ahead by the given points."""
+    rows = []
+    for seed, diff in enumerate(differences_points):
+        rows.append({"optimizer": "sgd", "seed": seed, "test_accuracy": 0.90})
+        rows.append({"optimizer": "adam", "seed": seed, "test_accuracy": 0.90 + diff / 100})
+    return resnet_frame(rows)
+
+
+def test_adam_ahead_by_two_points_in_five_pairs_is_supported_with_an_interval_around_two():
+    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([1.5, 2.5, 2.0, 1.8, 2.2]))
+    (part,) = claim.parts
+    # mean 2, sd 0.3808, se 0.1703, t(0.975, 4) = 2.7764: [1.527, 2.473]
+    assert part.estimate.n == 5
+    assert part.estimate.value == pytest.approx(2.0)
+    assert part.estimate.low == pytest.approx(1.5272, abs=1e-3)
+    assert part.estimate.high == pytest.approx(2.4728, abs=1e-3)
+    assert claim.verdict == SUPPORTED
+
+
+def test_a_constant_difference_gives_a_zero_width_interval_at_it():
+    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 5))
+    estimate = claim.parts[0].estimate
+    assert (estimate.low, estimate.value, estimate.high) == pytest.approx((2.0, 2.0, 2.0))
+    assert claim.verdict == SUPPORTED
+
+
+def test_mixed_differences_are_inconclusive_and_sgd_ahead_is_contradicted():
+    assert claims.claim_adam_vs_sgd(adam_sgd_pairs([2, -2, 1, -1, 0.5])).verdict == INCONCLUSIVE
+    assert claims.claim_adam_vs_sgd(adam_sgd_pairs([-3.0, -2.5, -3.5])).verdict == CONTRADICTED
+
+
+def test_one_pair_has_no_interval_and_is_inconclusive():
+    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0]))
+    (part,) = claim.parts
+    assert not part.estimate.has_interval
+    assert "interval not available" in part.estimate.text()
+    assert claim.verdict == INCONCLUSIVE
+
+
+def test_claims_are_judged_per_dataset_and_need_every_dataset():
+    both = pd.concat([adam_sgd_pairs([2.0, 2.1, 1.9]), adam_sgd_pairs([2.0, 2.1, 1.9]).assign(dataset="fashion_mnist")])
+    assert claims.claim_adam_vs_sgd(both).verdict == SUPPORTED
+    mixed = pd.concat([adam_sgd_pairs([2.0, 2.1, 1.9]), adam_sgd_pairs([2, -2, 1]).assign(dataset="fashion_mnist")])
+    claim = claims.claim_adam_vs_sgd(mixed)
+    assert [p.verdict for p in claim.parts] == [SUPPORTED, INCONCLUSIVE] and claim.verdict == INCONCLUSIVE
+
+
+def test_diverged_runs_are_left_out_of_the_pairs():
+    runs = adam_sgd_pairs([2.0, 2.0, 2.0])
+    runs.loc[runs.index[-1], ["status", "test_accuracy"]] = ["diverged", np.nan]
+    assert claims.claim_adam_vs_sgd(runs).parts[0].estimate.n == 2
+
+
+def test_a_20x_gpu_at_equal_accuracy_is_supported_and_no_gpu_runs_are_inconclusive():
+    rows = []
+    for seed, cpu_time in enumerate([200.0, 210.0, 190.0]):
+        rows.append({"device": "cpu", "seed": seed, "train_time_s": cpu_time, "test_accuracy": 0.9})
+        rows.append({"device": "cuda", "seed": seed, "train_time_s": cpu_time / 20, "test_accuracy": 0.9})
+    claim = claims.claim_gpu_speedup(resnet_frame(rows))
+    assert claim.parts[0].estimate.value == pytest.approx(20.0)
+    assert claim.verdict == SUPPORTED
+    left_out = resnet_frame([{"device": "cpu", "test_accuracy": 0.9}, {"device": "cuda", "status": "not_run"}])
+    claim = claims.claim_gpu_speedup(left_out)
+    assert claim.verdict == INCONCLUSIVE and "not run: no GPU" in claim.parts[0].reason
+    slow_gpu = [{**row, "train_time_s": row["train_time_s"] * (10 if row["device"] == "cuda" else 1)} for row in rows]
+    assert claims.claim_gpu_speedup(resnet_frame(slow_gpu)).verdict == CONTRADICTED
+
+
+def test_resnet50_costs_more_flops_and_time():
+    rows = []
+    for seed, time18 in enumerate([100.0, 105.0, 95.0]):
+        rows.append(
+            {"model": "resnet18", "seed": seed, "train_time_s": time18, "flops": 66_368_000, "test_accuracy": 0.9}
+        )
+        rows.append(
+            {
+                "model": "resnet50",
+                "seed": seed,
+                "train_time_s": 2.5 * time18,
+                "flops": 157_000_000,
+                "test_accuracy": 0.9,
+            }
+        )
+    claim = claims.claim_resnet50_cost(resnet_frame(rows))
+    assert claim.parts[0].estimate.exact and claim.parts[0].estimate.value == pytest.approx(157 / 66.368)
+    assert claim.parts[1].estimate.value == pytest.approx(2.5)
+    assert claim.verdict == SUPPORTED
+
+
+def test_pin_memory_faster_at_equal_accuracy_is_supported():
+    rows = []
+    for seed, time in enumerate([100.0, 102.0, 98.0, 101.0]):
+        rows.append({"pin_memory": False, "seed": seed, "train_time_s": time, "test_accuracy": 0.9, "device": "cuda"})
+        rows.append(
+            {"pin_memory": True, "seed": seed, "train_time_s": 0.95 * time, "test_accuracy": 0.9, "device": "cuda"}
+        )
+    claim = claims.claim_pin_memory(resnet_frame(rows))
+    assert claim.parts[0].estimate.value == pytest.approx(0.95)
+    assert claim.verdict == SUPPORTED
+
+
+def test_epochs_that_gain_until_ten_then_flatten_saturate():
+    runs = resnet_frame([{"epochs": 15, "seed": s, "test_accuracy": 0.95} for s in range(3)])
+    history = pd.DataFrame(
+        [
+            {"run_id": run_id, "epoch": e, "val_accuracy": min(0.80 + 0.015 * e, 0.95) + 0.001 * k}
+            for k, run_id in enumerate(runs["run_id"])
+            for e in range(1, 16)
+        ]
+    )
+    claim = claims.claim_epochs_saturate(runs, history)
+    assert [p.verdict for p in claim.parts] == [SUPPORTED, SUPPORTED]
+    assert claim.parts[0].estimate.value == pytest.approx(13.5)
+    assert (
+        claims.claim_epochs_saturate(resnet_frame([{"test_accuracy": 0.9}]), history.iloc[:0]).verdict == INCONCLUSIVE
+    )
+
+
+def svm_frame(exponent: float, sizes=(1000, 2000, 5000, 10000)) -> pd.DataFrame:
+    rows = [
+        {"kind": "svm", "status": "ok", "note": "", "dataset": dataset, "kernel": kernel, "train_samples": n,
+         "seed": 0, "fit_time_s": scale * (n / 1000) ** exponent * (1.03 if i % 2 else 0.97), "test_accuracy": 0.95}
+        for dataset in ("mnist", "fashion_mnist")
+        for kernel, scale in (("rbf", 1.0), ("poly", 1.5))
+        for i, n in enumerate(sizes)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_svm_fit_time_growing_as_n_squared_scales_poorly_and_sqrt_n_does_not():
+    claim = claims.claim_svm_scaling(svm_frame(2.0))
+    assert claim.parts[0].estimate.value == pytest.approx(2.0, abs=0.05)
+    assert claim.verdict == SUPPORTED
+    assert claims.claim_svm_scaling(svm_frame(0.5)).verdict == CONTRADICTED
+    assert claims.claim_svm_scaling(svm_frame(2.0, sizes=(1000,))).verdict == INCONCLUSIVE
+
+
+def test_the_fixture_study_gets_all_six_claims(study):
+    found = evaluate_claims(study["runs"], study["history"])
+    assert [c.number for c in found] == [1, 2, 3, 4, 5, 6]
+    assert found[2].verdict == INCONCLUSIVE  # its GPU run was not run
+    assert found[5].parts[0].estimate.value == pytest.approx(2.0)  # fit time ~ n^2, three sizes
+    assert math.isfinite(found[0].parts[0].estimate.value)
+
+
+# Figures -----------------------------------------------------------------------------------------------------------
+
+
+def test_every_figure_is_written_as_png_and_svg_even_without_data(study, tmp_path):
+    runs, history = study["runs"], study["history"]
+    written = [
+        *plots.training_curves(runs, history, ["grid"], "mnist", "resnet18", tmp_path / "curves_mnist_resnet18"),
+        *plots.accuracy_heatmap(runs, ["grid", "part_a"], tmp_path / "accuracy_heatmap"),
+        *plots.pin_memory_times(runs, ["pin"], tmp_path / "pin_memory"),
+        *plots.accuracy_against_epochs(runs, history, ["more_epochs", "part_a"], tmp_path / "epochs"),
+        *plots.cpu_vs_gpu_times(runs, ["devices"], tmp_path / "cpu_vs_gpu"),
+        *plots.svm_scaling(runs, ["svm"], tmp_path / "svm_scaling"),
+        *plots.pin_memory_times(runs, [], tmp_path / "no_study"),
+        *plots.svm_scaling(runs, ["absent"], tmp_path / "no_runs"),
+    ]
+    assert len(written) == 16
+    for path in written:
+        head = path.read_bytes()[:200]
+        assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<svg" in path.read_bytes()[:2000], path
+    assert "no data: no study is mapped" in (tmp_path / "no_study.svg").read_text()
+    assert "no data: no SVM run in study absent" in (tmp_path / "no_runs.svg").read_text()
+
+
+# The workflow and `snakemake --report` -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
+    """A study whose only run needs a GPU (left out here): nothing trains, yet every table, figure and the README are
+    written, and `snakemake --report` collects every registered item."""
+    gpu_only = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
+                         "lr": [0.001], "epochs": [1], "device": ["cuda"]}}  # fmt: skip
+    mapping = {"part_a": [], "q1": ["gpu_only"], "pin_memory": [], "epochs": [], "svm": ["absent"], "q2": ["gpu_only"]}
+    config = write_config(
+        tmp_path / "config.yaml", fixture_data, resnet_studies={"gpu_only": gpu_only}, report={"tables": mapping}
+    )
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    run_snakemake("--cores", "2", *args)
+    out = tmp_path / "results"
+    readme = (out / "report/README.md").read_text()
+    assert "not run: no GPU" in readme and "Omitted: this config has no study absent" in readme
+    assert "Omitted: no study is mapped to this table (`report.tables.part_a`" in readme
+    runs = read_runs(out / "runs.csv")
+    assert runs["status"].tolist() == ["not_run"]
+    again = run_snakemake("--cores", "2", *args)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    run_snakemake(*args, "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    figures = ["curves_mnist_resnet18", "accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling"]
+    registered = ["README.md", "runs.csv", *(f"{t}.html" for t in report.TABLE_TITLES), *(f"{f}.png" for f in figures)]
+    missing = [name for name in registered if name not in html]
+    assert not missing, f"registered but not in report.html: {missing}"
+    for path in [*(out / "report/plots").glob("*.png"), *(out / "report/tables").glob("*.html")]:
+        assert path.stem + path.suffix in registered

@@ -1,0 +1,163 @@
+"""Merging the per-run metrics JSONs into one table of runs (runs.csv) and one of epochs (history.csv).
+
+Every planned run gets a row, whatever became of it: `ok`, `diverged` (with the epoch) or `not_run` (left out of the
+plan, e.g. a CUDA run on a host without GPU), so no table built from it can show a silent gap.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ablation.config import RESNET_FACTORS, SVM_FACTORS
+from ablation.records import read_json, validate_metrics
+
+STATUS_NOT_RUN = "not_run"
+NOT_RUN_NO_GPU = "not run: no GPU"
+
+# The factors of either kind, in one column set (SVM rows leave the ResNet-only ones empty, and back).
+FACTORS = list(dict.fromkeys(RESNET_FACTORS + SVM_FACTORS))
+METRICS = [
+    "test_accuracy",
+    "val_accuracy",
+    "test_loss",
+    "train_time_s",
+    "epochs_completed",
+    "diverged_epoch",
+    "macs",
+    "flops",
+    "params_count",
+    "fit_time_s",
+    "predict_time_s",
+    "n_support_vectors",
+]
+# Where and with what each number was produced; the whole record stays in the run's metrics.json.
+PROVENANCE = [
+    "git_commit",
+    "git_dirty",
+    "hostname",
+    "cpu_model",
+    "cpu_count",
+    "threads",
+    "gpu_name",
+    "cuda_version",
+    "slurm_job_id",
+    "data_source",
+    "started_at",
+    "finished_at",
+]
+RUN_COLUMNS = ["run_id", "kind", "status", "note", "studies", *FACTORS, *METRICS, *PROVENANCE, "torch", "metrics_path"]
+HISTORY_FIELDS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_time_s", "data_time_s"]
+HISTORY_COLUMNS = ["run_id", "epoch", *HISTORY_FIELDS]
+
+# Column types once read back from CSV (a column with gaps would otherwise come back as float or object).
+INT_COLUMNS = ["batch_size", "epochs", "seed", "train_samples", "epochs_completed", "diverged_epoch"]
+INT_COLUMNS += ["macs", "flops", "params_count", "n_support_vectors", "cpu_count", "threads"]
+BOOL_COLUMNS = ["pin_memory", "git_dirty"]
+
+
+def run_id(kind: str, factors: list[str], point: dict) -> str:
+    """The run's directory below runs/, as the Paramspace names it: resnet/dataset~mnist/.../seed~0."""
+    return "/".join([kind, *(f"{f}~{point[f]}" for f in factors)])
+
+
+def _note(status: str, diverged_epoch) -> str:
+    if status == "diverged":
+        return f"diverged at epoch {diverged_epoch}"
+    return ""
+
+
+def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
+    """One run's row of runs.csv and its rows of history.csv, from its plan entry and its metrics.json."""
+    record = read_json(metrics_path)
+    try:
+        validate_metrics(record)
+    except Exception as err:  # name the file: the schema error alone does not say which of hundreds
+        raise ValueError(f"{metrics_path}: not a valid metrics record: {err}") from err
+    factors = RESNET_FACTORS if kind == "resnet" else SVM_FACTORS
+    mismatch = {f: (planned[f], record["params"][f]) for f in factors if str(planned[f]) != str(record["params"][f])}
+    if record["kind"] != kind or mismatch:
+        raise ValueError(f"{metrics_path}: its params do not match the planned run (planned, recorded): {mismatch}")
+    rid = run_id(kind, factors, planned)
+    history = record.get("history", [])
+    provenance = record["provenance"]
+    row = {
+        "run_id": rid,
+        "kind": kind,
+        "status": record["status"],
+        "note": _note(record["status"], record.get("diverged_epoch")),
+        "studies": planned["studies"],
+        **{f: record["params"][f] for f in factors},
+        **{m: record.get(m) for m in METRICS},
+        "val_accuracy": history[-1]["val_accuracy"] if history else None,
+        "epochs_completed": len(history) if kind == "resnet" else None,
+        **{p: provenance.get(p) for p in PROVENANCE},
+        "torch": provenance.get("packages", {}).get("torch"),
+        "metrics_path": str(metrics_path),
+    }
+    return row, [{"run_id": rid, "epoch": h["epoch"], **{k: h[k] for k in HISTORY_FIELDS}} for h in history]
+
+
+def left_out_row(planned: dict, reason: str = NOT_RUN_NO_GPU) -> dict:
+    return {
+        "run_id": run_id("resnet", RESNET_FACTORS, planned),
+        "kind": "resnet",
+        "status": STATUS_NOT_RUN,
+        "note": reason,
+        "studies": planned["studies"],
+        **{f: planned[f] for f in RESNET_FACTORS},
+    }
+
+
+def collect_runs(resnet, svm, left_out) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, history). `resnet` and `svm` are (plan row, metrics path) pairs; `left_out` plan rows of ResNet runs
+    left out of the plan (CUDA runs without a GPU)."""
+    rows, history = [], []
+    for kind, pairs in (("resnet", resnet), ("svm", svm)):
+        for planned, path in pairs:
+            row, epochs = run_row(kind, planned, path)
+            rows.append(row)
+            history.extend(epochs)
+    rows.extend(left_out_row(planned) for planned in left_out)
+    runs = pd.DataFrame.from_records(rows, columns=RUN_COLUMNS)
+    return typed(runs), pd.DataFrame.from_records(history, columns=HISTORY_COLUMNS)
+
+
+def typed(runs: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer and boolean columns, so that gaps (an SVM row's batch size) stay gaps, not NaN floats."""
+    runs = runs.copy()
+    for column in INT_COLUMNS:
+        runs[column] = pd.array(runs[column], dtype="Int64")
+    for column in BOOL_COLUMNS:
+        runs[column] = runs[column].map(_as_bool, na_action="ignore").astype("boolean")
+    for column in ("lr", *METRICS):
+        if column not in INT_COLUMNS:
+            runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
+    return runs
+
+
+def _as_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def read_runs(path) -> pd.DataFrame:
+    text_columns = {c: "string" for c in ("note", "studies", "gpu_name", "cuda_version", "slurm_job_id", "torch")}
+    return typed(pd.read_csv(path, dtype=text_columns, keep_default_na=True)).fillna({"note": "", "studies": ""})
+
+
+def read_history(path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def write_runs(runs: pd.DataFrame, history: pd.DataFrame, runs_csv, history_csv) -> None:
+    Path(runs_csv).parent.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(runs_csv, index=False)
+    history.to_csv(history_csv, index=False)
+
+
+def in_studies(runs: pd.DataFrame, studies: list[str]) -> pd.DataFrame:
+    """The runs that serve any of `studies` (a run lists its studies comma-separated)."""
+    wanted = set(studies)
+    mask = runs["studies"].fillna("").map(lambda s: bool(wanted & set(s.split(","))))
+    return runs[mask.astype(bool)]

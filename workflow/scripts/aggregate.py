@@ -1,0 +1,15 @@
+"""Rule aggregate: every run's metrics.json, and the runs left out of the plan, into runs.csv and history.csv."""
+
+from ablation.aggregate import collect_runs, write_runs
+
+sm = snakemake
+with open(sm.log[0], "w") as log:
+    # Inputs come in plan order (Paramspace.instance_patterns), so each path pairs with its plan row (and is checked).
+    runs, history = collect_runs(
+        resnet=zip(sm.params.resnet_plan, sm.input.resnet, strict=True),
+        svm=zip(sm.params.svm_plan, sm.input.svm, strict=True),
+        left_out=sm.params.resnet_left_out,
+    )
+    write_runs(runs, history, sm.output.runs, sm.output.history)
+    counts = runs.groupby(["kind", "status"]).size()
+    print(f"{len(runs)} runs, {len(history)} epochs:\n{counts.to_string()}", file=log)
