@@ -167,31 +167,35 @@ def snakemake(*args, cwd):
     return time.perf_counter() - start, proc.stdout + proc.stderr
 
 
-def grid_config(outdir, cpu_threads, runs) -> dict:
+def grid_config(outdir, cpu_threads, runs, batch_size, train_images) -> dict:
     return {
         "outdir": str(outdir),
         "gpu": False,
-        "data": {"local_dir": str(REPO / "resources/data"), "subset": {"train": 2000, "val": 500, "test": 1000}},
+        "data": {
+            "local_dir": str(REPO / "resources/data"),
+            "subset": {"train": train_images, "val": 500, "test": 1000},
+        },
         "training": {"cpu_threads": cpu_threads},
         "resnet_studies": {
-            "bench": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
-                               "lr": [0.001], "epochs": [1]}}},
+            "bench": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [batch_size],
+                               "optimizer": ["adam"], "lr": [0.001], "epochs": [1]}}},
         "seeds": list(range(runs)),
     }  # fmt: skip
 
 
-def bench_grid(cores, runs) -> dict:
+def bench_grid(cores, runs, batch_size, train_images) -> dict:
     """The same grid at the workflow's default (1 thread per run, all cores) and one run at a time with all threads."""
     work = Path(tempfile.mkdtemp(prefix="bench-grid-"))
     walls = {}
     for label, threads in (("parallel_1_thread", 1), ("serial_all_threads", cores)):
         config = work / f"{label}.yaml"
-        config.write_text(yaml.safe_dump(grid_config(work / label, threads, runs)))
+        config.write_text(yaml.safe_dump(grid_config(work / label, threads, runs, batch_size, train_images)))
         walls[label], _ = snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work),
                                     "--configfile", str(config), cwd=work)  # fmt: skip
     shutil.rmtree(work)
     speedup = walls["serial_all_threads"] / walls["parallel_1_thread"]
-    return {"runs": runs, "cores": cores, "wall_s": walls, "speedup": speedup}
+    return {"runs": runs, "cores": cores, "batch_size": batch_size, "train_images": train_images, "wall_s": walls,
+            "speedup": speedup}  # fmt: skip
 
 
 def bench_overhead(n_runs=1000) -> dict:
@@ -254,6 +258,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (CPU 10, CUDA 200)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grid-runs", type=int, default=4)
+    parser.add_argument("--grid-batch-size", type=int, default=16, help="the seeds' most common batch size")
+    parser.add_argument("--grid-train-images", type=int, default=3000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["training", "grid", "overhead"])
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -269,9 +275,10 @@ def main(argv=None):
         result["training"], result["matmul_peak_flops"] = bench_training(device, steps, args.repeats, cores)
         print(f"matrix-multiply peak measured: {result['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
     if "grid" not in args.skip and device == "cpu":
-        grid = bench_grid(cores, args.grid_runs)
+        grid = bench_grid(cores, args.grid_runs, args.grid_batch_size, args.grid_train_images)
         result["grid"] = grid
-        print(f"\nGrid of {grid['runs']} runs on {cores} cores: 1 thread per run in parallel "
+        print(f"\nGrid of {grid['runs']} ResNet-18 runs (batch {grid['batch_size']}, {grid['train_images']} images, "
+              f"1 epoch) on {cores} cores: 1 thread per run in parallel "
               f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
               f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x")  # fmt: skip
     if "overhead" not in args.skip:

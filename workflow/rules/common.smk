@@ -12,6 +12,7 @@ from ablation.cost import (
     load_throughput,
     slurm_runtime_min,
     split_sizes,
+    svm_seconds,
 )
 from ablation.idx import FILES
 from ablation.report import TABLE_KEYS, TABLE_TITLES
@@ -173,6 +174,10 @@ def resnet_runtime_min(wildcards, attempt):
     """SLURM time limit in minutes; grows with each retry."""
     run = resnet_run(wildcards)
     return slurm_runtime_min(estimate_seconds(run, SPLIT_SIZES, THROUGHPUT), attempt)
+
+
+def svm_runtime_min(wildcards, attempt):
+    return slurm_runtime_min(svm_seconds(svm_run(wildcards)["train_samples"]), attempt)
 
 
 def resnet_mem_mb(wildcards, attempt):

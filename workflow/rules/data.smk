@@ -1,3 +1,9 @@
+# Compute nodes often have no internet, so the data are fetched where snakemake runs; the split takes seconds.
+localrules:
+    fetch_data,
+    split_dataset,
+
+
 rule fetch_data:
     output:
         files=expand("resources/data/{{dataset}}/{name}", name=IDX_FILES),

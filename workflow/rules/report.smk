@@ -3,6 +3,18 @@
 # feed which table and figure: config `report.tables`. The report's file set and helpers: common.smk.
 
 
+# Seconds of pandas and matplotlib each: on a cluster they run where snakemake runs instead of waiting in the queue.
+localrules:
+    aggregate,
+    plot_curves,
+    plot_accuracy_heatmap,
+    plot_pin_memory,
+    plot_epochs,
+    plot_cpu_vs_gpu,
+    plot_svm_scaling,
+    render_report,
+
+
 rule aggregate:
     input:
         resnet=resnet_metrics(),

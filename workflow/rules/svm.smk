@@ -14,6 +14,9 @@ rule train_svm:
         "../../envs/svm.yaml"
     # libsvm fits on one core.
     threads: 1
+    resources:
+        runtime=svm_runtime_min,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
     params:
         run=svm_run,
         # Only the hyperparameters the kernel reads: a change to `degree` reruns the poly runs, not the rbf ones.

@@ -65,3 +65,13 @@ def slurm_runtime_min(seconds: float, attempt: int) -> int:
 def load_throughput(path) -> dict:
     path = Path(path)
     return json.loads(path.read_text())["images_per_s"] if path.exists() else {}
+
+
+# SVC fit + predict on the 14,000 test images, measured here (issue 4): ~60 s at 10,000 samples, ~300-510 s at 49,000;
+# libsvm grows between n^2 and n^3, so a quadratic through the 49,000 point with a floor for loading and predicting.
+SVM_SECONDS_AT_49K = 600.0
+SVM_STARTUP_S = 60.0
+
+
+def svm_seconds(train_samples: int) -> float:
+    return SVM_STARTUP_S + SVM_SECONDS_AT_49K * (train_samples / 49_000) ** 2
