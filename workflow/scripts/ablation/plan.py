@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_config, resnet_runs, svm_runs
-from .cost import estimate_seconds, load_throughput, split_sizes
+from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
 
@@ -48,6 +48,7 @@ def hours(seconds: float) -> str:
 def render(config: dict, source: str, cores: int, visible: bool, throughput: dict, throughput_source: str) -> str:
     planned, left_out = plan_table(config, visible, throughput)
     svm = svm_runs(config)
+    svm["estimate_s"] = [svm_seconds(n) for n in svm["train_samples"]]
     lines = [f"Plan for {source} (gpu: {config['gpu']}; CUDA visible here: {'yes' if visible else 'no'})"]
     lines.append(f"Throughputs: {throughput_source}")
     lines.append("")
@@ -59,17 +60,21 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
         lines.append(f"{study:<24} {len(mine):>6} {len(out):>18} {hours(mine['estimate_s'].sum()):>12}")
     for study in config["svm_studies"]:
         mine = svm[svm["studies"].str.split(",").apply(lambda s, st=study: st in s)]
-        lines.append(f"{study:<24} {len(mine):>6} {'':>18} {'(SVM)':>12}")
+        lines.append(f"{study:<24} {len(mine):>6} {'(SVM)':>18} {hours(mine['estimate_s'].sum()):>12}")
     lines.append(f"{'distinct ResNet runs':<24} {len(planned):>6} {len(left_out):>18}")
+    lines.append(f"{'distinct SVM runs':<24} {len(svm):>6} {'':>18} {hours(svm['estimate_s'].sum()):>12}")
     lines.append("")
     lines.append(f"{'device':<8} {'runs':>6} {'compute':>12}")
     for device in ("cpu", "cuda"):
         mine = planned[planned["device"] == device]
         lines.append(f"{device:<8} {len(mine):>6} {hours(mine['estimate_s'].sum()):>12}")
+    lines.append(f"{'svm':<8} {len(svm):>6} {hours(svm['estimate_s'].sum()):>12}")
     if len(left_out):
         lines.append(f"{'(cuda, left out)':<8} {len(left_out):>6} {hours(left_out['estimate_s'].sum()):>12}")
     cpu_slots = max(1, cores // config["training"]["cpu_threads"])
-    cpu_wall = makespan(planned.loc[planned["device"] == "cpu", "estimate_s"].tolist(), cpu_slots)
+    # SVM fits are single-threaded CPU jobs too (snakemake gives them one core each).
+    cpu_jobs = planned.loc[planned["device"] == "cpu", "estimate_s"].tolist() + svm["estimate_s"].tolist()
+    cpu_wall = makespan(cpu_jobs, cpu_slots)
     gpu_wall = planned.loc[planned["device"] == "cuda", "estimate_s"].sum()  # one GPU: its runs go one at a time
     lines.append("")
     lines.append(
