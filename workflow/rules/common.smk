@@ -5,7 +5,7 @@ import os
 from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
-from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
+from ablation.config import RESNET_FACTORS, SVM_FACTORS, cuda_visible, resnet_runs, svm_runs
 from ablation.cost import (
     estimate_mem_mb,
     estimate_seconds,
@@ -22,16 +22,7 @@ DATASETS = ["mnist", "fashion_mnist"]
 IDX_FILES = list(FILES.values())
 
 
-def cuda_visible():
-    """Whether the planning host sees a CUDA device (only asked when `gpu: auto`, as torch is slow to import)."""
-    if config["gpu"] != "auto":
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
-RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible())
+RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible(config))
 SVM_RUNS = svm_runs(config)
 RESNET = Paramspace(RESNET_RUNS[RESNET_FACTORS])
 SVM = Paramspace(SVM_RUNS[SVM_FACTORS])

@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import load_config, resnet_runs, svm_runs
+from .config import cuda_visible, load_config, resnet_runs, svm_runs
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
-
-
-def cuda_visible() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def makespan(durations: list[float], slots: int) -> float:
@@ -97,7 +91,7 @@ def main(argv=None) -> None:
         config["gpu"] = args.gpu if args.gpu == "auto" else args.gpu == "true"
     throughput = load_throughput(args.throughput)
     source = f"measured on this host ({args.throughput})" if throughput else "documented defaults (make calibrate)"
-    visible = cuda_visible() if config["gpu"] == "auto" else False
+    visible = cuda_visible(config)
     print(render(config, args.configfile, args.cores, visible, throughput, source))
 
 
