@@ -31,16 +31,11 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 import yaml  # noqa: E402
 
+from ablation.calibrate import measure  # noqa: E402
 from ablation.cost import MACS  # noqa: E402
 from ablation.idx import FILES  # noqa: E402
-from ablation.resident import ResidentTrainer  # noqa: E402
 from ablation.split import load_pooled  # noqa: E402
-from ablation.train import (  # noqa: E402
-    NormalizedImages,
-    build_model,
-    make_optimizer,
-    train_one_epoch,
-)
+from ablation.train import build_model  # noqa: E402
 
 DATA = REPO / "resources/data/mnist"
 
@@ -89,29 +84,6 @@ def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def our_loop(kind, model_name, batch_size, steps, device, images, labels) -> tuple[float, float]:
-    """(b) `dataloader` or (c) `resident`: images/s, and the resident path's capture time."""
-    n = (steps + 2) * batch_size
-    images, labels = images[:n], labels[:n]
-    model = build_model(model_name).to(device)
-    resident_cuda = kind == "resident" and device == "cuda"
-    if resident_cuda:
-        torch.backends.cudnn.benchmark = True
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer("adam", model.parameters(), 1e-3, 0.9, 0.0, capturable=resident_cuda)
-    warm, timed = torch.arange(2 * batch_size), torch.arange(2 * batch_size, n)
-    if kind == "resident":
-        trainer = ResidentTrainer(model, optimizer, images, labels, 0.13, 0.31, batch_size, device)
-        trainer.epoch(warm)
-        result = trainer.epoch(timed)
-        return steps * batch_size / result["epoch_time_s"], trainer.capture_time_s
-    dataset = NormalizedImages(images, labels, 0.13, 0.31)
-    for order in (warm, timed):
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
-        result = train_one_epoch(model, loader, optimizer, device, pin_memory=False)
-    return steps * batch_size / result["epoch_time_s"], 0.0
-
-
 def bench_training(device, steps, repeats, threads) -> list[dict]:
     torch.set_num_threads(threads)
     images, labels = load_pooled(DATA)
@@ -129,9 +101,9 @@ def bench_training(device, steps, repeats, threads) -> list[dict]:
             capture = []
             for _ in range(repeats):  # interleaved: each repeat measures all three, so drift hits all alike
                 rates["naive"].append(naive_loop(model_name, batch_size, steps, device, mnist_root))
-                rate, _ = our_loop("dataloader", model_name, batch_size, steps, device, images, labels)
+                rate, _ = measure("dataloader", model_name, batch_size, steps, device, images, labels)
                 rates["dataloader"].append(rate)
-                rate, capture_s = our_loop("resident", model_name, batch_size, steps, device, images, labels)
+                rate, capture_s = measure("resident", model_name, batch_size, steps, device, images, labels)
                 rates["resident"].append(rate)
                 capture.append(capture_s)
             medians = {k: statistics.median(v) for k, v in rates.items()}
