@@ -27,6 +27,9 @@ def slurm_cluster():
         pytest.skip(f"{', '.join(missing)} not installed: apt-get install slurmctld slurmd slurm-client munge")
     started = subprocess.run([REPO / "tests/slurm/start_cluster.sh"], capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stderr
+    yield
+    stopped = subprocess.run([REPO / "tests/slurm/stop_cluster.sh"], capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
 
 
 def job_record(job_id: str) -> str:

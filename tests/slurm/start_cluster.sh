@@ -2,6 +2,8 @@
 # Starts a real one-node SLURM cluster on this machine (Debian's slurmctld/slurmd/munge, SLURM 22.05), with one
 # schedulable GPU (gres backed by /dev/null, as the host has none), for the integration test. Needs root.
 # Idempotent: does nothing if the node is already up. Facts it relies on: shared/reference/slurm.md.
+# It writes /etc/slurm/slurm.conf (the jobstep executor drops SLURM_CONF from a job's environment, so the default path
+# is the one that works); tests/slurm/stop_cluster.sh stops the daemons and removes it again.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then echo "start_cluster.sh: needs root" >&2; exit 2; fi
