@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from ablation.records import validate_metrics
-from ablation.resident import ResidentTrainer
-from ablation.train import NormalizedImages, epoch_permutation, run_resnet
+from ablation.resident import ResidentTrainer, state_restored
+from ablation.train import NormalizedImages, build_model, epoch_permutation, make_optimizer, run_resnet
 from test_train import RUN, train_args, without_times
 
 
@@ -38,6 +38,33 @@ def test_resident_and_dataloader_paths_agree_on_cpu(prepared_split, tmp_path, op
 def test_resident_path_reports_divergence(prepared_split, tmp_path):
     record = run_resnet(**train_args(prepared_split, tmp_path, loader="resident", optimizer="sgd", lr=1000.0))
     assert record["status"] == "diverged" and record["diverged_epoch"] == 1
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("resumed", [False, True])
+def test_graph_warm_up_leaves_no_trace(optimizer, resumed):
+    # CUDA graph capture first runs warm-up steps, inside state_restored; on a CPU the same warm-up runs eagerly, and
+    # the epoch that follows must be the epoch a trainer without warm-up trains, for a fresh and a resumed optimizer.
+    images = torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(40) % 10
+    permutation = epoch_permutation(seed=0, epoch=1, n=40)
+
+    def trainer():
+        torch.manual_seed(0)
+        model = build_model("resnet18")
+        adam_or_sgd = make_optimizer(optimizer, model.parameters(), 0.01, momentum=0.9, weight_decay=0.0)
+        return ResidentTrainer(model, adam_or_sgd, images, labels, 0.1, 0.3, 16, "cpu")
+
+    plain, warmed = trainer(), trainer()
+    if resumed:
+        for t in (plain, warmed):
+            t.epoch(permutation)
+    with state_restored(warmed.model, warmed.optimizer):
+        for _ in range(3):
+            warmed._step(warmed.x[:16], warmed.y[:16])
+    assert warmed.epoch(permutation) | {"epoch_time_s": 0} == plain.epoch(permutation) | {"epoch_time_s": 0}
+    for a, b in zip(plain.model.state_dict().values(), warmed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a CUDA device; none on this host")

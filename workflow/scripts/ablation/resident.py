@@ -12,10 +12,28 @@ they run on a copy of the first batch and the weights, batch-norm statistics and
 afterwards, so the warm-up leaves no trace on training. The capture time is reported apart from the training time.
 """
 
+import contextlib
 import time
 
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def state_restored(model, optimizer):
+    """Steps taken inside leave no trace: weights, batch-norm statistics and optimizer state are put back in place
+    (in place, because a captured graph holds those very tensors). State the optimizer creates lazily inside (a fresh
+    run's momentum and Adam moments) is zeroed, which makes the next step the same as a fresh optimizer's first."""
+    saved_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    saved_optimizer = {id(t): t.clone() for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)}
+    yield
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            v.copy_(saved_model[k])
+        for state in optimizer.state.values():
+            for t in state.values():
+                if torch.is_tensor(t):
+                    t.copy_(saved_optimizer[id(t)]) if id(t) in saved_optimizer else t.zero_()
 
 
 class ResidentTrainer:
@@ -46,28 +64,18 @@ class ResidentTrainer:
 
     def _capture(self):
         start = time.perf_counter()
-        saved_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        saved_optimizer = {
-            id(t): t.clone() for s in self.optimizer.state.values() for t in s.values() if torch.is_tensor(t)
-        }
         self.static_x = self.x[: self.batch_size].clone()
         self.static_y = self.y[: self.batch_size].clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
+        with state_restored(self.model, self.optimizer):
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    self._step(self.static_x, self.static_y)
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
                 self._step(self.static_x, self.static_y)
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._step(self.static_x, self.static_y)
-        with torch.no_grad():
-            for k, v in self.model.state_dict().items():
-                v.copy_(saved_model[k])
-            for state in self.optimizer.state.values():
-                for t in state.values():
-                    if torch.is_tensor(t):
-                        t.copy_(saved_optimizer[id(t)]) if id(t) in saved_optimizer else t.zero_()
         torch.cuda.synchronize()
         self.capture_time_s = time.perf_counter() - start
 
