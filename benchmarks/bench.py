@@ -239,8 +239,10 @@ def time_aggregation(work: Path, n_runs: int) -> float:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="results/bench/bench.json")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (CPU 10, CUDA 200)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (CPU 20, CUDA 200)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="interleaved repeats (single CPU measurements vary by up to 20%%)"
+    )
     parser.add_argument("--grid-runs", type=int, default=4)
     parser.add_argument("--grid-batch-size", type=int, default=16, help="the seeds' most common batch size")
     parser.add_argument("--grid-train-images", type=int, default=3000)
@@ -248,7 +250,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cores = os.cpu_count()
-    steps = args.steps or (200 if device == "cuda" else 10)
+    steps = args.steps or (200 if device == "cuda" else 20)
     result = {"device": device, "cores": cores, "torch": torch.__version__, "steps": steps, "repeats": args.repeats}
     if device == "cuda":
         result["gpu_name"] = torch.cuda.get_device_name(0)
