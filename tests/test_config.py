@@ -122,3 +122,16 @@ def test_svm_studies_expand():
     assert not runs.duplicated(subset=["dataset", "kernel", "train_samples", "seed"]).any()
     assert {10000} <= set(runs["train_samples"])
     assert set(runs["kernel"]) == {"rbf", "poly"}
+
+
+def test_svm_runs_larger_than_the_training_part_are_refused_when_planned():
+    study = {"grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [1000, 3000]}}
+    config = validate_config(
+        {"svm_studies": {"scaling": study}, "data": {"subset": {"train": 2000, "val": 100, "test": 100}}}
+    )
+    with pytest.raises(
+        ConfigError, match=r"`?scaling`? ask for train_samples up to 3000.*has 2000 images.*data.subset.train"
+    ):
+        svm_runs(config)
+    config["data"]["subset"]["train"] = 3000
+    assert list(svm_runs(config)["train_samples"]) == [1000, 3000]
