@@ -278,10 +278,23 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     for path in ["plots/curves_mnist_resnet18.png", *(f"plots/{n}.png" for n in plot_paths if n != "curves")]:
         assert f"]({path})" in readme
     assert "host `testhost`: Test CPU (2 CPU cores), no GPU used" in readme
+    assert "- Training loop: the seeds' DataLoader loop for `" in readme
     assert "1 CUDA run(s) not run: no GPU" in readme
     assert "Excluded from every comparison: 1 diverged run(s) and 1 run(s) not run (no GPU)." in readme
     for claim in found:
         assert f"{claim.number}. {claim.text} **{claim.verdict.capitalize()}.**" in readme
+
+
+def test_setup_names_the_loop_each_study_trained_with():
+    runs = resnet_frame([
+        {"loader": "dataloader", "studies": "pin_memory,grid"},
+        {"loader": "resident", "studies": "grid"},
+        {"loader": "dataloader", "studies": "grid"},
+    ])  # fmt: skip
+    assert report._loaders_by_study(runs) == (
+        "the seeds' DataLoader loop for `pin_memory`, `grid`; "
+        "the resident fast path (same batches and hyperparameters) for `grid`"
+    )
 
 
 # Claims ------------------------------------------------------------------------------------------------------------

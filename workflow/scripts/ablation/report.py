@@ -461,6 +461,21 @@ def _values(runs: pd.DataFrame, factor: str) -> str:
     return ", ".join(show(factor, v) for v in ordered) or DASH
 
 
+LOADER_NAMES = {
+    "dataloader": "the seeds' DataLoader loop",
+    "resident": "the resident fast path (same batches and hyperparameters)",
+}
+
+
+def _loaders_by_study(resnet_runs: pd.DataFrame) -> str:
+    """Which loop trained which study's runs (the `loader` factor is config, per study or as a default)."""
+    parts = []
+    for loader, group in resnet_runs.groupby("loader", sort=True):
+        studies = dict.fromkeys(name for names in group["studies"].dropna() for name in names.split(","))
+        parts.append(f"{LOADER_NAMES.get(loader, loader)} for {', '.join(f'`{name}`' for name in studies)}")
+    return "; ".join(parts) or DASH
+
+
 def _hardware(runs: pd.DataFrame) -> list[str]:
     """The machines that produced the runs, from their provenance."""
     ran = runs[runs["status"] != "not_run"].fillna({"gpu_name": "", "cpu_count": 0})
@@ -523,6 +538,7 @@ def readme_context(
         ("Learning Rates", _values(resnet_runs, "lr")),
         ("Epochs", _values(resnet_runs, "epochs")),
         ("pin_memory", _values(resnet_runs, "pin_memory")),
+        ("Training loop", _loaders_by_study(resnet_runs)),
         ("Devices planned", _values(resnet_runs, "device")),
         ("Replicate seeds", ", ".join(str(s) for s in config["seeds"])),
         (
