@@ -5,7 +5,13 @@ import os
 from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
-from ablation.config import RESNET_FACTORS, SVM_FACTORS, cuda_visible, resnet_runs, svm_runs
+from ablation.config import (
+    RESNET_FACTORS,
+    SVM_FACTORS,
+    cuda_visible,
+    resnet_runs,
+    svm_runs,
+)
 from ablation.cost import (
     estimate_mem_mb,
     estimate_seconds,
