@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .idx import FILES, read_idx
 
@@ -46,6 +45,9 @@ def _cut(indices: np.ndarray, labels: np.ndarray, size: int, seed: int) -> tuple
         return indices, indices[:0]
     if size == len(indices):
         return indices[:0], indices
+    # Imported here: every training job and the plan import this module, and sklearn alone takes ~2 s to import.
+    from sklearn.model_selection import train_test_split
+
     rest, picked = train_test_split(indices, test_size=size, stratify=labels[indices], random_state=seed)
     return rest, picked
 
