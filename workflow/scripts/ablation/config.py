@@ -8,6 +8,7 @@ import pandas as pd
 import yaml
 
 from .cost import split_sizes
+from .split import POOLED_IMAGES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -143,8 +144,8 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
 
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
-    """One row per distinct SVM run. A run asking for more training samples than the split's training part (70,000
-    images per dataset, the canonical size) is refused here, before any job runs, rather than when it is reached."""
+    """One row per distinct SVM run. A run asking for more training samples than the split's training part (of the
+    canonical POOLED_IMAGES per dataset) is refused here, before any job runs, rather than when it is reached."""
     table = _expand(config["svm_studies"], SVM_FACTORS, {"seed": None}, config["seeds"], source)
     available = split_sizes(config)["train"]
     too_large = table[table["train_samples"] > available]
@@ -153,7 +154,8 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
         raise ConfigError(
             f"Invalid config ({source}): SVM studies {studies} ask for train_samples up to "
             f"{too_large['train_samples'].max()}, but the training part of the split has {available} images "
-            f"(data.split.train={config['data']['split']['train']} of 70,000, data.subset={config['data']['subset']}). "
+            f"(data.split.train={config['data']['split']['train']} of {POOLED_IMAGES:,}, "
+            f"data.subset={config['data']['subset']}). "
             "Lower train_samples, or raise data.split.train (or data.subset.train)."
         )
     return _merge_studies(table, SVM_FACTORS)

@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from .split import part_sizes
+from .split import POOLED_IMAGES, part_sizes
 
 # thop MACs of one 1x28x28 forward pass (tests check these against thop itself); FLOPs = 2 x MACs.
 MACS = {"resnet18": 33_184_000, "resnet34": 69_921_536, "resnet50": 78_755_072}
@@ -38,7 +38,7 @@ def images_per_s(throughput: dict, device: str, model: str, batch_size: int) -> 
 
 
 def split_sizes(config: dict) -> dict[str, int]:
-    sizes = part_sizes(70_000, config["data"]["split"])
+    sizes = part_sizes(POOLED_IMAGES, config["data"]["split"])
     subset = config["data"]["subset"]
     return {p: min(sizes[p], subset[p]) for p in sizes} if subset else sizes
 

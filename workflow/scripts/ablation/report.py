@@ -14,6 +14,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.claims import Claim, excluded_runs, mean_interval, paired, ratio_interval
+from ablation.split import POOLED_IMAGES
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "report"
 TABLE_KEYS = ["part_a", "q1", "pin_memory", "epochs", "svm", "q2"]
@@ -521,7 +522,8 @@ def readme_context(
     """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims."""
     resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
     split, subset = config["data"]["split"], config["data"]["subset"]
-    split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%} of the pooled 70,000 images"
+    split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
+    split_text += f" of the pooled {POOLED_IMAGES:,} images"
     if subset:
         split_text += f", then a stratified subset of {subset['train']:,} / {subset['val']:,} / {subset['test']:,}"
     training = config["training"]

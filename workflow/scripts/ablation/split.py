@@ -9,6 +9,8 @@ import numpy as np
 from .idx import FILES, read_idx
 
 PARTS = ("train", "val", "test")
+# Images per dataset once its 60,000 training and 10,000 test images are pooled (MNIST and Fashion-MNIST alike).
+POOLED_IMAGES = 70_000
 
 
 def load_pooled(data_dir) -> tuple[np.ndarray, np.ndarray]:
