@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablation import claims, plots, report
+from ablation import claims, plots
+from ablation import readme as report_readme
+from ablation import tables as report_tables
 from ablation.aggregate import collect_runs, read_history, read_runs, write_runs
 from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
+from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
 from ablation.records import validate_metrics
 from conftest import REPO, run_snakemake, write_config
 
@@ -211,7 +214,7 @@ def test_aggregation_refuses_a_json_that_is_not_the_planned_run(study, tmp_path)
 
 def test_each_table_has_the_seeds_columns(study):
     config_studies = set(FIXTURE_STUDIES) | {"svm"}
-    tables = report.build_tables(study["runs"], FIXTURE_MAPPING, config_studies)
+    tables = report_tables.build_tables(study["runs"], FIXTURE_MAPPING, config_studies)
     assert columns(tables["part_a"]) == [PART_A_COLUMNS]
     assert columns(tables["q1"]) == [Q1_COLUMNS]
     assert columns(tables["pin_memory"]) == [PIN_COLUMNS]
@@ -227,9 +230,9 @@ def test_each_table_has_the_seeds_columns(study):
 
 
 def test_rendered_tables_show_replicates_divergence_and_left_out_runs(study):
-    tables = report.build_tables(study["runs"], FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
-    markdown = {key: report.render_table(doc, "md") for key, doc in tables.items()}
-    html = {key: report.render_table(doc, "html") for key, doc in tables.items()}
+    tables = report_tables.build_tables(study["runs"], FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
+    markdown = {key: report_readme.render_table(doc, "md") for key, doc in tables.items()}
+    html = {key: report_readme.render_table(doc, "html") for key, doc in tables.items()}
     # SGD: two ok seeds -> mean ± std (n=2); Adam: one ok seed, one diverged.
     sgd_row = next(line for line in markdown["q1"].splitlines() if "| SGD |" in line)
     assert "± " in sgd_row and "(n=2)" in sgd_row
@@ -242,29 +245,29 @@ def test_rendered_tables_show_replicates_divergence_and_left_out_runs(study):
     assert "Difference True - False" in markdown["pin_memory"] and "interval not available" in markdown["pin_memory"]
     for key in tables:
         assert "<table>" in html[key] and "</html>" in html[key]
-        assert markdown[key].startswith(f"# {report.TABLE_TITLES[key]}")
+        assert markdown[key].startswith(f"# {TABLE_TITLES[key]}")
 
 
 def test_a_table_whose_studies_are_absent_is_omitted_with_a_line_saying_so(study):
     mapping = {**FIXTURE_MAPPING, "part_a": ["seed001_part_a"], "pin_memory": []}
-    tables = report.build_tables(study["runs"], mapping, set(FIXTURE_STUDIES) | {"svm"})
-    assert "Omitted: this config has no study seed001_part_a" in report.render_table(tables["part_a"], "md")
-    assert "Omitted: no study is mapped" in report.render_table(tables["pin_memory"], "html")
+    tables = report_tables.build_tables(study["runs"], mapping, set(FIXTURE_STUDIES) | {"svm"})
+    assert "Omitted: this config has no study seed001_part_a" in report_readme.render_table(tables["part_a"], "md")
+    assert "Omitted: no study is mapped" in report_readme.render_table(tables["pin_memory"], "html")
     assert not tables["part_a"].sections
 
 
 def test_readme_embeds_every_table_figure_and_claim(study):
     runs, history = study["runs"], study["history"]
-    tables = report.build_tables(runs, FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
+    tables = report_tables.build_tables(runs, FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
     found = evaluate_claims(runs, history)
     plot_paths = {"curves": [{"title": "Training curves, MNIST, ResNet-18", "path": "plots/curves_mnist_resnet18.png"}]}
     plot_paths |= {
         name: f"plots/{name}.png" for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling")
     }
-    context = report.readme_context(
-        runs, study["config"], tables, report.analysis_table(found), found, plot_paths, "`fixture.yaml`"
+    context = report_readme.readme_context(
+        runs, study["config"], tables, report_tables.analysis_table(found), found, plot_paths, "`fixture.yaml`"
     )
-    readme = report.render_readme(context)
+    readme = report_readme.render_readme(context)
     for heading in (
         "## Experimental Setup",
         "### Question 1.",
@@ -273,7 +276,7 @@ def test_readme_embeds_every_table_figure_and_claim(study):
         "## Analysis",
     ):
         assert heading in readme
-    for title in report.TABLE_TITLES.values():
+    for title in TABLE_TITLES.values():
         assert title in readme
     for path in ["plots/curves_mnist_resnet18.png", *(f"plots/{n}.png" for n in plot_paths if n != "curves")]:
         assert f"]({path})" in readme
@@ -291,7 +294,7 @@ def test_setup_names_the_loop_each_study_trained_with():
         {"loader": "resident", "studies": "grid"},
         {"loader": "dataloader", "studies": "grid"},
     ])  # fmt: skip
-    assert report._loaders_by_study(runs) == (
+    assert report_readme.loaders_by_study(runs) == (
         "the seeds' DataLoader loop for `pin_memory`, `grid`; "
         "the resident fast path (same batches and hyperparameters) for `grid`"
     )
@@ -463,17 +466,23 @@ def test_the_fixture_study_gets_all_six_claims(study):
 
 def test_every_figure_is_written_as_png_and_svg_even_without_data(study, tmp_path):
     runs, history = study["runs"], study["history"]
-    written = [
-        *plots.training_curves(runs, history, ["grid"], "mnist", "resnet18", tmp_path / "curves_mnist_resnet18"),
-        *plots.accuracy_heatmap(runs, ["grid", "part_a"], tmp_path / "accuracy_heatmap"),
-        *plots.pin_memory_times(runs, ["pin"], tmp_path / "pin_memory"),
-        *plots.accuracy_against_epochs(runs, history, ["more_epochs", "part_a"], tmp_path / "epochs"),
-        *plots.cpu_vs_gpu_times(runs, ["devices"], tmp_path / "cpu_vs_gpu"),
-        *plots.svm_scaling(runs, ["svm"], tmp_path / "svm_scaling"),
-        *plots.pin_memory_times(runs, [], tmp_path / "no_study"),
-        *plots.svm_scaling(runs, ["absent"], tmp_path / "no_runs"),
-    ]
+    # Each figure of the layout through the builder plot.py dispatches to, with the inputs and wildcards it declares.
+    frames = {"runs": runs, "history": history}
+    studies = {
+        "curves": ["grid"], "accuracy_heatmap": ["grid", "part_a"], "pin_memory": ["pin"],
+        "epochs": ["more_epochs", "part_a"], "cpu_vs_gpu": ["devices"], "svm_scaling": ["svm"],
+    }  # fmt: skip
+    assert set(studies) == set(FIGURES) == set(plots.BUILDERS)
+    written = []
+    for name, figure in FIGURES.items():
+        wildcards = {"dataset": "mnist", "model": "resnet18"} if figure.wildcards else {}
+        stem = tmp_path / figure_stem(name, **wildcards)
+        inputs = {table: frames[table] for table in figure.inputs}
+        written += plots.BUILDERS[name](stem=stem, studies=studies[name], **inputs, **wildcards)
+    written += plots.BUILDERS["pin_memory"](stem=tmp_path / "no_study", studies=[], runs=runs)
+    written += plots.BUILDERS["svm_scaling"](stem=tmp_path / "no_runs", studies=["absent"], runs=runs)
     assert len(written) == 16
+    assert (tmp_path / "curves_mnist_resnet18.png").exists()
     for path in written:
         head = path.read_bytes()[:200]
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<svg" in path.read_bytes()[:2000], path
@@ -508,7 +517,7 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     run_snakemake(*args, "--report", str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text()
     figures = ["curves_mnist_resnet18", "accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling"]
-    registered = ["README.md", "runs.csv", *(f"{t}.html" for t in report.TABLE_TITLES), *(f"{f}.png" for f in figures)]
+    registered = ["README.md", "runs.csv", *(f"{t}.html" for t in TABLE_TITLES), *(f"{f}.png" for f in figures)]
     missing = [name for name in registered if name not in html]
     assert not missing, f"registered but not in report.html: {missing}"
     for path in [*(out / "report/plots").glob("*.png"), *(out / "report/tables").glob("*.html")]:

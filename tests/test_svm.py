@@ -5,7 +5,8 @@ import pytest
 
 from ablation.records import read_json, validate_metrics
 from ablation.split import load_pooled, load_split
-from ablation.svm import TrainSamplesError, kernel_hyperparameters, run_svm, sample_training_indices
+from ablation.hyperparameters import hyperparameters
+from ablation.svm import TrainSamplesError, run_svm, sample_training_indices
 
 SVM_CONFIG = {"C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0}
 RUN = {"dataset": "mnist", "kernel": "rbf", "train_samples": 200, "seed": 0}
@@ -15,7 +16,7 @@ def svm_args(prepared_split, out_dir, **run_changes) -> dict:
     run = {**RUN, **run_changes}
     return {
         "run": run,
-        "hyperparameters": kernel_hyperparameters(run["kernel"], SVM_CONFIG),
+        "hyperparameters": hyperparameters("svm", run["kernel"], SVM_CONFIG),
         "data_dir": prepared_split["data_dir"],
         "split_npz": prepared_split["split_npz"],
         "split_json": prepared_split["split_json"],
@@ -23,9 +24,12 @@ def svm_args(prepared_split, out_dir, **run_changes) -> dict:
     }
 
 
-def test_each_kernel_gets_only_the_hyperparameters_it_reads():
-    assert kernel_hyperparameters("rbf", SVM_CONFIG) == {"C": 1.0, "gamma": "scale"}
-    assert kernel_hyperparameters("poly", SVM_CONFIG) == SVM_CONFIG
+def test_each_run_gets_only_the_hyperparameters_it_reads():
+    assert hyperparameters("svm", "rbf", SVM_CONFIG) == {"C": 1.0, "gamma": "scale"}
+    assert hyperparameters("svm", "poly", SVM_CONFIG) == SVM_CONFIG
+    training = {"momentum": 0.9, "weight_decay": 0.0, "num_workers": 0}
+    assert hyperparameters("resnet", "sgd", training) == {"momentum": 0.9, "weight_decay": 0.0}
+    assert hyperparameters("resnet", "adam", training) == {"weight_decay": 0.0}
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "poly"])
@@ -35,7 +39,7 @@ def test_a_tiny_fit_writes_valid_metrics_and_learns_the_fixture_classes(prepared
     validate_metrics(record)
     assert record["kind"] == "svm" and record["status"] == "ok"
     assert record["params"] == {**RUN, "kernel": kernel}
-    assert record["svm_hyperparameters"] == kernel_hyperparameters(kernel, SVM_CONFIG)
+    assert record["svm_hyperparameters"] == hyperparameters("svm", kernel, SVM_CONFIG)
     assert record["train_samples_actual"] == 200 and sum(record["train_class_counts"]) == 200
     # Tested on the whole test part of the split.
     assert record["test_samples"] == record["split"]["test"] == len(load_split(prepared_split["split_npz"])["test"])

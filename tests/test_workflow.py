@@ -5,8 +5,7 @@ import re
 import pytest
 
 from ablation.records import validate_metrics
-from conftest import REPO, read_json, run_snakemake, write_config
-from test_config import CPU_ONLY_RUNS
+from conftest import CPU_ONLY_RUNS, REPO, read_json, run_snakemake, write_config
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -71,3 +70,29 @@ def test_tiny_end_to_end_run_on_fixture_data_then_nothing_to_do(fixture_data, tm
     }
     again = run_snakemake("--cores", "2", *args)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def planned_jobs(output: str, rule: str) -> list[str]:
+    """The `optimizer~...` of each job of `rule` in a dry run's listing."""
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", output)
+    return [re.search(r"optimizer~(\w+)", b)[1] for b in blocks if re.match(rf"(?:local)?rule {rule}:", b.strip())]
+
+
+@pytest.mark.slow
+def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fixture_data, tmp_path):
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd", "adam"],
+                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--until", "train_resnet"]
+    run_snakemake("--cores", "2", *args, "--configfile", str(config))
+
+    def changed(**training) -> list[str]:
+        other = tmp_path / "changed.yaml"
+        write_config(other, fixture_data, resnet_studies={"tiny": study}, training=training)
+        proc = run_snakemake("-n", *args, "--configfile", str(other))
+        return sorted(planned_jobs(proc.stdout, "train_resnet"))
+
+    assert changed() == [], "the same config reruns nothing"
+    assert changed(momentum=0.8) == ["sgd"], "Adam does not read the momentum"
+    assert changed(weight_decay=0.01) == ["adam", "sgd"]
+    assert changed(eval_batch_size=500, num_workers=1) == [], "neither changes a result"

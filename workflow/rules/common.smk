@@ -5,13 +5,9 @@ import os
 from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
-from ablation.config import (
-    RESNET_FACTORS,
-    SVM_FACTORS,
-    cuda_visible,
-    resnet_runs,
-    svm_runs,
-)
+from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
+from ablation.gpus import cuda_visible
+from ablation.hyperparameters import hyperparameters
 from ablation.cost import (
     estimate_mem_mb,
     estimate_seconds,
@@ -21,10 +17,10 @@ from ablation.cost import (
     svm_seconds,
 )
 from ablation.idx import FILES
-from ablation.report import TABLE_KEYS, TABLE_TITLES
+from ablation.layout import FIGURES, TABLES, figure_stem
+from ablation.names import DATASETS
 
 OUTDIR = config["outdir"]
-DATASETS = ["mnist", "fashion_mnist"]
 IDX_FILES = list(FILES.values())
 
 
@@ -70,28 +66,16 @@ def final_targets():
     return resnet_metrics() + svm_metrics() + report_targets()
 
 
-# The report (workflow/rules/report.smk). Its file set follows from the config alone, not from which runs succeeded.
+# The report (workflow/rules/report.smk): its tables and figures are ablation.layout's; its file set follows from the
+# config alone, not from which runs succeeded.
 REPORT = f"{OUTDIR}/report"
 REPORT_TABLES = config["report"]["tables"]
-REPORT_PLOTS = ["accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling"]
 REPORT_TEMPLATES = [
     f"{workflow.basedir}/report/{name}"
     for name in ("README.md.j2", "table.md.j2", "table.html.j2")
 ]
-# The report.html section of each table and figure, named as in seed 000's README.
-REPORT_SECTIONS = {
-    "part_a": "Question 1",
-    "q1": "Question 1",
-    "curves": "Question 1",
-    "accuracy_heatmap": "Question 1",
-    "pin_memory": "Hyperparameters",
-    "epochs": "Hyperparameters",
-    "svm": "Question 1(b)",
-    "svm_scaling": "Question 1(b)",
-    "q2": "Question 2",
-    "cpu_vs_gpu": "Question 2",
-    "analysis": "Analysis",
-}
+# The outputs of rule aggregate, by the names ablation.layout.Figure.inputs uses.
+AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
 
 
 def table_html(table):
@@ -99,20 +83,21 @@ def table_html(table):
     return report(
         f"{REPORT}/tables/{table}.html",
         caption=f"../../report/table_{table}.rst",
-        category=REPORT_SECTIONS[table],
+        category=TABLES[table].category,
         subcategory="Tables",
-        labels={
-            "item": TABLE_TITLES[table],
-            "studies": ", ".join(studies) or "all",
-        },
+        labels={"item": TABLES[table].title, "studies": ", ".join(studies) or "all"},
     )
 
 
-def figure_png(figure, labels, stem=None):
+def figure_png(name):
+    """A figure's PNG as report.html shows it, with its wildcards (if any) as patterns."""
+    figure = FIGURES[name]
+    labels = {"item": figure.item, "dataset": "all", "model": figure.model_label}
+    labels.update({w: f"{{{w}}}" for w in figure.wildcards})
     return report(
-        f"{REPORT}/plots/{stem or figure}.png",
-        caption=f"../../report/figure_{figure}.rst",
-        category=REPORT_SECTIONS[figure],
+        f"{REPORT}/plots/{figure_stem(name)}.png",
+        caption=f"../../report/figure_{name}.rst",
+        category=figure.category,
         subcategory="Figures",
         labels=labels,
     )
@@ -124,19 +109,31 @@ def config_path(path):
     return str(path) if relative.startswith("..") else relative
 
 
-def curve_panels():
-    """(dataset, model) of the runs of the Question 1 table's studies: one training-curves figure each."""
-    panels = set()
+def figure_instances(name):
+    """The wildcard values of each file of a figure: one per combination of its wildcards among the runs of its
+    table's studies (planned or left out), in dataset order; a figure without wildcards is one file.
+    """
+    figure = FIGURES[name]
+    if not figure.wildcards:
+        return [{}]
+    combinations = set()
     for plan in (RESNET_RUNS, RESNET_LEFT_OUT):
-        runs = in_studies(plan, REPORT_TABLES["q1"])
-        panels |= set(zip(runs["dataset"], runs["model"]))
-    return sorted(panels, key=lambda p: (DATASETS.index(p[0]), p[1]))
+        runs = in_studies(plan, REPORT_TABLES[figure.table])
+        combinations |= set(zip(*(runs[w] for w in figure.wildcards)))
+
+    def order(values):
+        return tuple(
+            DATASETS.index(v) if w == "dataset" else v
+            for w, v in zip(figure.wildcards, values)
+        )
+
+    return [dict(zip(figure.wildcards, c)) for c in sorted(combinations, key=order)]
 
 
-def curve_plots():
+def figure_pngs(name):
     return [
-        f"{REPORT}/plots/curves_{dataset}_{model}.png"
-        for dataset, model in curve_panels()
+        f"{REPORT}/plots/{figure_stem(name, **values)}.png"
+        for values in figure_instances(name)
     ]
 
 
@@ -144,8 +141,7 @@ def report_targets():
     """README.md and every figure; the tables are written with README.md."""
     return [
         f"{REPORT}/README.md",
-        *curve_plots(),
-        *[f"{REPORT}/plots/{p}.png" for p in REPORT_PLOTS],
+        *[png for name in FIGURES for png in figure_pngs(name)],
     ]
 
 

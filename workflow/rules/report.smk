@@ -3,32 +3,22 @@
 # feed which table and figure: config `report.tables`. The report's file set and helpers: common.smk.
 
 
-# Seconds of pandas and matplotlib each: on a cluster they run where snakemake runs instead of waiting in the queue.
-localrules:
-    aggregate,
-    plot_curves,
-    plot_accuracy_heatmap,
-    plot_pin_memory,
-    plot_epochs,
-    plot_cpu_vs_gpu,
-    plot_svm_scaling,
-    render_report,
-
-
 rule aggregate:
     input:
         resnet=resnet_metrics(),
         svm=svm_metrics(),
     output:
         runs=report(
-            f"{OUTDIR}/runs.csv",
+            AGGREGATED["runs"],
             caption="../../report/runs.rst",
             category="Data",
             labels={"item": "runs.csv", "studies": "all"},
         ),
-        history=f"{OUTDIR}/history.csv",
+        history=AGGREGATED["history"],
     log:
         f"{OUTDIR}/logs/report/aggregate.log",
+    # Seconds of pandas: on a cluster it runs where snakemake runs instead of waiting in the queue.
+    localrule: True
     conda:
         "../../envs/report.yaml"
     params:
@@ -41,146 +31,37 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
-rule plot_curves:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "curves",
-            {"item": "training curves", "dataset": "{dataset}", "model": "{model}"},
-            stem="curves_{dataset}_{model}",
-        ),
-        svg=f"{REPORT}/plots/curves_{{dataset}}_{{model}}.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_curves_{{dataset}}_{{model}}.log",
-    wildcard_constraints:
-        model=r"resnet\d+",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="curves",
-        studies=REPORT_TABLES["q1"],
-    script:
-        "../scripts/plot.py"
+# One rule per figure of ablation.layout.FIGURES (plot_curves, plot_accuracy_heatmap, ...); a figure with wildcards
+# (the curves: dataset, model) is one file per value. Seconds of matplotlib each: run where snakemake runs.
+for name, figure in FIGURES.items():
 
-
-rule plot_accuracy_heatmap:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "accuracy_heatmap",
-            {"item": "accuracy across the grid", "dataset": "all", "model": "all"},
-        ),
-        svg=f"{REPORT}/plots/accuracy_heatmap.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_accuracy_heatmap.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="accuracy_heatmap",
-        studies=REPORT_TABLES["q1"],
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_pin_memory:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "pin_memory",
-            {"item": "pin_memory training time", "dataset": "all", "model": "all"},
-        ),
-        svg=f"{REPORT}/plots/pin_memory.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_pin_memory.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="pin_memory",
-        studies=REPORT_TABLES["pin_memory"],
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_epochs:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "epochs",
-            {"item": "accuracy against epochs", "dataset": "all", "model": "all"},
-        ),
-        svg=f"{REPORT}/plots/epochs.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_epochs.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="epochs",
-        studies=REPORT_TABLES["epochs"],
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_cpu_vs_gpu:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "cpu_vs_gpu",
-            {
-                "item": "CPU against GPU training time",
-                "dataset": "all",
-                "model": "all",
-            },
-        ),
-        svg=f"{REPORT}/plots/cpu_vs_gpu.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_cpu_vs_gpu.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="cpu_vs_gpu",
-        studies=REPORT_TABLES["q2"],
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_svm_scaling:
-    input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
-    output:
-        png=figure_png(
-            "svm_scaling",
-            {"item": "SVM fit time against n", "dataset": "all", "model": "SVM"},
-        ),
-        svg=f"{REPORT}/plots/svm_scaling.svg",
-    log:
-        f"{OUTDIR}/logs/report/plot_svm_scaling.log",
-    conda:
-        "../../envs/report.yaml"
-    params:
-        figure="svm_scaling",
-        studies=REPORT_TABLES["svm"],
-    script:
-        "../scripts/plot.py"
+    rule:
+        name:
+            f"plot_{name}"
+        input:
+            **{table: AGGREGATED[table] for table in figure.inputs},
+        output:
+            png=figure_png(name),
+            svg=f"{REPORT}/plots/{figure_stem(name)}.svg",
+        log:
+            f"{OUTDIR}/logs/report/plot_{figure_stem(name)}.log",
+        wildcard_constraints:
+            model=r"resnet\d+",
+        localrule: True
+        conda:
+            "../../envs/report.yaml"
+        params:
+            figure=name,
+            studies=REPORT_TABLES[figure.table],
+        script:
+            "../scripts/plot.py"
 
 
 rule render_report:
     input:
-        runs=f"{OUTDIR}/runs.csv",
-        history=f"{OUTDIR}/history.csv",
+        **AGGREGATED,
         # The figures README.md embeds; listed so that it is written once they exist.
-        curves=curve_plots(),
-        plots=[f"{REPORT}/plots/{figure}.png" for figure in REPORT_PLOTS],
+        plots=[png for name in FIGURES for png in figure_pngs(name)],
         templates=REPORT_TEMPLATES,
     output:
         readme=report(
@@ -189,22 +70,18 @@ rule render_report:
             category="Data",
             labels={"item": "README.md (the whole report)", "studies": "all"},
         ),
-        tables_md=[f"{REPORT}/tables/{table}.md" for table in TABLE_KEYS + ["analysis"]],
-        part_a=table_html("part_a"),
-        q1=table_html("q1"),
-        pin_memory=table_html("pin_memory"),
-        epochs=table_html("epochs"),
-        svm=table_html("svm"),
-        q2=table_html("q2"),
-        analysis=table_html("analysis"),
+        tables_md=[f"{REPORT}/tables/{table}.md" for table in TABLES],
+        tables_html=[table_html(table) for table in TABLES],
     log:
         f"{OUTDIR}/logs/report/render_report.log",
+    localrule: True
     conda:
         "../../envs/report.yaml"
     params:
         tables=REPORT_TABLES,
         config_studies=list(config["resnet_studies"]) + list(config["svm_studies"]),
-        curve_panels=curve_panels(),
+        # Each figure's files in the order of `plots`, with their wildcard values.
+        figures={name: figure_instances(name) for name in FIGURES},
         configfiles=[config_path(f) for f in workflow.configfiles],
     script:
         "../scripts/render_report.py"

@@ -1,6 +1,3 @@
-from ablation.svm import kernel_hyperparameters
-
-
 rule train_svm:
     input:
         unpack(split_inputs),
@@ -20,6 +17,6 @@ rule train_svm:
     params:
         run=svm_run,
         # Only the hyperparameters the kernel reads: a change to `degree` reruns the poly runs, not the rbf ones.
-        hyper=lambda wc: kernel_hyperparameters(wc.kernel, config["svm"]),
+        hyper=lambda wc: hyperparameters("svm", wc.kernel, config["svm"]),
     script:
         "../scripts/train_svm.py"

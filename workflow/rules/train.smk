@@ -16,11 +16,9 @@ rule train_resnet:
         mem_mb=resnet_mem_mb,
     params:
         run=resnet_run,
-        # Hyperparameters outside the grid; a change reruns the runs. Threads and workers do not.
-        hyper={
-            "momentum": config["training"]["momentum"],
-            "weight_decay": config["training"]["weight_decay"],
-        },
+        # Only the hyperparameters outside the grid that this run's optimizer reads: a change to `momentum` reruns
+        # the SGD runs, not the Adam ones. Threads, workers and the eval batch size rerun nothing.
+        hyper=lambda wc: hyperparameters("resnet", wc.optimizer, config["training"]),
         # Outside the declared outputs: snakemake deletes incomplete outputs, but a checkpoint must survive a kill.
         checkpoint=f"{OUTDIR}/checkpoints/resnet/{RESNET.wildcard_pattern}/checkpoint.pt",
     script:

@@ -3,37 +3,43 @@
 import os
 from pathlib import Path
 
-from ablation import report
+from ablation import readme, tables
 from ablation.aggregate import read_history, read_runs
 from ablation.claims import evaluate_claims, excluded_runs
+from ablation.layout import FIGURES
 
 sm = snakemake
-readme = Path(sm.output.readme)
+readme_path = Path(sm.output.readme)
 with open(sm.log[0], "w") as log:
     runs, history = read_runs(sm.input.runs), read_history(sm.input.history)
-    tables = report.build_tables(runs, sm.params.tables, set(sm.params.config_studies))
+    docs = tables.build_tables(runs, sm.params.tables, set(sm.params.config_studies))
     claims = evaluate_claims(runs, history)
-    analysis = report.analysis_table(claims, excluded_runs(runs))
-    env = report.environment()
-    for key, doc in {**tables, "analysis": analysis}.items():
+    analysis = tables.analysis_table(claims, excluded_runs(runs))
+    env = readme.environment()
+    for key, doc in {**docs, "analysis": analysis}.items():
         for fmt in ("md", "html"):
-            path = readme.parent / "tables" / f"{key}.{fmt}"
+            path = readme_path.parent / "tables" / f"{key}.{fmt}"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(report.render_table(doc, fmt, env))
+            path.write_text(readme.render_table(doc, fmt, env))
         print(f"{key}: {doc.omitted or f'{len(doc.sections)} section(s)'}", file=log)
 
     def relative(path):
-        return os.path.relpath(path, readme.parent)
+        return os.path.relpath(path, readme_path.parent)
 
-    plots = {
-        "curves": [
-            {"title": f"Training curves, {report.show('dataset', d)}, {report.show('model', m)}", "path": relative(p)}
-            for (d, m), p in zip(sm.params.curve_panels, sm.input.curves, strict=True)
-        ],
-        **{Path(p).stem: relative(p) for p in sm.input.plots},
-    }
+    # A figure without wildcards is one path; one with wildcards (the curves) a list of files, each with its title.
+    pngs, plots = iter(sm.input.plots), {}
+    for name, instances in sm.params.figures.items():
+        if instances == [{}]:
+            plots[name] = relative(next(pngs))
+            continue
+        item = FIGURES[name].item
+        plots[name] = [
+            {"title": ", ".join([item[0].upper() + item[1:], *(tables.show(w, v) for w, v in values.items())]),
+             "path": relative(next(pngs))}
+            for values in instances
+        ]  # fmt: skip
     configfiles = ", ".join(f"`{f}`" for f in sm.params.configfiles) or "the default"
-    context = report.readme_context(runs, sm.config, tables, analysis, claims, plots, configfiles)
-    readme.write_text(report.render_readme(context, env))
+    context = readme.readme_context(runs, sm.config, docs, analysis, claims, plots, configfiles)
+    readme_path.write_text(readme.render_readme(context, env))
     for claim in claims:
         print(f"claim {claim.number}: {claim.verdict}", file=log)

@@ -18,8 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from ablation.config import RESNET_FACTORS
+from ablation.names import DATASET_NAMES
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 LEVEL = 0.95
 # "Without affecting accuracy" / "similar accuracy": the 95% interval of the difference lies within +-1 point.

@@ -15,7 +15,9 @@ import pandas as pd  # noqa: E402
 
 from ablation.aggregate import in_studies  # noqa: E402
 from ablation.claims import loglog_slope, paired, ratio_interval, svm_fits  # noqa: E402
-from ablation.report import DATASET_NAMES, GRID_FACTORS, KERNEL_NAMES, MODEL_NAMES, show, sorted_points  # noqa: E402
+from ablation.layout import FIGURES  # noqa: E402
+from ablation.names import GRID_FACTORS  # noqa: E402
+from ablation.tables import show, sorted_points, varying  # noqa: E402
 
 # Okabe-Ito, with its yellow last: yellow lines are hard to see on white.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442"]
@@ -72,8 +74,8 @@ def point_label(values: tuple, factors: list[str]) -> str:
 
 
 def varying_factors(runs: pd.DataFrame, fixed: list[str]) -> list[str]:
-    factors = [f for f in GRID_FACTORS if f not in fixed and runs[f].nunique(dropna=False) > 1]
-    return factors or ["batch_size", "optimizer", "lr"]
+    """The factors a figure tells its series apart by: those that vary, else the seeds' Question 1 factors."""
+    return varying(runs, fixed) or ["batch_size", "optimizer", "lr"]
 
 
 def status_suffix(group: pd.DataFrame) -> str:
@@ -108,9 +110,9 @@ def integer_epochs(ax, epochs) -> None:
 # Figures -----------------------------------------------------------------------------------------------------------
 
 
-def training_curves(runs, history, studies, dataset, model, stem) -> list[Path]:
+def training_curves(stem, studies, runs, history, dataset, model) -> list[Path]:
     """Loss and accuracy per epoch, train (solid) and validation (dashed), one colour per grid point."""
-    title = f"Training curves: {DATASET_NAMES.get(dataset, dataset)}, {MODEL_NAMES.get(model, model)}"
+    title = f"Training curves: {show('dataset', dataset)}, {show('model', model)}"
     runs = selected(runs, studies)
     runs = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
     if runs.empty:
@@ -147,7 +149,7 @@ def training_curves(runs, history, studies, dataset, model, stem) -> list[Path]:
     return save(fig, stem)
 
 
-def accuracy_heatmap(runs, studies, stem) -> list[Path]:
+def accuracy_heatmap(stem, studies, runs) -> list[Path]:
     """Test accuracy over optimizer x lr, one panel per batch size (columns) and dataset x model (rows)."""
     title = "Test accuracy across the grid"
     runs = selected(runs, studies)
@@ -197,7 +199,7 @@ def accuracy_heatmap(runs, studies, stem) -> list[Path]:
     return save(fig, stem)
 
 
-def pin_memory_times(runs, studies, stem) -> list[Path]:
+def pin_memory_times(stem, studies, runs) -> list[Path]:
     """Training time with pin_memory False and True per dataset x model, with the test accuracy on each bar."""
     title = "pin_memory: training time"
     runs = selected(runs, studies)
@@ -229,7 +231,7 @@ def pin_memory_times(runs, studies, stem) -> list[Path]:
     return save(fig, stem)
 
 
-def accuracy_against_epochs(runs, history, studies, stem) -> list[Path]:
+def accuracy_against_epochs(stem, studies, runs, history) -> list[Path]:
     """Validation accuracy per epoch, test accuracy and training time against the number of epochs."""
     title = "Accuracy and time against epochs"
     runs = selected(runs, studies)
@@ -269,7 +271,7 @@ def accuracy_against_epochs(runs, history, studies, stem) -> list[Path]:
     return save(fig, stem)
 
 
-def cpu_vs_gpu_times(runs, studies, stem) -> list[Path]:
+def cpu_vs_gpu_times(stem, studies, runs) -> list[Path]:
     """Training time on the CPU and the GPU for each grid point, with the speedup of each matched pair."""
     title = "CPU against GPU: training time"
     runs = selected(runs, studies)
@@ -307,7 +309,7 @@ def cpu_vs_gpu_times(runs, studies, stem) -> list[Path]:
     return save(fig, stem)
 
 
-def svm_scaling(runs, studies, stem) -> list[Path]:
+def svm_scaling(stem, studies, runs) -> list[Path]:
     """SVM fit time against training samples on log-log axes, with the fitted growth exponent."""
     title = "SVM fit time against training-set size"
     fits = svm_fits(selected(runs, studies, kind="svm"))
@@ -316,7 +318,7 @@ def svm_scaling(runs, studies, stem) -> list[Path]:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, ((dataset, kernel), group) in enumerate(fits.groupby(["dataset", "kernel"], sort=True)):
         means = group.groupby("train_samples")["fit_time_s"].mean()
-        label = f"{DATASET_NAMES.get(dataset, dataset)}, {KERNEL_NAMES.get(kernel, kernel)}"
+        label = f"{show('dataset', dataset)}, {show('kernel', kernel)}"
         if len(means) >= 2:
             slope = np.polyfit(np.log(means.index.astype(float)), np.log(means.values), 1)[0]
             label += f": b = {slope:.2f}"
@@ -340,3 +342,8 @@ def svm_scaling(runs, studies, stem) -> list[Path]:
         ax.set_title(f"{title}\n(one training-set size: no growth exponent)", fontsize=9)
     ax.legend(fontsize=8)
     return save(fig, stem)
+
+
+# Each figure of ablation.layout.FIGURES by name, with the builder it names; each builder takes the figure's file
+# stem, the studies it draws, the aggregate tables it reads (runs, history) and its wildcards (dataset, model).
+BUILDERS = {name: globals()[figure.builder] for name, figure in FIGURES.items()}

@@ -12,18 +12,11 @@ from . import provenance
 from .records import read_json, write_metrics
 from .split import load_pooled, load_split, stratified_subset
 
-# The hyperparameters each kernel reads (sklearn ignores the others), so a change to `degree` reruns only poly runs.
-KERNEL_HYPERPARAMETERS = {"rbf": ("C", "gamma"), "poly": ("C", "gamma", "degree", "coef0")}
 N_CLASSES = 10
 
 
 class TrainSamplesError(ValueError):
     """A run asks for more (or fewer) training images than a stratified sample of the training part can give."""
-
-
-def kernel_hyperparameters(kernel: str, svm_config: dict) -> dict:
-    """The config's SVM hyperparameters that `kernel` uses."""
-    return {name: svm_config[name] for name in KERNEL_HYPERPARAMETERS[kernel]}
 
 
 def run_name(run: dict) -> str:

@@ -1,59 +1,20 @@
-"""The seeds' tables, built from runs.csv, and their rendering through the Jinja templates in report/.
+"""The seeds' tables, built from runs.csv: each a TableDoc of sections of plain rows of strings.
 
-Each table is a TableDoc (sections of plain rows of strings) rendered twice by the same templates' logic: markdown
-for README.md and HTML for `snakemake --report`. Which studies feed which table is the config's `report.tables`.
-Every planned run shows up in the tables that hold it: diverged runs as "diverged at epoch k", runs left out of the
-plan as "not run: no GPU". Several replicate seeds of a grid point show as mean ± std (n).
+ablation.readme renders each twice (markdown for README.md, HTML for `snakemake --report`). Which studies feed which
+table is the config's `report.tables`; titles and sections are in ablation.layout. Every planned run shows up in the
+tables that hold it: diverged runs as "diverged at epoch k", runs left out of the plan as "not run: no GPU". Several
+replicate seeds of a grid point show as mean ± std (n).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from ablation.aggregate import in_studies
-from ablation.claims import Claim, excluded_runs, mean_interval, paired, ratio_interval
-from ablation.split import POOLED_IMAGES
-
-TEMPLATES = Path(__file__).resolve().parents[3] / "report"
-TABLE_KEYS = ["part_a", "q1", "pin_memory", "epochs", "svm", "q2"]
-TABLE_TITLES = {
-    "part_a": "Seed 001, Part A: MNIST and Fashion-MNIST ablations",
-    "q1": "Seed 000, Question 1: every batch size x optimizer x learning rate",
-    "pin_memory": "pin_memory: accuracy and time",
-    "epochs": "Epochs: accuracy and time",
-    "svm": "Question 1(b): SVM baseline",
-    "q2": "Question 2: CPU against GPU, with MACs, FLOPs and parameters",
-    "analysis": "Analysis: seed 000's claims against our data",
-}
-DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
-MODEL_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50"}
-OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
-KERNEL_NAMES = {"rbf": "RBF", "poly": "Poly"}
-DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
-# Column headers of the factors, as the seeds name them.
-FACTOR_HEADERS = {
-    "dataset": "Dataset",
-    "model": "Model",
-    "batch_size": "Batch Size",
-    "optimizer": "Optimizer",
-    "lr": "Learning Rate",
-    "epochs": "Epochs",
-    "pin_memory": "pin_memory",
-    "device": "Device",
-    "loader": "Loader",
-}
-GRID_FACTORS = list(FACTOR_HEADERS)
-# Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.
-ORDER = {
-    "optimizer": ["sgd", "adam"],
-    "device": ["cpu", "cuda"],
-    "model": list(MODEL_NAMES),
-    "dataset": ["mnist"],
-    "kernel": ["rbf", "poly"],
-}
-DASH = "—"
+from ablation.claims import Claim, mean_interval, paired, ratio_interval
+from ablation.layout import TABLE_KEYS, TABLE_TITLES
+from ablation.names import DASH, FACTOR_HEADERS, GRID_FACTORS, ORDER, VALUE_NAMES
 
 
 @dataclass
@@ -88,15 +49,8 @@ def show(factor: str, value) -> str:
     """A factor's value as the seeds write it."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return DASH
-    names = {
-        "dataset": DATASET_NAMES,
-        "model": MODEL_NAMES,
-        "optimizer": OPTIMIZER_NAMES,
-        "kernel": KERNEL_NAMES,
-        "device": DEVICE_NAMES,
-    }
-    if factor in names:
-        return names[factor].get(value, str(value))
+    if factor in VALUE_NAMES:
+        return VALUE_NAMES[factor].get(value, str(value))
     if factor == "lr":
         return f"{value:g}"
     if factor == "train_samples":
@@ -166,12 +120,8 @@ def sorted_points(runs: pd.DataFrame, factors: list[str]) -> list[tuple[tuple, p
 
 
 def varying(runs: pd.DataFrame, shown: list[str]) -> list[str]:
-    """Factors not in the seed's columns that still vary here: shown too, so no two rows look alike."""
+    """Factors not among `shown` that still vary in these runs: a table shows them too, so no two rows look alike."""
     return [f for f in GRID_FACTORS if f not in shown and runs[f].nunique(dropna=False) > 1]
-
-
-def resnet(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["kind"] == "resnet"]
 
 
 def by_dataset_and_model(runs: pd.DataFrame):
@@ -197,41 +147,25 @@ def select(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set) -> 
     return in_studies(runs, present), doc
 
 
-# The tables --------------------------------------------------------------------------------------------------------
+# The tables: each builder fills the sections of a table that has runs -------------------------------------------
 
 
-def part_a_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("part_a", runs, mapping, config_studies)
-    runs = resnet(runs)
-    doc.intro = "Test accuracy of each row for every model, as seed 001's Part A table, one table per dataset."
+def part_a_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     shown = ["batch_size", "optimizer", "lr", "epochs", "pin_memory"]
-    if doc.omitted:
-        return doc
     for dataset, group in sorted_points(runs, ["dataset"]):
         extras = varying(group, shown + ["dataset", "model"])
         models = [m for (m,), _ in sorted_points(group, ["model"])]
-        columns = [FACTOR_HEADERS[f] for f in shown + extras] + [
-            f"{MODEL_NAMES.get(m, m)} Accuracy (%)" for m in models
-        ]
+        columns = [FACTOR_HEADERS[f] for f in shown + extras] + [f"{show('model', m)} Accuracy (%)" for m in models]
         rows = []
         for values, point in sorted_points(group, shown + extras):
             row = [show(f, v) for f, v in zip(shown + extras, values)]
             row += [cell(point[point["model"] == m], "test_accuracy", 100) for m in models]
             rows.append(row)
         numeric = [f in ("batch_size", "lr", "epochs") for f in shown + extras] + [True] * len(models)
-        doc.sections.append(Section(DATASET_NAMES.get(dataset[0], dataset[0]), Table(columns, rows, numeric)))
-    return doc
+        doc.sections.append(Section(show("dataset", dataset[0]), Table(columns, rows, numeric)))
 
 
-def q1_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("q1", runs, mapping, config_studies)
-    runs = resnet(runs)
-    doc.intro = (
-        "Validation accuracy (last epoch) and test accuracy of every grid point, per dataset and model "
-        "(seed 000 showed these as training curves; ours are in the plots below)."
-    )
-    if doc.omitted:
-        return doc
+def q1_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     shown = ["batch_size", "optimizer", "lr"]
     for dataset, model, group in by_dataset_and_model(runs):
         factors = shown + varying(group, shown + ["dataset", "model"])
@@ -244,18 +178,9 @@ def q1_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc
         numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True, True]
         heading = f"{show('dataset', dataset)}, {show('model', model)}"
         doc.sections.append(Section(heading, Table(columns, rows, numeric)))
-    return doc
 
 
-def pin_memory_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("pin_memory", runs, mapping, config_studies)
-    runs = resnet(runs)
-    doc.intro = (
-        "Pin Memory, Accuracy and Time Taken (training time, evaluation excluded) per dataset and model, as seed 000's "
-        "table, with the paired difference True - False and its 95% interval."
-    )
-    if doc.omitted:
-        return doc
+def pin_memory_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     for dataset, model, group in by_dataset_and_model(runs):
         extras = varying(group, ["pin_memory", "dataset", "model"])
         factors = ["pin_memory"] + extras
@@ -285,18 +210,9 @@ def pin_memory_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> 
         doc.notes.append(
             "Every run here is on the CPU, where pin_memory has no effect (it only speeds host-to-GPU copies)."
         )
-    return doc
 
 
-def epochs_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("epochs", runs, mapping, config_studies)
-    runs = resnet(runs)
-    doc.intro = (
-        "Test accuracy and training time against the number of epochs, per dataset and model. Where other factors "
-        "change with the epochs (seed 001's 5 against 15 epochs also change lr and pin_memory), they are shown too."
-    )
-    if doc.omitted:
-        return doc
+def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     for dataset, model, group in by_dataset_and_model(runs):
         extras = varying(group, ["epochs", "dataset", "model"])
         factors = extras + ["epochs"]
@@ -310,15 +226,9 @@ def epochs_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> Tabl
         doc.sections.append(
             Section(f"{show('dataset', dataset)}, {show('model', model)}", Table(columns, rows, numeric))
         )
-    return doc
 
 
-def svm_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("svm", runs, mapping, config_studies)
-    runs = runs[runs["kind"] == "svm"]
-    doc.intro = "Test accuracy and fit time of each SVM, as both seeds' SVM table."
-    if doc.omitted:
-        return doc
+def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     factors = ["dataset", "kernel", "train_samples"]
     columns = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)"]
     rows = [
@@ -328,21 +238,11 @@ def svm_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDo
     ]
     if not rows:
         doc.notes.append("No SVM runs in these studies.")
-        return doc
+        return
     doc.sections.append(Section("", Table(columns, rows, [False, False, True, True, True])))
-    return doc
 
 
-def q2_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
-    runs, doc = select("q2", runs, mapping, config_studies)
-    runs = resnet(runs)
-    doc.intro = "The same runs on the CPU and on the GPU, as seed 001's Question 2 table, per dataset."
-    doc.notes.append(
-        "MACs (G) are thop's multiply-accumulate count per image; FLOPs (G) = 2 x MACs. The seeds' \"GFLOPs\" "
-        "column was thop's MACs (0.0332 G for ResNet-18 on a 28x28 image)."
-    )
-    if doc.omitted:
-        return doc
+def q2_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     shown = ["model", "batch_size", "optimizer", "lr", "epochs", "pin_memory", "device"]
     for (dataset,), group in sorted_points(runs, ["dataset"]):
         factors = shown + varying(group, shown + ["dataset"])
@@ -363,7 +263,6 @@ def q2_table(runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc
         numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True] * 5
         doc.sections.append(Section(show("dataset", dataset), Table(columns, rows, numeric)))
         doc.sections.append(speedup_section(dataset, group))
-    return doc
 
 
 def speedup_section(dataset: str, runs: pd.DataFrame) -> Section:
@@ -412,158 +311,61 @@ def analysis_table(claims: list[Claim], excluded: str = "") -> TableDoc:
     return doc
 
 
+@dataclass(frozen=True)
+class Builder:
+    kind: str  # the runs it shows: "resnet" or "svm"
+    intro: str
+    fill: Callable[[TableDoc, pd.DataFrame], None]
+    notes: tuple[str, ...] = ()  # shown whether or not the table has runs
+
+
 BUILDERS = {
-    "part_a": part_a_table,
-    "q1": q1_table,
-    "pin_memory": pin_memory_table,
-    "epochs": epochs_table,
-    "svm": svm_table,
-    "q2": q2_table,
+    "part_a": Builder(
+        "resnet",
+        "Test accuracy of each row for every model, as seed 001's Part A table, one table per dataset.",
+        part_a_table,
+    ),
+    "q1": Builder(
+        "resnet",
+        "Validation accuracy (last epoch) and test accuracy of every grid point, per dataset and model "
+        "(seed 000 showed these as training curves; ours are in the plots below).",
+        q1_table,
+    ),
+    "pin_memory": Builder(
+        "resnet",
+        "Pin Memory, Accuracy and Time Taken (training time, evaluation excluded) per dataset and model, as seed "
+        "000's table, with the paired difference True - False and its 95% interval.",
+        pin_memory_table,
+    ),
+    "epochs": Builder(
+        "resnet",
+        "Test accuracy and training time against the number of epochs, per dataset and model. Where other factors "
+        "change with the epochs (seed 001's 5 against 15 epochs also change lr and pin_memory), they are shown too.",
+        epochs_table,
+    ),
+    "svm": Builder("svm", "Test accuracy and fit time of each SVM, as both seeds' SVM table.", svm_table),
+    "q2": Builder(
+        "resnet",
+        "The same runs on the CPU and on the GPU, as seed 001's Question 2 table, per dataset.",
+        q2_table,
+        notes=(
+            "MACs (G) are thop's multiply-accumulate count per image; FLOPs (G) = 2 x MACs. The seeds' \"GFLOPs\" "
+            "column was thop's MACs (0.0332 G for ResNet-18 on a 28x28 image).",
+        ),
+    ),
 }
+
+
+def build_table(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set) -> TableDoc:
+    """Table `key` from the runs of the studies `mapping` (config `report.tables`) names for it."""
+    builder = BUILDERS[key]
+    selected, doc = select(key, runs, mapping, config_studies)
+    doc.intro = builder.intro
+    doc.notes.extend(builder.notes)
+    if not doc.omitted:
+        builder.fill(doc, selected[selected["kind"] == builder.kind])
+    return doc
 
 
 def build_tables(runs: pd.DataFrame, mapping: dict, config_studies: set) -> dict[str, TableDoc]:
-    return {key: BUILDERS[key](runs, mapping, config_studies) for key in TABLE_KEYS}
-
-
-# Rendering ---------------------------------------------------------------------------------------------------------
-
-
-def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|")
-    return env
-
-
-def render_table(doc: TableDoc, fmt: str, env: jinja2.Environment | None = None) -> str:
-    """`fmt` is "md" or "html"."""
-    env = env or environment()
-    return env.get_template(f"table.{fmt}.j2").render(doc=doc)
-
-
-def render_readme(context: dict, env: jinja2.Environment | None = None) -> str:
-    env = env or environment()
-    return env.get_template("README.md.j2").render(**context)
-
-
-# README.md ---------------------------------------------------------------------------------------------------------
-
-
-def _values(runs: pd.DataFrame, factor: str) -> str:
-    values = runs[factor].dropna().unique()
-    ordered = sorted(values, key=lambda v: (ORDER.get(factor, []).index(v) if v in ORDER.get(factor, []) else 99, v))
-    return ", ".join(show(factor, v) for v in ordered) or DASH
-
-
-LOADER_NAMES = {
-    "dataloader": "the seeds' DataLoader loop",
-    "resident": "the resident fast path (same batches and hyperparameters)",
-}
-
-
-def _loaders_by_study(resnet_runs: pd.DataFrame) -> str:
-    """Which loop trained which study's runs (the `loader` factor is config, per study or as a default)."""
-    parts = []
-    for loader, group in resnet_runs.groupby("loader", sort=True):
-        studies = dict.fromkeys(name for names in group["studies"].dropna() for name in names.split(","))
-        parts.append(f"{LOADER_NAMES.get(loader, loader)} for {', '.join(f'`{name}`' for name in studies)}")
-    return "; ".join(parts) or DASH
-
-
-def _hardware(runs: pd.DataFrame) -> list[str]:
-    """The machines that produced the runs, from their provenance."""
-    ran = runs[runs["status"] != "not_run"].fillna({"gpu_name": "", "cpu_count": 0})
-    lines = []
-    columns = ["hostname", "cpu_model", "cpu_count", "gpu_name"]
-    for (host, cpu, cores, gpu), group in ran.groupby(columns, sort=True, dropna=False):
-        gpu_text = f", GPU {gpu}" if gpu else ", no GPU used"
-        lines.append(f"host `{host}`: {cpu} ({int(cores)} CPU cores){gpu_text}: {len(group)} run(s)")
-    not_run = runs[runs["status"] == "not_run"]
-    if len(not_run):
-        lines.append(f"{len(not_run)} CUDA run(s) not run: no GPU on the planning host")
-    return lines or ["no run has finished yet"]
-
-
-def _software(runs: pd.DataFrame) -> str:
-    ran = runs[runs["status"] != "not_run"]
-    commits = []
-    for (commit, dirty), group in ran.groupby(["git_commit", "git_dirty"], dropna=False, sort=True):
-        name = str(commit)[:10] if pd.notna(commit) else "unknown"
-        commits.append(f"`{name}`{' (with uncommitted changes)' if dirty is True else ''} ({len(group)} runs)")
-    torch = ", ".join(sorted(set(ran["torch"].dropna()))) or DASH
-    return f"git commit {', '.join(commits) or DASH}; torch {torch}"
-
-
-def counts_summary(runs: pd.DataFrame) -> dict:
-    kinds = []
-    for kind, group in runs.groupby("kind", sort=True):
-        status = group["status"].value_counts()
-        text = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in status.items())
-        kinds.append(f"{len(group)} {'ResNet' if kind == 'resnet' else 'SVM'}: {text}")
-    return {"total": len(runs), "summary": "; ".join(kinds) or "none"}
-
-
-def readme_context(
-    runs: pd.DataFrame,
-    config: dict,
-    tables: dict,
-    analysis: TableDoc,
-    claims: list,
-    plots: dict,
-    configfiles: str,
-) -> dict:
-    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims."""
-    resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
-    split, subset = config["data"]["split"], config["data"]["subset"]
-    split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
-    split_text += f" of the pooled {POOLED_IMAGES:,} images"
-    if subset:
-        split_text += f", then a stratified subset of {subset['train']:,} / {subset['val']:,} / {subset['test']:,}"
-    training = config["training"]
-    setup = [
-        ("Datasets", _values(runs, "dataset")),
-        ("Train / Validation / Test Split", split_text + f" (split seed {split['seed']})"),
-        ("Models", _values(resnet_runs, "model") + " (trained from scratch)"),
-        ("Batch Sizes", _values(resnet_runs, "batch_size")),
-        (
-            "Optimizers",
-            _values(resnet_runs, "optimizer") + f" (SGD momentum {training['momentum']:g}; "
-            f"weight decay {training['weight_decay']:g})",
-        ),
-        ("Learning Rates", _values(resnet_runs, "lr")),
-        ("Epochs", _values(resnet_runs, "epochs")),
-        ("pin_memory", _values(resnet_runs, "pin_memory")),
-        ("Training loop", _loaders_by_study(resnet_runs)),
-        ("Devices planned", _values(resnet_runs, "device")),
-        ("Replicate seeds", ", ".join(str(s) for s in config["seeds"])),
-        (
-            "SVM",
-            f"kernels {_values(svm_runs, 'kernel')}; training samples {_values(svm_runs, 'train_samples')}; "
-            f"C {config['svm']['C']}, gamma {config['svm']['gamma']}, degree {config['svm']['degree']}",
-        ),
-        ("Hardware", "; ".join(_hardware(runs))),
-        ("Software", _software(runs)),
-    ]
-    studies = []
-    for kind, key in (("ResNet", "resnet_studies"), ("SVM", "svm_studies")):
-        for name, study in config[key].items():
-            n = len(in_studies(runs, [name]))
-            studies.append({"name": name, "kind": kind, "runs": n, "description": study.get("description", "")})
-    return {
-        "counts": counts_summary(runs),
-        "configfiles": configfiles,
-        "setup": setup,
-        "studies": studies,
-        "tables": tables,
-        "analysis": analysis,
-        "claims": claims,
-        "excluded": excluded_runs(runs),
-        "plots": plots,
-    }
+    return {key: build_table(key, runs, mapping, config_studies) for key in TABLE_KEYS}

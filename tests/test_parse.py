@@ -1,0 +1,84 @@
+"""What parsing the Snakefile costs: the modules it imports (every SLURM job parses it again), and the GPU count that
+`gpu: auto` reads from the host without importing torch."""
+
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from ablation import gpus
+from conftest import REPO
+
+HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
+# The ablation modules the rule files need while parsing: the plan, the cost model, names and the report's layout.
+LIGHT_ABLATION = {
+    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.gpus", "ablation.hyperparameters",
+    "ablation.idx", "ablation.layout", "ablation.names", "ablation.records", "ablation.split",
+}  # fmt: skip
+
+
+def imported_modules(*args: str, cwd) -> set[str]:
+    """Every module a `snakemake` command imports, from `python -X importtime`."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {m[1] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", proc.stderr, re.MULTILINE)}
+
+
+def test_parsing_the_default_config_imports_no_heavy_package(tmp_path):
+    modules = imported_modules(
+        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "snakemake" in modules and "ablation.config" in modules, "the import log was read"
+    assert not {m.split(".")[0] for m in modules} & HEAVY
+    ours = {m for m in modules if m.split(".")[0] == "ablation"}
+    assert ours <= LIGHT_ABLATION, f"parse-time imports beyond the light modules: {sorted(ours - LIGHT_ABLATION)}"
+    # jinja2 is imported by snakemake itself (its report module), whatever the Snakefile does; none of ours uses it.
+
+
+@pytest.fixture
+def fake_driver(tmp_path, monkeypatch):
+    """An `nvidia-smi` on PATH that lists two GPUs, as the real one does (`-L`); this host has no NVIDIA driver."""
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text(
+        "#!/bin/sh\n"
+        'echo "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa)"\n'
+        'echo "  MIG 1g.10gb     Device  0: (UUID: MIG-bbbb)"\n'
+        'echo "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-cccc)"\n'
+    )
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
+    return smi
+
+
+def test_gpus_are_counted_from_the_driver_and_narrowed_by_cuda_visible_devices(fake_driver):
+    assert gpus.driver_gpus() == 2  # the MIG line is part of GPU 0
+    assert gpus.visible_gpus({}) == 2
+    assert gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "1"}) == 1
+    assert gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "0,1,2"}) == 2  # no more than the driver has
+    assert gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "0,-1,1"}) == 1  # CUDA stops at the first invalid entry
+    assert gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == 0
+    assert gpus.cuda_visible({"gpu": "auto"}) is (gpus.torch_built_with_cuda() is not False)
+    assert gpus.cuda_visible({"gpu": False}) is False
+
+
+def test_without_a_driver_no_gpu_is_visible(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi anywhere
+    assert gpus.driver_gpus() == 0 and gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "0"}) == 0
+    assert gpus.cuda_visible({"gpu": "auto"}) is False
+
+
+def test_the_torch_build_is_read_without_importing_torch():
+    code = "import sys; from ablation import gpus; print(gpus.torch_built_with_cuda(), 'torch' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    built, imported = out.split()
+    import torch  # the answer must match torch's own
+
+    assert built == str(torch.version.cuda is not None) and imported == "False"

@@ -1,0 +1,154 @@
+"""The report's markdown and HTML: the tables of ablation.tables and README.md, through the Jinja templates in report/.
+
+README.md shows the setup (from the config and the runs' provenance), every table, the figures and the claims.
+"""
+
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from ablation.aggregate import in_studies
+from ablation.claims import excluded_runs
+from ablation.names import DASH, LOADER_NAMES, ORDER
+from ablation.split import POOLED_IMAGES
+from ablation.tables import TableDoc, show
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "report"
+
+
+# Rendering ---------------------------------------------------------------------------------------------------------
+
+
+def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|")
+    return env
+
+
+def render_table(doc: TableDoc, fmt: str, env: jinja2.Environment | None = None) -> str:
+    """`fmt` is "md" or "html"."""
+    env = env or environment()
+    return env.get_template(f"table.{fmt}.j2").render(doc=doc)
+
+
+def render_readme(context: dict, env: jinja2.Environment | None = None) -> str:
+    env = env or environment()
+    return env.get_template("README.md.j2").render(**context)
+
+
+# README.md ---------------------------------------------------------------------------------------------------------
+
+
+def _values(runs: pd.DataFrame, factor: str) -> str:
+    values = runs[factor].dropna().unique()
+    ordered = sorted(values, key=lambda v: (ORDER.get(factor, []).index(v) if v in ORDER.get(factor, []) else 99, v))
+    return ", ".join(show(factor, v) for v in ordered) or DASH
+
+
+def loaders_by_study(resnet_runs: pd.DataFrame) -> str:
+    """Which loop trained which study's runs (the `loader` factor is config, per study or as a default)."""
+    parts = []
+    for loader, group in resnet_runs.groupby("loader", sort=True):
+        studies = dict.fromkeys(name for names in group["studies"].dropna() for name in names.split(","))
+        parts.append(f"{LOADER_NAMES.get(loader, loader)} for {', '.join(f'`{name}`' for name in studies)}")
+    return "; ".join(parts) or DASH
+
+
+def _hardware(runs: pd.DataFrame) -> list[str]:
+    """The machines that produced the runs, from their provenance."""
+    ran = runs[runs["status"] != "not_run"].fillna({"gpu_name": "", "cpu_count": 0})
+    lines = []
+    columns = ["hostname", "cpu_model", "cpu_count", "gpu_name"]
+    for (host, cpu, cores, gpu), group in ran.groupby(columns, sort=True, dropna=False):
+        gpu_text = f", GPU {gpu}" if gpu else ", no GPU used"
+        lines.append(f"host `{host}`: {cpu} ({int(cores)} CPU cores){gpu_text}: {len(group)} run(s)")
+    not_run = runs[runs["status"] == "not_run"]
+    if len(not_run):
+        lines.append(f"{len(not_run)} CUDA run(s) not run: no GPU on the planning host")
+    return lines or ["no run has finished yet"]
+
+
+def _software(runs: pd.DataFrame) -> str:
+    ran = runs[runs["status"] != "not_run"]
+    commits = []
+    for (commit, dirty), group in ran.groupby(["git_commit", "git_dirty"], dropna=False, sort=True):
+        name = str(commit)[:10] if pd.notna(commit) else "unknown"
+        commits.append(f"`{name}`{' (with uncommitted changes)' if dirty is True else ''} ({len(group)} runs)")
+    torch = ", ".join(sorted(set(ran["torch"].dropna()))) or DASH
+    return f"git commit {', '.join(commits) or DASH}; torch {torch}"
+
+
+def counts_summary(runs: pd.DataFrame) -> dict:
+    kinds = []
+    for kind, group in runs.groupby("kind", sort=True):
+        status = group["status"].value_counts()
+        text = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in status.items())
+        kinds.append(f"{len(group)} {'ResNet' if kind == 'resnet' else 'SVM'}: {text}")
+    return {"total": len(runs), "summary": "; ".join(kinds) or "none"}
+
+
+def readme_context(
+    runs: pd.DataFrame,
+    config: dict,
+    tables: dict,
+    analysis: TableDoc,
+    claims: list,
+    plots: dict,
+    configfiles: str,
+) -> dict:
+    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims."""
+    resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
+    split, subset = config["data"]["split"], config["data"]["subset"]
+    split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
+    split_text += f" of the pooled {POOLED_IMAGES:,} images"
+    if subset:
+        split_text += f", then a stratified subset of {subset['train']:,} / {subset['val']:,} / {subset['test']:,}"
+    training = config["training"]
+    setup = [
+        ("Datasets", _values(runs, "dataset")),
+        ("Train / Validation / Test Split", split_text + f" (split seed {split['seed']})"),
+        ("Models", _values(resnet_runs, "model") + " (trained from scratch)"),
+        ("Batch Sizes", _values(resnet_runs, "batch_size")),
+        (
+            "Optimizers",
+            _values(resnet_runs, "optimizer") + f" (SGD momentum {training['momentum']:g}; "
+            f"weight decay {training['weight_decay']:g})",
+        ),
+        ("Learning Rates", _values(resnet_runs, "lr")),
+        ("Epochs", _values(resnet_runs, "epochs")),
+        ("pin_memory", _values(resnet_runs, "pin_memory")),
+        ("Training loop", loaders_by_study(resnet_runs)),
+        ("Devices planned", _values(resnet_runs, "device")),
+        ("Replicate seeds", ", ".join(str(s) for s in config["seeds"])),
+        (
+            "SVM",
+            f"kernels {_values(svm_runs, 'kernel')}; training samples {_values(svm_runs, 'train_samples')}; "
+            f"C {config['svm']['C']}, gamma {config['svm']['gamma']}, degree {config['svm']['degree']}",
+        ),
+        ("Hardware", "; ".join(_hardware(runs))),
+        ("Software", _software(runs)),
+    ]
+    studies = []
+    for kind, key in (("ResNet", "resnet_studies"), ("SVM", "svm_studies")):
+        for name, study in config[key].items():
+            n = len(in_studies(runs, [name]))
+            studies.append({"name": name, "kind": kind, "runs": n, "description": study.get("description", "")})
+    return {
+        "counts": counts_summary(runs),
+        "configfiles": configfiles,
+        "setup": setup,
+        "studies": studies,
+        "tables": tables,
+        "analysis": analysis,
+        "claims": claims,
+        "excluded": excluded_runs(runs),
+        "plots": plots,
+    }
