@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import cuda_visible, load_config, resnet_runs, svm_runs
+from .config import load_config, resnet_runs, svm_runs
+from .gpus import cuda_visible
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
