@@ -1,4 +1,4 @@
-# Reproduces the ResNet/SVM ablation study of shared/seeds end to end. Config: config/config.yaml (the default, set
+# Reproduces the ResNet/SVM ablation study of two seed reports end to end (README.md names them). Config: config/config.yaml (the default, set
 # by profiles/default) or any file given with --configfile; every key is documented in config/README.md.
 import sys
 

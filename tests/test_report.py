@@ -42,7 +42,7 @@ PROVENANCE = {
 }
 MODEL_SIZES = {"resnet18": (33_184_000, 11_175_370), "resnet50": (77_000_000, 23_520_842)}
 
-# The seeds' own column sets (shared/seeds), which our tables must reproduce.
+# The seeds' own column sets (seed 000 and seed 001's READMEs), which our tables must reproduce.
 PART_A_COLUMNS = [
     "Batch Size", "Optimizer", "Learning Rate", "Epochs", "pin_memory",
     "ResNet-18 Accuracy (%)", "ResNet-50 Accuracy (%)",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a real one-node SLURM cluster on this machine (Debian's slurmctld/slurmd/munge, SLURM 22.05), with one
 # schedulable GPU (gres backed by /dev/null, as the host has none), for the integration test. Needs root.
-# Idempotent: does nothing if the node is already up. Facts it relies on: shared/reference/slurm.md.
+# Idempotent: does nothing if the node is already up. Facts it relies on, found on Debian's SLURM 22.05: a gres.conf
+# line needs File= (/dev/null here) or slurmd reports 0 GPUs and drains the node; with accounting off, the executor
+# plugin must poll squeue, not sacct.
 # It writes /etc/slurm/slurm.conf (the jobstep executor drops SLURM_CONF from a job's environment, so the default path
 # is the one that works); tests/slurm/stop_cluster.sh stops the daemons and removes it again.
 set -euo pipefail
