@@ -10,33 +10,24 @@ from pathlib import Path
 
 import torch
 
-from .provenance import _cpu_model, now
-from .resident import ResidentTrainer
-from .train import NormalizedImages, build_model, make_optimizer, train_one_epoch
+from .provenance import cpu_model, now
+from .train import build_model_and_optimizer, make_epoch_runner
 
 
 def measure(kind, model_name, batch_size, steps, device, images, labels) -> tuple[float, float]:
     """Training images/s of `kind` (`dataloader` or `resident`) over `steps` batches after two warm-up batches, and the
-    resident path's capture time. `images` (uint8) and `labels` must hold at least (steps + 2) x batch_size items."""
+    resident path's capture time. `images` (uint8) and `labels` must hold at least (steps + 2) x batch_size items.
+
+    The step measured is a run's (run_resnet's model, optimizer and training loop for that loader), with Adam and no
+    pinned memory or DataLoader workers."""
     n = (steps + 2) * batch_size
-    images, labels = images[:n], labels[:n]
-    model = build_model(model_name).to(device)
-    resident_cuda = kind == "resident" and device == "cuda"
-    if resident_cuda:
-        torch.backends.cudnn.benchmark = True
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer("adam", model.parameters(), 1e-3, 0.9, 0.0, capturable=resident_cuda)
-    warm, timed = torch.arange(2 * batch_size), torch.arange(2 * batch_size, n)
-    if kind == "resident":
-        trainer = ResidentTrainer(model, optimizer, images, labels, 0.13, 0.31, batch_size, device)
-        trainer.epoch(warm)
-        result = trainer.epoch(timed)
-        return steps * batch_size / result["epoch_time_s"], trainer.capture_time_s
-    dataset = NormalizedImages(images, labels, 0.13, 0.31)
-    for order in (warm, timed):
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=order.tolist())
-        result = train_one_epoch(model, loader, optimizer, device, pin_memory=False)
-    return steps * batch_size / result["epoch_time_s"], 0.0
+    run = {"model": model_name, "batch_size": batch_size, "optimizer": "adam", "lr": 1e-3, "pin_memory": False,
+           "device": device, "loader": kind}  # fmt: skip
+    model, optimizer = build_model_and_optimizer(run, {"momentum": 0.9, "weight_decay": 0.0})
+    run_epoch, capture_time_s = make_epoch_runner(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
+    run_epoch(torch.arange(2 * batch_size))  # warm-up
+    result = run_epoch(torch.arange(2 * batch_size, n))
+    return steps * batch_size / result["epoch_time_s"], capture_time_s or 0.0
 
 
 def main(argv=None) -> None:
@@ -67,7 +58,7 @@ def main(argv=None) -> None:
                 print(f"{device:<5} {model_name:<9} batch {batch_size:>3}: {rate:8.1f} images/s", flush=True)
     record = {
         "images_per_s": rates,
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_threads": args.cpu_threads,
         "gpu_name": torch.cuda.get_device_name(0) if "cuda" in devices else None,
         "torch": torch.__version__,

@@ -31,7 +31,12 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), e.g. for a throughput measured on it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -51,12 +56,12 @@ def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, d
         "packages": {
             name: _version(name) for name in ("torch", "torchvision", "snakemake", "scikit-learn", "numpy", "thop")
         },
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": None,
         "gpu_name": None,
         "cuda_version": None,
-        "hostname": socket.gethostname(),
+        "hostname": hostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "data_source": data_manifest["source"],
         "data_sha256": data_manifest["sha256"],

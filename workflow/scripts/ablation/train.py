@@ -112,15 +112,17 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_one_epoch(model, loader, optimizer, device, pin_memory) -> dict:
-    """Train one pass; returns loss/accuracy and the time split, or `diverged` at the first non-finite loss."""
+def train_one_epoch(model, loader, optimizer, device, non_blocking) -> dict:
+    """Train one pass; returns loss/accuracy and the time split, or `diverged` at the first non-finite loss.
+
+    `non_blocking` lets the host-to-device copies overlap the step; it only helps from pinned memory."""
     model.train()
     loss_sum, correct, seen, data_time = 0.0, 0, 0, 0.0
     _sync(device)
     start = fetch_start = time.perf_counter()
     for x, y in loader:
         data_time += time.perf_counter() - fetch_start
-        x, y = x.to(device, non_blocking=pin_memory), y.to(device, non_blocking=pin_memory)
+        x, y = x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -144,6 +146,96 @@ def train_one_epoch(model, loader, optimizer, device, pin_memory) -> dict:
     }
 
 
+def require_device(device: str, log) -> None:
+    """A CUDA run on a host without CUDA stops at once, before any data is read, saying what to do instead."""
+    if device == "cuda" and not torch.cuda.is_available():
+        message = CUDA_MISSING.format(host=provenance.hostname())
+        print(message, file=log, flush=True)
+        raise SystemExit(message)
+
+
+def load_parts(data_dir, split_npz) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(uint8 images, int64 labels) of each part of the split, as CPU tensors."""
+    images, labels = load_pooled(data_dir)
+    return {
+        part: (torch.from_numpy(np.ascontiguousarray(images[idx])), torch.from_numpy(labels[idx].astype(np.int64)))
+        for part, idx in load_split(split_npz).items()
+    }
+
+
+def build_model_and_optimizer(run: dict, training: dict):
+    """The run's model on its device and its optimizer, as the run's loader wants them. The resident path on CUDA
+    replays a captured CUDA graph: it runs channels_last with cuDNN autotuning, and its optimizer keeps its step count
+    on the device (`capturable`). Draws the initial weights from torch's global RNG: seed it first."""
+    graphed = run["loader"] == "resident" and run["device"] == "cuda"
+    model = build_model(run["model"]).to(run["device"])
+    if graphed:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(
+        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"], graphed
+    )
+    return model, optimizer
+
+
+def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0):
+    """Chooses the training loop once, by `run["loader"]`: returns `run_epoch(permutation, progress=...) -> result` and
+    the one-off cost of setting it up (the CUDA graph capture, in seconds; None where nothing is captured).
+
+    Both loops train one pass over `train_part` (uint8 images, labels) in the order of `permutation` at the run's
+    batch size and return the same dict: `diverged`, and unless it diverged train_loss, train_accuracy, epoch_time_s
+    and data_time_s. `progress` wraps the steps (a progress bar). Make the runner after a checkpoint is loaded: a
+    captured graph holds the optimizer's state tensors as they are at capture."""
+    images, labels = train_part
+    batch_size, device = run["batch_size"], run["device"]
+    if run["loader"] == "resident":
+        trainer = ResidentTrainer(model, optimizer, images, labels, mean, std, batch_size, device)
+        return trainer.epoch, trainer.capture_time_s if trainer.graph is not None else None
+
+    dataset = NormalizedImages(images, labels, mean, std)
+
+    def run_epoch(permutation, progress=lambda steps: steps):
+        # A DataLoader per epoch, as its sampler is the epoch's permutation. Pinning only means something for CUDA.
+        batches = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=permutation.tolist(),
+            pin_memory=run["pin_memory"] and device == "cuda",
+            num_workers=num_workers,
+        )
+        return train_one_epoch(model, progress(batches), optimizer, device, non_blocking=run["pin_memory"])
+
+    return run_epoch, None
+
+
+def resume(checkpoint_path: Path, model, optimizer, device, started_at: str, log) -> tuple[list[dict], str]:
+    """Loads the weights and optimizer state of a checkpoint, where there is one, into `model` and `optimizer`, and
+    returns the history and start time saved with them; without one, a fresh run's ([], started_at)."""
+    if not checkpoint_path.exists():
+        return [], started_at
+    state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    print(f"resuming after epoch {len(state['history'])} from {checkpoint_path}", file=log, flush=True)
+    return state["history"], state["started_at"]
+
+
+def save_checkpoint(checkpoint_path: Path, model, optimizer, history: list[dict], started_at: str) -> None:
+    """Everything `resume` needs to continue after the last finished epoch. Written whole or not at all (atomic
+    replace), so a run killed while saving still finds the previous epoch's checkpoint."""
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "started_at": started_at,
+        },
+        buffer,
+    )
+    atomic_write_bytes(checkpoint_path, buffer.getvalue())
+
+
 def run_resnet(
     run: dict,
     data_dir,
@@ -160,71 +252,47 @@ def run_resnet(
     `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
     A checkpoint after every epoch lets a killed run continue where it stopped with identical results.
     """
+    # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then determinism,
+    # the data, and the seeded model.
     log = log or sys.stderr
     run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
     device = run["device"]
-    if device == "cuda" and not torch.cuda.is_available():
-        message = CUDA_MISSING.format(host=provenance.socket.gethostname())
-        print(message, file=log, flush=True)
-        raise SystemExit(message)
+    require_device(device, log)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
     started_at = provenance.now()
-
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
-    images, labels = load_pooled(data_dir)
-    parts = load_split(split_npz)
-    tensors = {
-        p: (torch.from_numpy(np.ascontiguousarray(images[idx])), torch.from_numpy(labels[idx].astype(np.int64)))
-        for p, idx in parts.items()
-    }
+    tensors = load_parts(data_dir, split_npz)
     mean, std = split_meta["mean"], split_meta["std"]
-
     torch.manual_seed(run["seed"])
-    resident_cuda = run["loader"] == "resident" and device == "cuda"
-    model = build_model(run["model"]).to(device)
-    if resident_cuda:
-        torch.backends.cudnn.benchmark = True
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(
-        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"], resident_cuda
-    )
-    history, diverged_epoch = [], None
-    checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history, started_at = state["history"], state["started_at"]
-        print(f"resuming after epoch {len(history)} from {checkpoint_path}", file=log, flush=True)
+    model, optimizer = build_model_and_optimizer(run, training)
 
-    train_images, train_labels = tensors["train"]
-    if run["loader"] == "resident":
-        trainer = ResidentTrainer(model, optimizer, train_images, train_labels, mean, std, run["batch_size"], device)
-    else:
-        train_set = NormalizedImages(train_images, train_labels, mean, std)
+    # Resume: a killed run continues after its last finished epoch, with the start time of its first attempt.
+    checkpoint_path = Path(checkpoint_path)
+    history, started_at = resume(checkpoint_path, model, optimizer, device, started_at, log)
+
+    # The training loop, chosen once for the run's loader.
+    run_epoch, compile_time_s = make_epoch_runner(
+        run, model, optimizer, tensors["train"], mean, std, training["num_workers"]
+    )
+    n_train = len(tensors["train"][1])
+
     bar_file = LogLines(log)
+    diverged_epoch = None
     for epoch in range(len(history) + 1, run["epochs"] + 1):
-        permutation = epoch_permutation(run["seed"], epoch, len(train_labels))
+        # The order depends on (seed, epoch) only, so a resumed run sees the batches it would have seen.
+        permutation = epoch_permutation(run["seed"], epoch, n_train)
 
         def progress(steps, epoch=epoch):
             return tqdm(steps, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
 
-        if run["loader"] == "resident":
-            result = trainer.epoch(permutation, progress)
-        else:
-            loader = torch.utils.data.DataLoader(
-                train_set,
-                batch_size=run["batch_size"],
-                sampler=permutation.tolist(),
-                pin_memory=run["pin_memory"] and device == "cuda",
-                num_workers=training["num_workers"],
-            )
-            result = train_one_epoch(model, progress(loader), optimizer, device, run["pin_memory"])
+        result = run_epoch(permutation, progress)
         if result.pop("diverged"):
             diverged_epoch = epoch
             print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
             break
+
+        # Evaluation on the validation part after every epoch.
         val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, training["eval_batch_size"])
         history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
         print(
@@ -234,18 +302,9 @@ def run_resnet(
             file=log,
             flush=True,
         )
-        buffer = io.BytesIO()
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "started_at": started_at,
-            },
-            buffer,
-        )
-        atomic_write_bytes(checkpoint_path, buffer.getvalue())
+        save_checkpoint(checkpoint_path, model, optimizer, history, started_at)
 
+    # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash.
     if diverged_epoch is None:
         test_loss, test_accuracy = evaluate(model, *tensors["test"], mean, std, device, training["eval_batch_size"])
     else:
@@ -260,7 +319,7 @@ def run_resnet(
         "test_loss": test_loss,
         "train_time_s": sum(h["epoch_time_s"] for h in history),
         # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
-        "compile_time_s": trainer.capture_time_s if resident_cuda else None,
+        "compile_time_s": compile_time_s,
         "history": history,
         "macs": macs,
         "flops": 2 * macs,
@@ -270,6 +329,7 @@ def run_resnet(
         "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device),
     }
     write_metrics(metrics_path, record)
+    # The metrics are written: the run is done and a rerun starts afresh.
     checkpoint_path.unlink(missing_ok=True)
     return record
 
