@@ -84,7 +84,8 @@ def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def bench_training(device, steps, repeats, threads) -> list[dict]:
+def bench_training(device, steps, repeats, threads) -> tuple[list[dict], float]:
+    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU)."""
     torch.set_num_threads(threads)
     images, labels = load_pooled(DATA)
     images, labels = torch.from_numpy(images[:60_000].copy()), torch.from_numpy(labels[:60_000].astype("int64"))

@@ -1,4 +1,5 @@
-"""What a run costs before it runs: compute time from training FLOPs over a throughput, and the SLURM resources.
+"""What a run costs before it runs: compute time from the images it trains and evaluates over a throughput, and the
+SLURM resources.
 
 Throughputs are training images per second per (device, model, batch size). `make calibrate` measures them on the
 host and stores them in resources/throughput.json; without it the documented defaults below apply.
@@ -21,11 +22,6 @@ DEFAULT_CPU_IMAGES_PER_S = {"resnet18": 80.0, "resnet34": 40.0, "resnet50": 22.0
 DEFAULT_GPU_STEPS_PER_S = {"resnet18": 38.0, "resnet34": 22.0, "resnet50": 15.0}
 SAFETY_FACTOR = 2.0  # runtime requested = estimate x this (x the attempt number on retries)
 STARTUP_S = 15.0  # imports, data loading, thop, writing results (measured: 5-10 s on the demo)
-
-
-def training_flops_per_image(model: str) -> float:
-    """Forward + backward is about 3 forward passes."""
-    return 3 * 2 * MACS[model]
 
 
 def images_per_s(throughput: dict, device: str, model: str, batch_size: int) -> float:

@@ -17,9 +17,6 @@ from pathlib import Path
 
 from .idx import FILES, sha256_file
 
-DATASETS = ("mnist", "fashion_mnist")
-SOURCES = ("local_dir", "npm", "debian", "torchvision")
-
 # SHA-256 of the uncompressed canonical files (they agree with values pinned independently in several projects).
 SHA256 = {
     "mnist": {
