@@ -6,7 +6,7 @@ import torch
 from ablation.records import validate_metrics
 from ablation.resident import ResidentTrainer, state_restored
 from ablation.train import NormalizedImages, build_model, epoch_permutation, make_optimizer, run_resnet
-from test_train import RUN, train_args, without_times
+from conftest import RUN, train_args, without_times
 
 
 def test_both_loaders_see_the_same_batches_in_the_same_order():

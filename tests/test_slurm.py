@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, read_json, run_snakemake, write_config
-from test_train import without_times
+from conftest import REPO, read_json, run_snakemake, without_times, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -13,41 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ablation.records import validate_metrics
 from ablation.train import build_model, count_macs, run_resnet
-from conftest import REPO
-
-TRAINING = {"momentum": 0.9, "weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}
-RUN = {
-    "dataset": "mnist",
-    "model": "resnet18",
-    "batch_size": 32,
-    "optimizer": "adam",
-    "lr": 0.001,
-    "epochs": 3,
-    "pin_memory": False,
-    "device": "cpu",
-    "loader": "dataloader",
-    "seed": 0,
-}
-
-
-def train_args(prepared_split, out_dir, **run_changes) -> dict:
-    return {
-        "run": {**RUN, **run_changes},
-        "data_dir": str(prepared_split["data_dir"]),
-        "split_npz": str(prepared_split["split_npz"]),
-        "split_json": str(prepared_split["split_json"]),
-        "metrics_path": str(out_dir / "metrics.json"),
-        "checkpoint_path": str(out_dir / "checkpoint" / "checkpoint.pt"),
-        "training": TRAINING,
-        "threads": 1,
-    }
-
-
-def without_times(record: dict) -> dict:
-    """The metrics that must be identical between two runs of the same point (wall times and dates aside)."""
-    history = [{k: v for k, v in h.items() if not k.endswith("_time_s")} for h in record["history"]]
-    kept = {k: v for k, v in record.items() if k not in ("train_time_s", "provenance", "history")}
-    return {**kept, "history": history}
+from conftest import REPO, RUN, train_args, without_times
 
 
 @pytest.fixture(scope="module")
