@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: venv run demo test lint plan calibrate bench lock
+.PHONY: venv run demo test lint plan calibrate bench lock config-docs
 
 # The venv is rebuilt only when the lock changes. pip (not uv/poetry) finds the pinned torch on local disks.
 $(VENV)/.installed: requirements.lock
@@ -51,6 +51,10 @@ calibrate: venv
 bench: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --out results/bench/bench.json
+
+## make config-docs: regenerate config/README.md's key tables and run counts from the schema and config/config.yaml
+config-docs: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.config_docs --write config/README.md
 
 ## make lint: snakemake --lint, snakefmt, ruff
 lint: venv

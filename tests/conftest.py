@@ -85,6 +85,17 @@ def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+# The default config's ResNet runs, counted by hand from the seed reports, seed 000 (README of
+# MLOps-Sahilpreet_Singh-B23CS1061) and seed 001 (gjyotin305/MLOps-B22AI063); config/README.md shows the arithmetic,
+# generated from the config:
+#   seed000_q1 2 datasets x 2 models x 2 batch x 2 opt x 2 lr = 32; epochs 20: +4; pin_memory True: +4;
+#   cpu_vs_gpu: cpu points are Q1's, cuda points +4; seed001_part_a 8 rows x 2 models x 2 datasets = 32;
+#   seed001_q2 10 rows x {cpu, cuda}, of which 1 cpu row is a Part A run.
+CPU_ONLY_RUNS = 32 + 4 + 4 + 32 + 9  # best -> cpu, CUDA runs left out
+CPU_ONLY_LEFT_OUT = 4 + 10
+GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 10  # best -> cuda, plus the explicit cpu runs
+
+
 # --- Training one grid point (shared by test_train, test_fast_path and test_slurm) ---------------------------------
 
 TRAINING = {"momentum": 0.9, "weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}

@@ -1,22 +1,17 @@
 """The config schema, its error messages, and the expansion of the seeds' studies into runs."""
 
 import copy
+import re
 
 import pytest
 import yaml
 
-from ablation.config import ConfigError, load_config, resnet_runs, svm_runs, validate_config
-from conftest import REPO
+from ablation import config_docs
+from ablation.config import SCHEMA_PATH, ConfigError, load_config, resnet_runs, svm_runs, validate_config
+from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, write_config
 
 FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())
-
-# Counted by hand from shared/seeds (config/README.md shows the arithmetic):
-#   seed000_q1 2 datasets x 2 models x 2 batch x 2 opt x 2 lr = 32; epochs 20: +4; pin_memory True: +4;
-#   cpu_vs_gpu: cpu points are Q1's, cuda points +4; seed001_part_a 8 rows x 2 models x 2 datasets = 32;
-#   seed001_q2 10 rows x {cpu, cuda}, of which 1 cpu row is a Part A run.
-CPU_ONLY_RUNS = 32 + 4 + 4 + 32 + 9  # best -> cpu, CUDA runs left out
-CPU_ONLY_LEFT_OUT = 4 + 10
-GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 10  # best -> cuda, plus the explicit cpu runs
+README = REPO / "config/README.md"
 
 
 def test_default_config_plans_the_seeds_runs_once_each():
@@ -74,10 +69,10 @@ def _grid(**changes):
         (_grid(lr=[0.001, 0]), "resnet_studies.seed000_q1.grid.lr[1]", ["0", "minimum"]),
         (_grid(lr=[-0.1]), "resnet_studies.seed000_q1.grid.lr[0]", ["-0.1"]),
         (_grid(dataset=["cifar10"]), "resnet_studies.seed000_q1.grid.dataset[0]", ["'cifar10'", "mnist"]),
-        (_grid(batch_size=["16"]), "resnet_studies.seed000_q1.grid.batch_size[0]", ["'16'", "integer"]),
+        (_grid(batch_size=["16x"]), "resnet_studies.seed000_q1.grid.batch_size[0]", ["'16x'", "integer"]),
         (_grid(optimiser=["sgd"]), "resnet_studies.seed000_q1.grid", ["optimiser"]),
         ({**FULL, "gpus": True}, "(top level)", ["gpus"]),
-        ({**FULL, "gpu": "yes"}, "gpu", ["'yes'"]),
+        ({**FULL, "gpu": "sometimes"}, "gpu", ["'sometimes'", "auto"]),
     ],
 )
 def test_schema_errors_name_key_value_and_what_is_allowed(config, where, fragments):
@@ -135,3 +130,163 @@ def test_svm_runs_larger_than_the_training_part_are_refused_when_planned():
         svm_runs(config)
     config["data"]["subset"]["train"] = 3000
     assert list(svm_runs(config)["train_samples"]) == [1000, 3000]
+
+
+# --- Values from `snakemake --config`: nested values arrive as strings (YAML's BaseLoader), and are read as YAML.
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "expected"),
+    [
+        ({"training": {"momentum": "0.8"}}, ("training", "momentum"), 0.8),
+        ({"training": {"weight_decay": "1e-4"}}, ("training", "weight_decay"), 1e-4),
+        ({"training": {"cpu_threads": "2"}}, ("training", "cpu_threads"), 2),
+        ({"gpu": "false"}, ("gpu",), False),
+        ({"gpu": "True"}, ("gpu",), True),
+        ({"gpu": "auto"}, ("gpu",), "auto"),
+        ({"seeds": ["0", "1"]}, ("seeds",), [0, 1]),
+        ({"svm": {"gamma": "0.5"}}, ("svm", "gamma"), 0.5),
+        ({"svm": {"gamma": "scale"}}, ("svm", "gamma"), "scale"),
+        ({"data": {"subset": "null"}}, ("data", "subset"), None),
+        (
+            {"data": {"subset": {"train": "10", "val": "5", "test": "5"}}},
+            ("data", "subset"),
+            {"train": 10, "val": 5, "test": 5},
+        ),
+        # Strings the schema accepts stay strings, even where YAML would read them as something else.
+        ({"outdir": "2024"}, ("outdir",), "2024"),
+        ({"report": {"tables": {"q1": ["1.5"]}}}, ("report", "tables", "q1"), ["1.5"]),
+    ],
+)
+def test_strings_from_the_command_line_keep_their_yaml_types(given, key, expected):
+    config = validate_config(copy.deepcopy(given))
+    value = config
+    for part in key:
+        value = value[part]
+    assert value == expected and type(value) is type(expected)
+
+
+def test_a_study_given_as_command_line_strings_expands_to_typed_runs():
+    grid = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": ["16", "32"], "optimizer": ["sgd"]}
+    grid |= {"lr": ["1e-3", "0.01"], "epochs": ["2"], "pin_memory": ["false", "true"], "seed": ["3"]}
+    config = validate_config({"gpu": "false", "resnet_studies": {"cli": {"grid": grid}}})
+    planned, _ = resnet_runs(config, cuda_visible=False)
+    assert len(planned) == 2 * 2 * 2
+    assert set(planned["batch_size"]) == {16, 32} and set(planned["lr"]) == {0.001, 0.01}
+    assert set(planned["pin_memory"]) == {False, True} and set(planned["seed"]) == {3}
+    assert set(planned["device"]) == {"cpu"}
+
+
+@pytest.mark.parametrize(
+    ("given", "where", "hint"),
+    [
+        ({"training": {"momentum": "0.8x"}}, "training.momentum", "--config 'training={momentum: 0.9}'"),
+        ({"gpu": "sometimes"}, "gpu", "--config gpu=auto"),
+        ({"outdir": 2024}, "outdir", """--config 'outdir="2024"'"""),
+        (
+            {"report": {"tables": {"q1": [2024]}}},
+            "report.tables.q1[0]",
+            """--config 'report={tables: {q1: ["2024"]}}'""",
+        ),
+        ({"svm": {"gamma": "scal"}}, "svm.gamma", "--config 'svm={gamma: scale}'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_shows_the_quoting_that_works(given, where, hint):
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(given))
+    message = str(err.value)
+    assert f"`{where}`" in message and hint in message
+    # The hinted assignment, read the way snakemake reads `--config` (BaseLoader below the top level), is valid.
+    key, _, text = hint.removeprefix("--config ").strip("'").partition("=")
+    value = yaml.load(text, Loader=yaml.BaseLoader)
+    validate_config({key: value})
+
+
+def test_config_given_on_the_real_snakemake_command_line_keeps_its_types(tmp_path, fixture_data):
+    config = write_config(tmp_path / "config.yaml", fixture_data)
+    study = "cli: {grid: {dataset: [mnist], model: [resnet18], batch_size: [16], optimizer: [sgd], lr: [1e-3], "
+    study += "epochs: [2]}}"
+    args = ["-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--config"]
+    proc = run_snakemake(*args, "training={momentum: 0.8}", f"resnet_studies={{{study}}}", "gpu=false")
+    out = proc.stdout + proc.stderr
+    assert re.search(r"^train_resnet\s+1$", out, re.MULTILINE)
+    assert "/batch_size~16/optimizer~sgd/lr~0.001/epochs~2/pin_memory~False/device~cpu/" in out
+    refused = run_snakemake(*args, "training={momentum: 0.8x}", check=False)
+    refusal = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "`training.momentum`: '0.8x' is not of type 'number'" in refusal
+    assert "--config 'training={momentum: 0.9}'" in refusal
+
+
+# --- config/README.md's generated tables: from the schema's descriptions and the default config.
+
+
+def _schema_properties(node, where="schema"):
+    """(path, subschema) of every property in the schema, at any depth ($defs, items, oneOf, additionalProperties)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties":
+                for name, sub in value.items():
+                    yield f"{where}.{name}", sub
+                    yield from _schema_properties(sub, f"{where}.{name}")
+            elif key == "$defs":
+                for name, sub in value.items():
+                    yield f"$defs.{name}", sub
+                    yield from _schema_properties(sub, f"$defs.{name}")
+            elif key not in ("default", "enum", "description"):
+                yield from _schema_properties(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _schema_properties(item, f"{where}[{i}]")
+
+
+def test_every_schema_property_has_a_description():
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    properties = dict(_schema_properties(schema))
+    # The walk reaches the factors in $defs, the studies' keys and the subset's keys, not only the top level.
+    assert {"$defs.resnet_factors.loader", "schema.resnet_studies.additionalProperties.runs"} <= set(properties)
+    assert "schema.data.subset.oneOf[1].train" in properties and len(properties) > 90
+    missing = [path for path, sub in properties.items() if not str(sub.get("description", "")).strip()]
+    assert not missing, f"schema properties without a description: {missing}"
+
+
+def test_readme_tables_are_what_make_config_docs_generates_now():
+    blocks = config_docs.render_blocks()
+    stale = config_docs.stale_blocks(README.read_text(), blocks)
+    assert not stale, config_docs.stale_message("config/README.md", stale)
+
+
+def test_a_schema_edit_without_make_config_docs_is_caught_naming_the_block_and_the_fix(tmp_path, capsys):
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema["properties"]["training"]["properties"]["momentum"]["description"] = "Momentum, described anew."
+    edited = config_docs.render_blocks(schema=schema)
+    assert config_docs.stale_blocks(README.read_text(), edited) == ["training"]
+    # Through the command line, on a copy whose table someone edited by hand.
+    readme = tmp_path / "README.md"
+    readme.write_text(README.read_text().replace("SGD momentum (changing it reruns the SGD runs).", "Momentum."))
+    assert config_docs.main(["--check", str(readme)]) == 1
+    message = capsys.readouterr().err
+    assert "`training`" in message and "make config-docs" in message and "`data`" not in message
+    assert config_docs.main(["--write", str(readme)]) == 0
+    assert readme.read_text() == README.read_text()
+    assert config_docs.main(["--check", str(readme)]) == 0
+
+
+def test_readme_tables_show_allowed_values_through_refs_and_the_factor_defaults():
+    blocks = config_docs.render_blocks()
+    loader = next(line for line in blocks["resnet-factors"].splitlines() if line.startswith("| `loader`"))
+    assert "`dataloader`, `resident`" in loader and "`factor_defaults.loader` = `dataloader`" in loader
+    gamma = next(line for line in blocks["svm"].splitlines() if line.startswith("| `gamma`"))
+    assert "`scale`, `auto` or number > 0" in gamma and "| `scale` |" in gamma
+    assert "| `split.train` | number in [0, 1] | `0.7` |" in blocks["data"]
+
+
+def test_readme_run_counts_agree_with_the_hand_count():
+    counts = config_docs.render_blocks()["run-counts"]
+    assert f"{CPU_ONLY_RUNS} ResNet runs, and {CPU_ONLY_LEFT_OUT} CUDA runs left out" in counts
+    assert f"with one: {GPU_RUNS} ResNet runs." in counts
+    # Per study, in config order: Q1's 32 points are all new; the epochs study shares its 10-epoch half with Q1.
+    assert "| `seed000_q1` | 32 | 0 | 32 | 0 | 32 |" in counts
+    assert "| `seed000_epochs` | 8 | 4 | 4 | 0 | 4 |" in counts
+    assert "| `seed000_cpu_vs_gpu` | 8 | 4 | 4 | 4 | 0 |" in counts
+    assert f"| total | 108 | 13 | 95 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts

@@ -10,8 +10,7 @@ from ablation.config import load_config
 from ablation.cost import MACS, PARAMS, estimate_mem_mb, estimate_seconds, slurm_runtime_min, split_sizes
 from ablation.plan import makespan, render
 from ablation.train import count_macs
-from conftest import REPO
-from test_config import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS
+from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
 
 
 @pytest.mark.parametrize("model", sorted(MACS))

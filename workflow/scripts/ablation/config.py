@@ -1,6 +1,8 @@
 """Validating the config and expanding its studies into one table of runs."""
 
 import itertools
+import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -57,18 +59,169 @@ def _where(error) -> str:
     return path or "(top level)"
 
 
+# Mismatches that a value's YAML type can cause: a string where the schema wants a number, a boolean, a list...
+_TYPE_CHECKS = ("type", "enum", "const", "oneOf", "anyOf")
+# YAML 1.2 (and `--config`'s top level, which tries float()) reads `1e-3` as a number; PyYAML, a YAML 1.1 parser,
+# reads it as a string unless it has a dot.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _type_errors(errors):
+    """The errors (and the errors inside oneOf/anyOf alternatives) that a value's type may cause."""
+    for error in errors:
+        if error.validator in _TYPE_CHECKS:
+            yield error
+        yield from _type_errors(error.context or [])
+
+
+def _parse_yaml_scalar(text: str):
+    """A string's YAML value, or the string itself where YAML reads it as a string (or cannot read it)."""
+    if _EXPONENT_FLOAT.fullmatch(text.strip()):
+        return float(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _coerce_strings(config: dict, validator) -> None:
+    """Read as YAML, in place, each string that sits where the schema wants another type.
+
+    `snakemake --config 'training={momentum: 0.8}'` parses nested values with YAML's BaseLoader, which keeps every
+    scalar a string ('0.8'), and a top-level `gpu=false` arrives as 'false'. A config file's values are typed already,
+    so this changes only strings the schema would refuse; a string the schema accepts is never touched.
+    """
+    for _ in range(1000):  # each pass turns at least one string into another type, so this ends
+        fixes = {}
+        for error in _type_errors(validator.iter_errors(config)):
+            if isinstance(error.instance, str):
+                value = _parse_yaml_scalar(error.instance)
+                if not isinstance(value, str):
+                    fixes[tuple(error.absolute_path)] = value
+        if not fixes:
+            return
+        for path, value in fixes.items():
+            target = config
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = value
+
+
+def _schema_at(schema: dict, path) -> dict:
+    """The schema of the value at `path` (keys and list indices), following $refs and oneOf/anyOf alternatives."""
+    node = schema
+    for part in path:
+        node = _resolve_ref(schema, node)
+        candidates = [node] + [_resolve_ref(schema, alt) for alt in node.get("oneOf", []) + node.get("anyOf", [])]
+        for candidate in candidates:
+            if isinstance(part, int) and "items" in candidate:
+                node = candidate["items"]
+                break
+            if isinstance(part, str) and part in candidate.get("properties", {}):
+                node = candidate["properties"][part]
+                break
+            if isinstance(part, str) and isinstance(candidate.get("additionalProperties"), dict):
+                node = candidate["additionalProperties"]
+                break
+        else:
+            return {}
+    return _resolve_ref(schema, node)
+
+
+def _resolve_ref(schema: dict, node: dict) -> dict:
+    """`node` with its local `$ref` (`#/$defs/...`) merged in; the node's own keys win."""
+    while "$ref" in node:
+        target = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _yaml_flow(value) -> str:
+    """`value` as one line of YAML flow style; a string YAML would read as another type is double-quoted."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        plain = value and _parse_yaml_scalar(value) == value and not re.search(r"[\s,:{}\[\]'\"#&*!|>%@`]", value)
+        return value if plain else json.dumps(value)
+    return json.dumps(value)  # numbers, true/false, null
+
+
+_MAPPING = "{<key>: <value>, ...}"  # the form of a mapping, where no example value is at hand
+
+
+def _example_value(node: dict, schema: dict, instance):
+    """A value of the right type for `node`, to show the quoting that works: its default, its first allowed value, or
+    (for a string) the value given."""
+    node = _resolve_ref(schema, node)
+    if node.get("type") == "string" and not isinstance(instance, str):
+        return str(instance)
+    if "default" in node and not isinstance(node["default"], dict):
+        return node["default"]
+    if "enum" in node:
+        return node["enum"][0]
+    alternatives = node.get("oneOf", []) + node.get("anyOf", [])
+    if alternatives:
+        return _example_value(alternatives[0], schema, instance)
+    kind = node.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "string":
+        return str(instance)
+    if kind == "integer":
+        return node.get("minimum", 0)
+    if kind == "number":
+        return 0.5 if node.get("maximum", 1) >= 0.5 else node.get("minimum", 0)
+    if kind == "boolean":
+        return True
+    if kind == "array" and "items" in node:
+        return [_example_value(node["items"], schema, instance)]
+    if kind == "object":
+        return _MAPPING
+    return None
+
+
+def _command_line_hint(error, schema: dict) -> str:
+    """How the value at the error's path is written on the command line, e.g. `--config 'training={momentum: 0.9}'`."""
+    path = list(error.absolute_path)
+    if not path or not isinstance(path[0], str) or error.validator not in _TYPE_CHECKS:
+        return ""
+    if isinstance(error.instance, (dict, list)):
+        return ""
+    value = _example_value(_schema_at(schema, path), schema, error.instance)
+    if value is None:
+        return ""
+    while isinstance(path[-1], int):  # a list item: show it in a list
+        path.pop()
+        value = [value]
+    text = _yaml_flow(value).replace(json.dumps(_MAPPING), _MAPPING)
+    for part in reversed(path[1:]):
+        text = f"{{{part}: {text}}}"
+    assignment = f"{path[0]}={text}"
+    quoted = f"'{assignment}'" if re.search(r"[\s{}\[\]\"'*?$!&|;<>()]", assignment) else assignment
+    notes = ["quoted whole for the shell"] if quoted != assignment else []
+    if '"' in assignment:
+        notes.append("a string that YAML would read as a number or boolean in double quotes")
+    return f" On the command line, `--config` values are read as YAML: e.g. `--config {quoted}`" + (
+        f" ({'; '.join(notes)})." if notes else "."
+    )
+
+
 def validate_config(config: dict, source: str = "the config") -> dict:
-    """Fill defaults into `config` in place and check it; raises ConfigError with one readable message."""
-    # `--config gpu=false` on the command line arrives as a string.
-    if str(config.get("gpu")).lower() in ("true", "false"):
-        config["gpu"] = str(config["gpu"]).lower() == "true"
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    """Fill defaults into `config` in place and check it; raises ConfigError with one readable message.
+
+    Strings where the schema wants another type (as `snakemake --config` passes nested values, and `gpu=false`) are
+    read as YAML first, so `--config 'training={momentum: 0.8}'` means the number 0.8, as it would in a config file.
+    """
+    # libyaml's loader, where present, reads the (description-heavy) schema in 3 ms instead of 28 ms.
+    schema = yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    _coerce_strings(config, validator)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(
             f"Invalid config ({source}) at `{_where(error)}`: {error.message}. "
-            f"Allowed values and every key are documented in config/README.md."
+            f"Allowed values and every key are documented in config/README.md.{_command_line_hint(error, schema)}"
         )
     split = config["data"]["split"]
     total = split["train"] + split["val"] + split["test"]

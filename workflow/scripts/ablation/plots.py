@@ -4,6 +4,7 @@ report's set of files does not depend on which runs succeeded.
 Colours: the Okabe-Ito palette (distinguishable with every common colour-vision deficiency); the heatmap: viridis.
 """
 
+import functools
 from pathlib import Path
 
 import matplotlib
@@ -92,6 +93,29 @@ def selected(runs: pd.DataFrame, studies: list[str], kind: str = "resnet") -> pd
     return runs[runs["kind"] == kind]
 
 
+def figure(title: str, kind: str = "resnet"):
+    """What every builder starts with: the `kind` runs of its studies (and of its wildcards' values, e.g. one dataset
+    and model), or, where there are none, a figure that says so. The builder draws `runs` under `title`; `title` may
+    name the wildcards ("{dataset}"), shown as the seeds write them."""
+
+    def wrap(draw):
+        @functools.wraps(draw)
+        def build(stem, studies, runs, **inputs) -> list[Path]:
+            wildcards = {k: v for k, v in inputs.items() if k in GRID_FACTORS}
+            shown_title = title.format(**{k: show(k, v) for k, v in wildcards.items()})
+            runs = selected(runs, studies, kind)
+            for factor, value in wildcards.items():
+                runs = runs[runs[factor] == value]
+            if runs.empty:
+                what = " ".join(map(str, wildcards.values())) or ("SVM" if kind == "svm" else "ResNet")
+                return no_data(stem, shown_title, empty_reason(f"{what} run", studies))
+            return draw(stem, shown_title, runs, **inputs)
+
+        return build
+
+    return wrap
+
+
 def empty_reason(what: str, studies: list[str]) -> str:
     if not studies:
         return "no study is mapped to this figure (config report.tables)"
@@ -110,13 +134,9 @@ def integer_epochs(ax, epochs) -> None:
 # Figures -----------------------------------------------------------------------------------------------------------
 
 
-def training_curves(stem, studies, runs, history, dataset, model) -> list[Path]:
+@figure("Training curves: {dataset}, {model}")
+def training_curves(stem, title, runs, history, dataset, model) -> list[Path]:
     """Loss and accuracy per epoch, train (solid) and validation (dashed), one colour per grid point."""
-    title = f"Training curves: {show('dataset', dataset)}, {show('model', model)}"
-    runs = selected(runs, studies)
-    runs = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
-    if runs.empty:
-        return no_data(stem, title, empty_reason(f"{dataset} {model} run", studies))
     factors = varying_factors(runs, ["dataset", "model", "seed"])
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     not_run = []
@@ -149,12 +169,9 @@ def training_curves(stem, studies, runs, history, dataset, model) -> list[Path]:
     return save(fig, stem)
 
 
-def accuracy_heatmap(stem, studies, runs) -> list[Path]:
+@figure("Test accuracy across the grid")
+def accuracy_heatmap(stem, title, runs) -> list[Path]:
     """Test accuracy over optimizer x lr, one panel per batch size (columns) and dataset x model (rows)."""
-    title = "Test accuracy across the grid"
-    runs = selected(runs, studies)
-    if runs.empty:
-        return no_data(stem, title, empty_reason("ResNet run", studies))
     rows = [values for values, _ in sorted_points(runs, ["dataset", "model"])]
     batch_sizes = sorted(runs["batch_size"].dropna().unique())
     optimizers = [o for o in ("sgd", "adam") if o in set(runs["optimizer"])]
@@ -199,12 +216,9 @@ def accuracy_heatmap(stem, studies, runs) -> list[Path]:
     return save(fig, stem)
 
 
-def pin_memory_times(stem, studies, runs) -> list[Path]:
+@figure("pin_memory: training time")
+def pin_memory_times(stem, title, runs) -> list[Path]:
     """Training time with pin_memory False and True per dataset x model, with the test accuracy on each bar."""
-    title = "pin_memory: training time"
-    runs = selected(runs, studies)
-    if runs.empty:
-        return no_data(stem, title, empty_reason("ResNet run", studies))
     groups = sorted_points(runs, ["dataset", "model"])
     fig, ax = plt.subplots(figsize=(1.8 + 1.8 * len(groups), 4))
     width = 0.38
@@ -231,12 +245,9 @@ def pin_memory_times(stem, studies, runs) -> list[Path]:
     return save(fig, stem)
 
 
-def accuracy_against_epochs(stem, studies, runs, history) -> list[Path]:
+@figure("Accuracy and time against epochs")
+def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
     """Validation accuracy per epoch, test accuracy and training time against the number of epochs."""
-    title = "Accuracy and time against epochs"
-    runs = selected(runs, studies)
-    if runs.empty:
-        return no_data(stem, title, empty_reason("ResNet run", studies))
     fig, (ax_val, ax_test, ax_time) = plt.subplots(1, 3, figsize=(15, 4.2))
     series_factors = [f for f in GRID_FACTORS if f not in ("epochs",)]
     pairs = [values for values, _ in sorted_points(runs, ["dataset", "model"])]
@@ -271,12 +282,9 @@ def accuracy_against_epochs(stem, studies, runs, history) -> list[Path]:
     return save(fig, stem)
 
 
-def cpu_vs_gpu_times(stem, studies, runs) -> list[Path]:
+@figure("CPU against GPU: training time")
+def cpu_vs_gpu_times(stem, title, runs) -> list[Path]:
     """Training time on the CPU and the GPU for each grid point, with the speedup of each matched pair."""
-    title = "CPU against GPU: training time"
-    runs = selected(runs, studies)
-    if runs.empty:
-        return no_data(stem, title, empty_reason("ResNet run", studies))
     factors = ["dataset", "model"] + [f for f in varying_factors(runs, ["dataset", "model", "device", "seed"])]
     points = sorted_points(runs, factors)
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * len(points)))
@@ -309,12 +317,12 @@ def cpu_vs_gpu_times(stem, studies, runs) -> list[Path]:
     return save(fig, stem)
 
 
-def svm_scaling(stem, studies, runs) -> list[Path]:
+@figure("SVM fit time against training-set size", kind="svm")
+def svm_scaling(stem, title, runs) -> list[Path]:
     """SVM fit time against training samples on log-log axes, with the fitted growth exponent."""
-    title = "SVM fit time against training-set size"
-    fits = svm_fits(selected(runs, studies, kind="svm"))
+    fits = svm_fits(runs)
     if fits.empty:
-        return no_data(stem, title, empty_reason("SVM run", studies))
+        return no_data(stem, title, "no SVM run of these studies finished")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, ((dataset, kernel), group) in enumerate(fits.groupby(["dataset", "kernel"], sort=True)):
         means = group.groupby("train_samples")["fit_time_s"].mean()
