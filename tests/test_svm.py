@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from ablation.hyperparameters import hyperparameters
 from ablation.records import read_json, validate_metrics
 from ablation.split import load_pooled, load_split
-from ablation.hyperparameters import hyperparameters
 from ablation.svm import TrainSamplesError, run_svm, sample_training_indices
 
 SVM_CONFIG = {"C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0}

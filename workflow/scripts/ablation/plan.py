@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_config, resnet_runs, svm_runs
-from .gpus import cuda_visible
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
+from .gpus import cuda_visible
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
 
