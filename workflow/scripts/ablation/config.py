@@ -272,15 +272,6 @@ def _expand(studies: dict, factors: list[str], defaults: dict, replicate_seeds: 
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def cuda_visible(config: dict) -> bool:
-    """Whether the planning host sees a CUDA device; only asked under `gpu: auto`, as importing torch takes seconds."""
-    if config["gpu"] != "auto":
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(planned, left_out): one row per distinct ResNet run, with the studies it serves.
 
