@@ -111,8 +111,8 @@ def _schema_at(schema: dict, path) -> dict:
     """The schema of the value at `path` (keys and list indices), following $refs and oneOf/anyOf alternatives."""
     node = schema
     for part in path:
-        node = _resolve_ref(schema, node)
-        candidates = [node] + [_resolve_ref(schema, alt) for alt in node.get("oneOf", []) + node.get("anyOf", [])]
+        node = resolve_ref(schema, node)
+        candidates = [node] + [resolve_ref(schema, alt) for alt in node.get("oneOf", []) + node.get("anyOf", [])]
         for candidate in candidates:
             if isinstance(part, int) and "items" in candidate:
                 node = candidate["items"]
@@ -125,10 +125,10 @@ def _schema_at(schema: dict, path) -> dict:
                 break
         else:
             return {}
-    return _resolve_ref(schema, node)
+    return resolve_ref(schema, node)
 
 
-def _resolve_ref(schema: dict, node: dict) -> dict:
+def resolve_ref(schema: dict, node: dict) -> dict:
     """`node` with its local `$ref` (`#/$defs/...`) merged in; the node's own keys win."""
     while "$ref" in node:
         target = schema
@@ -154,7 +154,7 @@ _MAPPING = "{<key>: <value>, ...}"  # the form of a mapping, where no example va
 def _example_value(node: dict, schema: dict, instance):
     """A value of the right type for `node`, to show the quoting that works: its default, its first allowed value, or
     (for a string) the value given."""
-    node = _resolve_ref(schema, node)
+    node = resolve_ref(schema, node)
     if node.get("type") == "string" and not isinstance(instance, str):
         return str(instance)
     if "default" in node and not isinstance(node["default"], dict):

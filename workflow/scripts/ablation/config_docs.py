@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import RESNET_FACTORS, SCHEMA_PATH, SVM_FACTORS, load_config, resnet_runs, svm_runs
+from .config import RESNET_FACTORS, SCHEMA_PATH, SVM_FACTORS, load_config, resnet_runs, resolve_ref, svm_runs
 
 REPO = SCHEMA_PATH.parents[2]
 README_PATH = REPO / "config" / "README.md"
@@ -33,16 +33,6 @@ def end_marker(name: str) -> str:
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(Path(path).read_text())
-
-
-def resolve(schema: dict, node: dict) -> dict:
-    """`node` with its local `$ref` merged in (the node's own keys win, so a property keeps its description)."""
-    while "$ref" in node:
-        target = schema
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
 
 
 def literal(value) -> str:
@@ -72,7 +62,7 @@ def _bounds(node: dict) -> str:
 
 def allowed(schema: dict, node: dict) -> str:
     """What a key accepts, in words: enums listed, $refs resolved, bounds and list/mapping shapes spelled out."""
-    node = resolve(schema, node)
+    node = resolve_ref(schema, node)
     if "enum" in node:
         return ", ".join(literal(v) for v in node["enum"])
     if "const" in node:
@@ -115,12 +105,12 @@ def _allowed_type(schema: dict, node: dict, kind: str) -> str:
 
 def default(schema: dict, node: dict) -> str:
     """A key's default; a mapping whose every key has its own default shows that, not `{}`."""
-    node = resolve(schema, node)
+    node = resolve_ref(schema, node)
     if "default" not in node:
         return ""
     value = node["default"]
     properties = node.get("properties", {})
-    if value == {} and properties and all("default" in resolve(schema, sub) for sub in properties.values()):
+    if value == {} and properties and all("default" in resolve_ref(schema, sub) for sub in properties.values()):
         return "each key's default"
     return literal(value)
 
@@ -143,16 +133,16 @@ KEY_HEADER = ["key", "allowed", "default", "meaning"]
 
 
 def keys_table(schema: dict, node: dict, prefix: str = "") -> str:
-    node = resolve(schema, node)
+    node = resolve_ref(schema, node)
     rows = []
     for name, sub in node["properties"].items():
         key = f"{prefix}{name}"
-        rows.append([f"`{key}`", allowed(schema, sub), default(schema, sub), description(resolve(schema, sub))])
-        nested = resolve(schema, sub).get("properties", {})
+        rows.append([f"`{key}`", allowed(schema, sub), default(schema, sub), description(resolve_ref(schema, sub))])
+        nested = resolve_ref(schema, sub).get("properties", {})
         # A mapping of differing keys (data.split) gets a row per key below its own; a uniform one (data.sha256) not.
         if nested and allowed(schema, sub) == KEYS_BELOW:
             rows += [
-                [f"`{key}.{n}`", allowed(schema, s), default(schema, s), description(resolve(schema, s))]
+                [f"`{key}.{n}`", allowed(schema, s), default(schema, s), description(resolve_ref(schema, s))]
                 for n, s in nested.items()
             ]
     return table(KEY_HEADER, rows)
@@ -161,7 +151,7 @@ def keys_table(schema: dict, node: dict, prefix: str = "") -> str:
 def top_level_table(schema: dict) -> str:
     rows = []
     for name, sub in schema["properties"].items():
-        node = resolve(schema, sub)
+        node = resolve_ref(schema, sub)
         rows.append([f"`{name}`", allowed(schema, node), default(schema, node), description(node)])
     return table(KEY_HEADER, rows)
 
@@ -169,9 +159,9 @@ def top_level_table(schema: dict) -> str:
 def study_keys_table(schema: dict) -> str:
     rows = []
     for kind in ("resnet_studies", "svm_studies"):
-        study = resolve(schema, schema["properties"][kind]["additionalProperties"])
+        study = resolve_ref(schema, schema["properties"][kind]["additionalProperties"])
         for name, sub in study["properties"].items():
-            rows.append([f"`{kind}.<name>.{name}`", allowed(schema, sub), description(resolve(schema, sub))])
+            rows.append([f"`{kind}.<name>.{name}`", allowed(schema, sub), description(resolve_ref(schema, sub))])
     return table(["key", "allowed", "meaning"], rows)
 
 
