@@ -53,3 +53,17 @@ def test_make_plan_command_line_runs():
         cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow/scripts")}, check=True,
     )  # fmt: skip
     assert "demo_grid" in proc.stdout and "Local wall time at --cores 2" in proc.stdout
+
+
+def test_gpu_slots_divide_the_gpu_wall_time():
+    config = load_config(REPO / "config/config.yaml")
+    config["gpu"] = True
+
+    def wall_hours(gpus, slots):
+        text = render({**config, "gpus": gpus, "gpu_slots": slots}, "c", 64, True, {}, "defaults")
+        line = next(line for line in text.splitlines() if line.startswith("Local wall time"))
+        assert f"{slots} GPU run(s) at a time on each of {gpus} GPU(s)" in line
+        return float(re.search(r"([\d,.]+) h", line)[1].replace(",", ""))
+
+    one, two_gpus, two_slots = wall_hours(1, 1), wall_hours(2, 1), wall_hours(1, 2)
+    assert two_gpus == two_slots and 0.45 * one <= two_gpus < one  # 64 cores: the GPU runs set the wall time

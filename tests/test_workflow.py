@@ -96,3 +96,25 @@ def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fix
     assert changed(momentum=0.8) == ["sgd"], "Adam does not read the momentum"
     assert changed(weight_decay=0.01) == ["adam", "sgd"]
     assert changed(eval_batch_size=500, num_workers=1) == [], "neither changes a result"
+
+
+@pytest.mark.slow
+def test_each_local_cuda_job_takes_a_gpu_lease_before_torch_sees_a_gpu(fixture_data, tmp_path):
+    """Two declared GPUs on this CPU host: every CUDA job leases one (and then stops, as there is no CUDA here). Three
+    jobs, at most two at once (the `gpu` resource is GPUs x slots): the first two lease different GPUs."""
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16, 32, 64], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [1], "device": ["cuda"]}}  # fmt: skip
+    config = write_config(
+        tmp_path / "config.yaml", fixture_data, gpu=True, gpus=2, gpu_lease_dir=str(tmp_path / "leases"),
+        resnet_studies={"gpu": study},
+    )  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
+    proc = run_snakemake("--cores", "6", "--keep-going", *args, check=False)  # 2 threads per CUDA job
+    assert proc.returncode != 0
+    logs = sorted((tmp_path / "results/logs/resnet").rglob("*.log"))
+    assert len(logs) == 3
+    for log in logs:
+        text = log.read_text()
+        assert re.search(r"GPU lease: CUDA_VISIBLE_DEVICES=[01] \(GPU [01], slot 0, waited", text), text
+        assert "torch sees no CUDA device" in text
+    assert sorted(p.name for p in (tmp_path / "leases").iterdir()) == ["gpu0.slot0.lock", "gpu1.slot0.lock"]

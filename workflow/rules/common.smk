@@ -6,7 +6,7 @@ from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
-from ablation.gpus import cuda_visible
+from ablation.gpus import cuda_visible, host_gpus
 from ablation.hyperparameters import hyperparameters
 from ablation.cost import (
     estimate_mem_mb,
@@ -36,6 +36,14 @@ RUN_BY_PATH = {
     ),
     **dict(zip(SVM.instance_patterns, SVM_RUNS[SVM_FACTORS].to_dict("records"))),
 }
+
+# GPU slots. Locally, snakemake runs at most GPUs x gpu_slots CUDA jobs at once (the `gpu` resource each declares),
+# unless --resources gpu=N says otherwise; which GPU each gets is its lease (ablation.leases). On a cluster the
+# scheduler assigns GPUs, and a cap from the submit host's GPUs would be wrong.
+GPUS = host_gpus(config)
+GPU_SLOTS = config["gpu_slots"]
+if workflow.local_exec and GPUS > 0 and "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", GPUS * GPU_SLOTS)
 
 if len(RESNET_LEFT_OUT):
     print(

@@ -2,10 +2,28 @@
 
 from pathlib import Path
 
-from ablation.train import run_resnet
+from ablation.gpus import host_gpus
+from ablation.leases import acquire
 
 sm = snakemake
 with open(sm.log[0], "a") as log:  # append: a resumed run keeps the log of its first attempt
+    # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the
+    # slots or the GPU count reruns nothing). The lease lasts as long as this process.
+    if sm.params.run["device"] == "cuda":
+        config = sm.config
+        lease = acquire(host_gpus(config), config["gpu_slots"], config["gpu_lease_dir"], log=log)
+        print(
+            f"GPU lease: CUDA_VISIBLE_DEVICES={lease.visible_devices}"
+            + (
+                f" (GPU {lease.gpu}, slot {lease.slot}, waited {lease.waited_s:.1f} s)"
+                if lease.gpu is not None
+                else " (set by SLURM)"
+            ),
+            file=log,
+            flush=True,
+        )
+    from ablation.train import run_resnet  # after the lease: torch must not see the other GPUs
+
     run_resnet(
         run=sm.params.run,
         data_dir=Path(sm.input.manifest).parent,

@@ -51,6 +51,11 @@ def torch_built_with_cuda() -> bool | None:
     return bool(match) and match[1] != "None"
 
 
+def host_gpus(config: dict) -> int:
+    """The GPUs local CUDA jobs share: config `gpus` where it is set, else those this host shows."""
+    return visible_gpus() if config.get("gpus") is None else config["gpus"]
+
+
 def cuda_visible(config: dict) -> bool:
     """Whether the planning host can run CUDA runs; asked only under `gpu: auto`.
 
@@ -59,4 +64,4 @@ def cuda_visible(config: dict) -> bool:
     """
     if config["gpu"] != "auto":
         return False
-    return visible_gpus() > 0 and torch_built_with_cuda() is not False
+    return host_gpus(config) > 0 and torch_built_with_cuda() is not False

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .config import load_config, resnet_runs, svm_runs
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
-from .gpus import cuda_visible
+from .gpus import cuda_visible, host_gpus
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
 
@@ -70,12 +70,14 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     # SVM fits are single-threaded CPU jobs too (snakemake gives them one core each).
     cpu_jobs = planned.loc[planned["device"] == "cpu", "estimate_s"].tolist() + svm["estimate_s"].tolist()
     cpu_wall = makespan(cpu_jobs, cpu_slots)
-    gpu_wall = planned.loc[planned["device"] == "cuda", "estimate_s"].sum()  # one GPU: its runs go one at a time
+    # GPUs x gpu_slots CUDA runs at a time, as the workflow's GPU leases allow (one GPU assumed where none is seen).
+    gpus, gpu_slots = max(1, host_gpus(config)), config["gpu_slots"]
+    gpu_wall = makespan(planned.loc[planned["device"] == "cuda", "estimate_s"].tolist(), gpus * gpu_slots)
     lines.append("")
     lines.append(
         f"Local wall time at --cores {cores}: {hours(max(cpu_wall, gpu_wall))} "
         f"({cpu_slots} CPU run(s) at a time with {config['training']['cpu_threads']} thread(s) each"
-        + (", GPU runs one at a time on one GPU)" if gpu_wall else ")")
+        + (f", {gpu_slots} GPU run(s) at a time on each of {gpus} GPU(s))" if gpu_wall else ")")
     )
     return "\n".join(lines)
 
