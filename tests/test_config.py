@@ -71,7 +71,7 @@ def _grid(**changes):
         (_grid(dataset=["cifar10"]), "resnet_studies.seed000_q1.grid.dataset[0]", ["'cifar10'", "mnist"]),
         (_grid(batch_size=["16x"]), "resnet_studies.seed000_q1.grid.batch_size[0]", ["'16x'", "integer"]),
         (_grid(optimiser=["sgd"]), "resnet_studies.seed000_q1.grid", ["optimiser"]),
-        ({**FULL, "gpus": True}, "(top level)", ["gpus"]),
+        ({**FULL, "gpu_count": 2}, "(top level)", ["gpu_count"]),
         ({**FULL, "gpu": "sometimes"}, "gpu", ["'sometimes'", "auto"]),
     ],
 )
