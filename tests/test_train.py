@@ -85,7 +85,7 @@ def test_cuda_run_on_a_host_without_cuda_fails_at_once_with_how_to(tmp_path):
     assert "no CUDA device" in message and "profiles/slurm" in message and "gpu: false" in message
 
 
-# thop MACs and parameters the seeds reported as "GFLOPs" and "Params (M)" (shared/seeds/001, Question 2).
+# thop MACs and parameters seed 001 (gjyotin305/MLOps-B22AI063) reported as "GFLOPs" and "Params (M)", Question 2.
 SEED_TABLE = {"resnet18": (0.0332, 11.18), "resnet34": (0.0699, 21.28), "resnet50": (0.0788, 23.52)}
 
 
