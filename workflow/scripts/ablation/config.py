@@ -138,10 +138,12 @@ def resolve_ref(schema: dict, node: dict) -> dict:
     return node
 
 
-def _yaml_flow(value) -> str:
+def yaml_flow(value) -> str:
     """`value` as one line of YAML flow style; a string YAML would read as another type is double-quoted."""
     if isinstance(value, list):
-        return "[" + ", ".join(_yaml_flow(v) for v in value) + "]"
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         plain = value and _parse_yaml_scalar(value) == value and not re.search(r"[\s,:{}\[\]'\"#&*!|>%@`]", value)
         return value if plain else json.dumps(value)
@@ -194,7 +196,7 @@ def _command_line_hint(error, schema: dict) -> str:
     while isinstance(path[-1], int):  # a list item: show it in a list
         path.pop()
         value = [value]
-    text = _yaml_flow(value).replace(json.dumps(_MAPPING), _MAPPING)
+    text = yaml_flow(value).replace(json.dumps(_MAPPING), _MAPPING)
     for part in reversed(path[1:]):
         text = f"{{{part}: {text}}}"
     assignment = f"{path[0]}={text}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import RESNET_FACTORS, SCHEMA_PATH, SVM_FACTORS, load_config, resnet_runs, resolve_ref, svm_runs
+from .config import RESNET_FACTORS, SCHEMA_PATH, SVM_FACTORS, load_config, resnet_runs, resolve_ref, svm_runs, yaml_flow
 
 REPO = SCHEMA_PATH.parents[2]
 README_PATH = REPO / "config" / "README.md"
@@ -37,19 +37,7 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
 
 def literal(value) -> str:
     """A value as it is written in a config file (YAML flow style), in backticks."""
-    return f"`{_flow(value)}`"
-
-
-def _flow(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    return str(value)
+    return f"`{yaml_flow(value)}`"
 
 
 def _bounds(node: dict) -> str:
@@ -212,9 +200,9 @@ def run_counts(config_path: Path = CONFIG_PATH) -> str:
     relative = Path(config_path).resolve()
     shown = relative.relative_to(REPO) if relative.is_relative_to(REPO) else relative
     parts = [
-        f"`{shown}` (`gpu: {_flow(config['gpu'])}`, `seeds: {_flow(config['seeds'])}`). A point is one distinct run "
-        "of a study (times the replicate seeds); a run an earlier study (in config order) already plans is shared, "
-        "not trained again."
+        f"`{shown}` (`gpu: {yaml_flow(config['gpu'])}`, `seeds: {yaml_flow(config['seeds'])}`). A point is one "
+        "distinct run of a study (times the replicate seeds); a run an earlier study (in config order) already plans "
+        "is shared, not trained again."
     ]
     cases = (("Planned on a host without a CUDA device", False), ("Planned on a host with one", True))
     for case, visible in cases:
