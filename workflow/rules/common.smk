@@ -24,7 +24,9 @@ OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
 
 
-RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible(config))
+# The GPUs local CUDA jobs share (config `gpus`, else nvidia-smi): counted once, for the plan and the GPU slots.
+GPUS = host_gpus(config)
+RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible(config, GPUS))
 SVM_RUNS = svm_runs(config)
 RESNET = Paramspace(RESNET_RUNS[RESNET_FACTORS])
 SVM = Paramspace(SVM_RUNS[SVM_FACTORS])
@@ -40,10 +42,8 @@ RUN_BY_PATH = {
 # GPU slots. Locally, snakemake runs at most GPUs x gpu_slots CUDA jobs at once (the `gpu` resource each declares),
 # unless --resources gpu=N says otherwise; which GPU each gets is its lease (ablation.leases). On a cluster the
 # scheduler assigns GPUs, and a cap from the submit host's GPUs would be wrong.
-GPUS = host_gpus(config)
-GPU_SLOTS = config["gpu_slots"]
 if workflow.local_exec and GPUS > 0 and "gpu" not in workflow.global_resources:
-    workflow.register_resource("gpu", GPUS * GPU_SLOTS)
+    workflow.register_resource("gpu", GPUS * config["gpu_slots"])
 
 if len(RESNET_LEFT_OUT):
     print(
@@ -138,11 +138,16 @@ def figure_instances(name):
     return [dict(zip(figure.wildcards, c)) for c in sorted(combinations, key=order)]
 
 
-def figure_pngs(name):
+def figure_files(name):
+    """(wildcard values, PNG path) of each file of a figure."""
     return [
-        f"{REPORT}/plots/{figure_stem(name, **values)}.png"
+        (values, f"{REPORT}/plots/{figure_stem(name, **values)}.png")
         for values in figure_instances(name)
     ]
+
+
+def figure_pngs(name):
+    return [png for _, png in figure_files(name)]
 
 
 def report_targets():

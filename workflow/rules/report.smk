@@ -80,8 +80,8 @@ rule render_report:
     params:
         tables=REPORT_TABLES,
         config_studies=list(config["resnet_studies"]) + list(config["svm_studies"]),
-        # Each figure's files in the order of `plots`, with their wildcard values.
-        figures={name: figure_instances(name) for name in FIGURES},
+        # Each figure's files with their wildcard values (README.md titles the curves by them).
+        figures={name: figure_files(name) for name in FIGURES},
         configfiles=[config_path(f) for f in workflow.configfiles],
     script:
         "../scripts/render_report.py"

@@ -27,16 +27,16 @@ with open(sm.log[0], "w") as log:
         return os.path.relpath(path, readme_path.parent)
 
     # A figure without wildcards is one path; one with wildcards (the curves) a list of files, each with its title.
-    pngs, plots = iter(sm.input.plots), {}
-    for name, instances in sm.params.figures.items():
-        if instances == [{}]:
-            plots[name] = relative(next(pngs))
+    plots = {}
+    for name, files in sm.params.figures.items():
+        if not FIGURES[name].wildcards:
+            plots[name] = relative(files[0][1])
             continue
         item = FIGURES[name].item
         plots[name] = [
             {"title": ", ".join([item[0].upper() + item[1:], *(tables.show(w, v) for w, v in values.items())]),
-             "path": relative(next(pngs))}
-            for values in instances
+             "path": relative(png)}
+            for values, png in files
         ]  # fmt: skip
     configfiles = ", ".join(f"`{f}`" for f in sm.params.configfiles) or "the default"
     context = readme.readme_context(runs, sm.config, docs, analysis, claims, plots, configfiles)

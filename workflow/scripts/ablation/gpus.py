@@ -56,12 +56,14 @@ def host_gpus(config: dict) -> int:
     return visible_gpus() if config.get("gpus") is None else config["gpus"]
 
 
-def cuda_visible(config: dict) -> bool:
-    """Whether the planning host can run CUDA runs; asked only under `gpu: auto`.
+def cuda_visible(config: dict, gpus: int | None = None) -> bool:
+    """Whether the planning host can run CUDA runs; asked only under `gpu: auto`. `gpus`: host_gpus(config), where
+    the caller has it already (each count runs nvidia-smi).
 
     A CPU-only torch build cannot, whatever GPUs the host has. Where torch is not installed beside snakemake (its
     jobs run in conda environments), the GPUs decide.
     """
     if config["gpu"] != "auto":
         return False
-    return host_gpus(config) > 0 and torch_built_with_cuda() is not False
+    gpus = host_gpus(config) if gpus is None else gpus
+    return gpus > 0 and torch_built_with_cuda() is not False

@@ -94,6 +94,7 @@ def main(argv=None) -> None:
         config["gpu"] = args.gpu if args.gpu == "auto" else args.gpu == "true"
     throughput = load_throughput(args.throughput)
     source = f"measured on this host ({args.throughput})" if throughput else "documented defaults (make calibrate)"
+    config["gpus"] = host_gpus(config)  # counted once (nvidia-smi), for the plan and the GPU wall time
     visible = cuda_visible(config)
     print(render(config, args.configfile, args.cores, visible, throughput, source))
 
