@@ -128,7 +128,8 @@ def train_args(prepared_split, out_dir, **run_changes) -> dict:
 
 
 def without_times(record: dict) -> dict:
-    """The metrics that must be identical between two runs of the same point (wall times and dates aside)."""
+    """The metrics that must be identical between two runs of the same point (times, dates and the conditions of the
+    measurement aside)."""
     history = [{k: v for k, v in h.items() if not k.endswith("_time_s")} for h in record["history"]]
-    kept = {k: v for k, v in record.items() if k not in ("train_time_s", "provenance", "history")}
+    kept = {k: v for k, v in record.items() if k not in ("train_time_s", "provenance", "history", "conditions")}
     return {**kept, "history": history}

@@ -62,6 +62,37 @@ def svm_run(wildcards):
     return RUN_BY_PATH[SVM.wildcard_pattern.format(**wildcards)]
 
 
+# Timed runs (a study with `timing: exclusive`, ablation.config.timed_studies) train with no other job of the workflow
+# running. Locally such a job takes every core snakemake was given, so the scheduler starts nothing beside it; on SLURM
+# it is submitted with --exclusive. Both are resources, not params: changing `timing` reruns nothing, and each run's
+# metrics record whether it ran alone.
+TIMED = {
+    path
+    for space, table in ((RESNET, RESNET_RUNS), (SVM, SVM_RUNS))
+    for path, exclusive in zip(space.instance_patterns, table["exclusive"])
+    if exclusive
+}
+
+
+def timed(space):
+    return lambda wildcards: int(space.wildcard_pattern.format(**wildcards) in TIMED)
+
+
+def slurm_exclusive(space):
+    return lambda wildcards: "--exclusive" if timed(space)(wildcards) else ""
+
+
+def job_threads(space, threads):
+    """`threads:` of a run's job: its own thread count, or locally every core for a timed run."""
+
+    def threads_of(wildcards):
+        if workflow.local_exec and timed(space)(wildcards):
+            return workflow.cores
+        return threads(wildcards)
+
+    return threads_of
+
+
 def resnet_metrics():
     return [f"{OUTDIR}/runs/resnet/{p}/metrics.json" for p in RESNET.instance_patterns]
 
@@ -167,8 +198,13 @@ def split_inputs(wildcards):
 
 
 def resnet_threads(wildcards):
-    key = "gpu_threads" if wildcards.device == "cuda" else "cpu_threads"
-    return config["training"][key]
+    """Threads a run asks for (as a SLURM job's cpus-per-task); a timed CPU run asks for `timing_cpu_threads`."""
+    training = config["training"]
+    if wildcards.device == "cuda":
+        return training["gpu_threads"]
+    if timed(RESNET)(wildcards) and training["timing_cpu_threads"]:
+        return training["timing_cpu_threads"]
+    return training["cpu_threads"]
 
 
 # Resources of a training job, from the run itself: its FLOPs over the host's calibrated (or default) throughput.

@@ -9,9 +9,11 @@ rule train_svm:
         f"{OUTDIR}/benchmarks/svm/{SVM.wildcard_pattern}.tsv"
     conda:
         "../../envs/svm.yaml"
-    # libsvm fits on one core.
-    threads: 1
+    # libsvm fits on one core (a timed fit takes them all locally, so that nothing runs beside it).
+    threads: job_threads(SVM, lambda wc: 1)
     resources:
+        exclusive=timed(SVM),
+        slurm_extra=slurm_exclusive(SVM),
         runtime=svm_runtime_min,
         mem_mb=lambda wc, attempt: 4000 * attempt,
     params:

@@ -9,9 +9,11 @@ rule train_resnet:
         f"{OUTDIR}/benchmarks/resnet/{RESNET.wildcard_pattern}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: resnet_threads
+    threads: job_threads(RESNET, resnet_threads)
     resources:
         gpu=lambda wc: 1 if wc.device == "cuda" else 0,
+        exclusive=timed(RESNET),
+        slurm_extra=slurm_exclusive(RESNET),
         runtime=resnet_runtime_min,
         mem_mb=resnet_mem_mb,
     params:

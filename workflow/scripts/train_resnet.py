@@ -9,6 +9,7 @@ sm = snakemake
 with open(sm.log[0], "a") as log:  # append: a resumed run keeps the log of its first attempt
     # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the
     # slots or the GPU count reruns nothing). The lease lasts as long as this process.
+    lease = None
     if sm.params.run["device"] == "cuda":
         config = sm.config
         lease = acquire(host_gpus(config), config["gpu_slots"], config["gpu_lease_dir"], log=log)
@@ -34,4 +35,6 @@ with open(sm.log[0], "a") as log:  # append: a resumed run keeps the log of its 
         training={**sm.config["training"], **sm.params.hyper},
         threads=sm.threads,
         log=log,
+        exclusive=bool(sm.resources.exclusive),
+        gpu_lease=lease,
     )

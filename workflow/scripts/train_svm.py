@@ -14,4 +14,5 @@ with open(sm.log[0], "w") as log:
         split_json=sm.input.split_json,
         metrics_path=sm.output.metrics,
         log=log,
+        exclusive=bool(sm.resources.exclusive),
     )

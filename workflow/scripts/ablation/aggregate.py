@@ -45,14 +45,33 @@ PROVENANCE = [
     "started_at",
     "finished_at",
 ]
-RUN_COLUMNS = ["run_id", "kind", "status", "note", "studies", *FACTORS, *METRICS, *PROVENANCE, "torch", "metrics_path"]
+# The conditions the times were measured under (ablation.conditions); empty for runs recorded before them.
+CONDITIONS = [
+    "exclusive",
+    "device_name",
+    "device_index",
+    "gpu_other_runs_start",
+    "gpu_other_runs_end",
+    "load_average_start",
+    "load_average_end",
+    "cpu_utilisation",
+    "deterministic_algorithms",
+    "cudnn_benchmark",
+]
+RUN_COLUMNS = [
+    *["run_id", "kind", "status", "note", "studies", *FACTORS, *METRICS, *PROVENANCE, *CONDITIONS],
+    *["interval_start", "interval_end", "torch", "metrics_path"],
+]
 HISTORY_FIELDS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_time_s", "data_time_s"]
 HISTORY_COLUMNS = ["run_id", "epoch", *HISTORY_FIELDS]
 
 # Column types once read back from CSV (a column with gaps would otherwise come back as float or object).
 INT_COLUMNS = ["batch_size", "epochs", "seed", "train_samples", "epochs_completed", "diverged_epoch"]
 INT_COLUMNS += ["macs", "flops", "params_count", "n_support_vectors", "cpu_count", "threads"]
-BOOL_COLUMNS = ["pin_memory", "git_dirty"]
+INT_COLUMNS += ["gpu_other_runs_start", "gpu_other_runs_end"]
+BOOL_COLUMNS = ["pin_memory", "git_dirty", "exclusive", "deterministic_algorithms", "cudnn_benchmark"]
+FLOAT_COLUMNS = ["lr", *METRICS, "load_average_start", "load_average_end", "cpu_utilisation"]
+FLOAT_COLUMNS += ["interval_start", "interval_end"]
 
 
 def run_id(kind: str, factors: list[str], point: dict) -> str:
@@ -80,6 +99,8 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     rid = run_id(kind, factors, planned)
     history = record.get("history", [])
     provenance = record["provenance"]
+    conditions = record.get("conditions", {})
+    interval = conditions.get("interval_unix", [None, None])
     row = {
         "run_id": rid,
         "kind": kind,
@@ -91,6 +112,9 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         "val_accuracy": history[-1]["val_accuracy"] if history else None,
         "epochs_completed": len(history) if kind == "resnet" else None,
         **{p: provenance.get(p) for p in PROVENANCE},
+        **{c: conditions.get(c) for c in CONDITIONS},
+        "interval_start": interval[0],
+        "interval_end": interval[1],
         "torch": provenance.get("packages", {}).get("torch"),
         "metrics_path": str(metrics_path),
     }
@@ -129,7 +153,7 @@ def typed(runs: pd.DataFrame) -> pd.DataFrame:
         runs[column] = pd.array(runs[column], dtype="Int64")
     for column in BOOL_COLUMNS:
         runs[column] = runs[column].map(_as_bool, na_action="ignore").astype("boolean")
-    for column in ("lr", *METRICS):
+    for column in FLOAT_COLUMNS:
         if column not in INT_COLUMNS:
             runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
     return runs
@@ -142,7 +166,17 @@ def _as_bool(value) -> bool:
 
 
 def read_runs(path) -> pd.DataFrame:
-    text_columns = {c: "string" for c in ("note", "studies", "gpu_name", "cuda_version", "slurm_job_id", "torch")}
+    text_columns = (
+        "note",
+        "studies",
+        "gpu_name",
+        "cuda_version",
+        "slurm_job_id",
+        "torch",
+        "device_name",
+        "device_index",
+    )
+    text_columns = {c: "string" for c in text_columns}
     return typed(pd.read_csv(path, dtype=text_columns, keep_default_na=True)).fillna({"note": "", "studies": ""})
 
 

@@ -286,7 +286,8 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
     table["device"] = table["device"].replace("best", "cuda" if gpu_planned else "cpu")
     left_out = table[(table["device"] == "cuda") & (not gpu_planned)]
     planned = table.drop(left_out.index)
-    return _merge_studies(planned, RESNET_FACTORS), _merge_studies(left_out, RESNET_FACTORS)
+    timed = timed_studies(config)
+    return _merge_studies(planned, RESNET_FACTORS, timed), _merge_studies(left_out, RESNET_FACTORS, timed)
 
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
@@ -304,15 +305,30 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
             f"data.subset={config['data']['subset']}). "
             "Lower train_samples, or raise data.split.train (or data.subset.train)."
         )
-    return _merge_studies(table, SVM_FACTORS)
+    return _merge_studies(table, SVM_FACTORS, timed_studies(config))
 
 
-def _merge_studies(table: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
-    """One row per distinct run (runs shared by several studies are trained once); `studies` lists them."""
+def timed_studies(config: dict) -> set[str]:
+    """The studies whose runs train alone on the machine (`timing: exclusive`), unless `timing: shared` says none."""
+    if config["timing"] == "shared":
+        return set()
+    return {
+        name
+        for kind in ("resnet_studies", "svm_studies")
+        for name, study in config[kind].items()
+        if study["timing"] == "exclusive"
+    }
+
+
+def _merge_studies(table: pd.DataFrame, factors: list[str], timed: set[str]) -> pd.DataFrame:
+    """One row per distinct run (runs shared by several studies are trained once); `studies` lists them, and
+    `exclusive` says whether any of them is timed (the run then trains alone)."""
     if table.empty:
-        return pd.DataFrame(columns=factors + ["studies"])
+        return pd.DataFrame(columns=factors + ["studies", "exclusive"])
     merged = table.groupby(factors, sort=False)["study"].agg(lambda s: ",".join(dict.fromkeys(s))).reset_index()
-    return merged.rename(columns={"study": "studies"})[factors + ["studies"]]
+    merged = merged.rename(columns={"study": "studies"})[factors + ["studies"]]
+    merged["exclusive"] = merged["studies"].map(lambda s: bool(timed & set(s.split(","))))
+    return merged
 
 
 def load_config(path) -> dict:

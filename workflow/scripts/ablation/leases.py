@@ -29,6 +29,14 @@ class Lease:
     visible_devices: str  # what CUDA_VISIBLE_DEVICES is set to
     waited_s: float
     _handle: object = None
+    slots: int | None = None
+    lease_dir: Path | None = None
+
+    def others_on_gpu(self) -> int | None:
+        """Other jobs of the workflow leasing this GPU now; None where SLURM chose the GPU (its jobs are unknown)."""
+        if self.gpu is None:
+            return None
+        return holders(self.gpu, self.slots, self.lease_dir) - 1
 
     def release(self) -> None:
         if self._handle is not None:
@@ -63,6 +71,22 @@ def try_lease(gpus: int, slots: int, lease_dir: Path) -> tuple[int, int, object]
     return None
 
 
+def holders(gpu: int, slots: int, lease_dir) -> int:
+    """How many of a GPU's slots are leased now (the caller's own lease included). Each slot is probed with a shared,
+    non-blocking lock on a file handle of its own: a held lease refuses it; a free slot is released at once."""
+    held = 0
+    for slot in range(slots):
+        path = Path(lease_dir) / f"gpu{gpu}.slot{slot}.lock"
+        if not path.exists():
+            continue
+        with open(path) as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held += 1
+    return held
+
+
 def acquire(gpus: int, slots: int, lease_dir=None, environ=os.environ, poll_s: float = 0.5, log=None) -> Lease:
     """A lease on one GPU slot, waiting for one to free up; sets CUDA_VISIBLE_DEVICES in `environ` to that GPU."""
     if environ.get("SLURM_JOB_ID") and environ.get("CUDA_VISIBLE_DEVICES"):
@@ -80,4 +104,4 @@ def acquire(gpus: int, slots: int, lease_dir=None, environ=os.environ, poll_s: f
         time.sleep(poll_s)
     gpu, slot, handle = found
     environ["CUDA_VISIBLE_DEVICES"] = ids[gpu]
-    return Lease(gpu, slot, ids[gpu], time.perf_counter() - start, handle)
+    return Lease(gpu, slot, ids[gpu], time.perf_counter() - start, handle, slots, lease_dir)

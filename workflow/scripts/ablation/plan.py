@@ -27,6 +27,16 @@ def makespan(durations: list[float], slots: int) -> float:
     return max(finish)
 
 
+def wall_time(jobs: pd.DataFrame, cpu_slots: int, gpu_slots: int) -> float:
+    """Wall time of a plan's jobs (device, exclusive, estimate_s) on this host: the exclusive ones one after another,
+    alone on the machine; the rest on `cpu_slots` CPU slots beside `gpu_slots` GPU slots (SVM fits take a CPU slot)."""
+    exclusive = jobs["exclusive"].astype(bool)
+    rest = jobs[~exclusive]
+    cpu = makespan(rest.loc[rest["device"] == "cpu", "estimate_s"].tolist(), cpu_slots)
+    gpu = makespan(rest.loc[rest["device"] == "cuda", "estimate_s"].tolist(), gpu_slots)
+    return jobs.loc[exclusive, "estimate_s"].sum() + max(cpu, gpu)
+
+
 def plan_table(config: dict, visible: bool, throughput: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(planned, left_out) ResNet runs, each with its estimated seconds."""
     sizes = split_sizes(config)
@@ -67,18 +77,26 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     if len(left_out):
         lines.append(f"{'(cuda, left out)':<8} {len(left_out):>6} {hours(left_out['estimate_s'].sum()):>12}")
     cpu_slots = max(1, cores // config["training"]["cpu_threads"])
-    # SVM fits are single-threaded CPU jobs too (snakemake gives them one core each).
-    cpu_jobs = planned.loc[planned["device"] == "cpu", "estimate_s"].tolist() + svm["estimate_s"].tolist()
-    cpu_wall = makespan(cpu_jobs, cpu_slots)
     # GPUs x gpu_slots CUDA runs at a time, as the workflow's GPU leases allow (one GPU assumed where none is seen).
     gpus, gpu_slots = max(1, host_gpus(config)), config["gpu_slots"]
-    gpu_wall = makespan(planned.loc[planned["device"] == "cuda", "estimate_s"].tolist(), gpus * gpu_slots)
+    columns = ["device", "exclusive", "estimate_s"]
+    jobs = pd.concat([planned[columns], svm.assign(device="cpu")[columns]])
+    shared_wall = wall_time(jobs.assign(exclusive=False), cpu_slots, gpus * gpu_slots)
+    wall = wall_time(jobs, cpu_slots, gpus * gpu_slots)
+    timed = jobs[jobs["exclusive"].astype(bool)]
     lines.append("")
     lines.append(
-        f"Local wall time at --cores {cores}: {hours(max(cpu_wall, gpu_wall))} "
+        f"Local wall time at --cores {cores}: {hours(wall)} "
         f"({cpu_slots} CPU run(s) at a time with {config['training']['cpu_threads']} thread(s) each"
-        + (f", {gpu_slots} GPU run(s) at a time on each of {gpus} GPU(s))" if gpu_wall else ")")
+        + (f", {gpu_slots} GPU run(s) at a time on each of {gpus} GPU(s))" if (jobs["device"] == "cuda").any() else ")")
     )
+    if len(timed):
+        # A timed CPU run has every core, but is estimated at one thread's throughput: an upper bound.
+        lines.append(
+            f"  of which {len(timed)} timed run(s), one at a time alone on the machine (timing: exclusive): "
+            f"{hours(timed['estimate_s'].sum())}. With `timing: shared` the plan would take {hours(shared_wall)}: "
+            f"exclusivity costs {hours(wall - shared_wall)} (at most; timed CPU runs use all cores)."
+        )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.svm import SVC
 
 from . import provenance
+from .conditions import Conditions
 from .records import read_json, write_metrics
 from .split import load_pooled, load_split, stratified_subset
 
@@ -55,25 +56,31 @@ def resolved_gamma(gamma, x_train: np.ndarray) -> float:
 def fit_and_test(x_train, y_train, x_test, y_test, kernel: str, hyperparameters: dict) -> dict:
     """Fit one SVC and test it; wall times by time.perf_counter around fit and predict alone."""
     model = SVC(kernel=kernel, **hyperparameters)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(x_train, y_train)
     fit_time_s = time.perf_counter() - start
+    fit_cpu_time_s = time.process_time() - cpu_start
     start = time.perf_counter()
     predicted = model.predict(x_test)
     predict_time_s = time.perf_counter() - start
     return {
         "test_accuracy": float(np.mean(predicted == y_test)),
         "fit_time_s": fit_time_s,
+        "fit_cpu_time_s": fit_cpu_time_s,
         "predict_time_s": predict_time_s,
         "n_support_vectors": int(model.n_support_.sum()),
         "n_support_vectors_per_class": [int(n) for n in model.n_support_],
     }
 
 
-def run_svm(run: dict, hyperparameters: dict, data_dir, split_npz, split_json, metrics_path, log=None) -> dict:
-    """Train and test one SVM run (dataset, kernel, train_samples, seed); write its metrics JSON; return it."""
+def run_svm(
+    run: dict, hyperparameters: dict, data_dir, split_npz, split_json, metrics_path, log=None, exclusive: bool = False
+) -> dict:
+    """Train and test one SVM run (dataset, kernel, train_samples, seed); write its metrics JSON; return it.
+    `exclusive`: whether it runs alone on the machine (a timed study), recorded with its conditions."""
     log = log or sys.stderr
     run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
+    conditions = Conditions("cpu", exclusive, torch_run=False)
     started_at = provenance.now()
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
     images, labels = load_pooled(data_dir)
@@ -89,6 +96,7 @@ def run_svm(run: dict, hyperparameters: dict, data_dir, split_npz, split_json, m
     y_train, y_test = labels[train_indices], labels[parts["test"]]
     print(f"SVM {run_name(run)} {hyperparameters}: fitting on {len(y_train)} images", file=log, flush=True)
     result = fit_and_test(x_train, y_train, x_test, y_test, run["kernel"], hyperparameters)
+    fit_cpu_time_s = result.pop("fit_cpu_time_s")
     print(
         f"test accuracy {result['test_accuracy']:.4f} on {len(y_test)} images | fit {result['fit_time_s']:.2f} s, "
         f"predict {result['predict_time_s']:.2f} s | {result['n_support_vectors']} support vectors",
@@ -107,6 +115,8 @@ def run_svm(run: dict, hyperparameters: dict, data_dir, split_npz, split_json, m
         "test_samples": len(y_test),
         "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
         "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device=None),
+        # libsvm fits on one thread whatever the host has; the timed work is the fit.
+        "conditions": conditions.finish(1, fit_cpu_time_s, result["fit_time_s"]),
     }
     # libsvm fits on one thread whatever the host has.
     record["provenance"]["threads"] = 1

@@ -90,6 +90,44 @@ def cell(group: pd.DataFrame, column: str, scale: float = 1.0, digits: int = 2, 
     return "; ".join(parts) or DASH
 
 
+# A time taken beside other jobs of the workflow (or under unrecorded conditions) carries this mark; a table with such
+# a time says what it means.
+SHARED_MARK = "†"
+SHARED_NOTE = (
+    "† Timed beside other jobs of the workflow (`timing: shared`), or under conditions that were not recorded: an "
+    "upper bound, not comparable with the times taken alone (`timing: exclusive`)."
+)
+
+
+def timed_alone(runs: pd.DataFrame) -> pd.Series:
+    """Whether each run's time was taken with nothing else of the workflow running (False where unrecorded)."""
+    return runs["exclusive"].fillna(False).astype(bool)
+
+
+def time_cell(group: pd.DataFrame, column: str, scale: float = 1.0, digits: int = 2, status_notes=False) -> str:
+    """A time over a grid point's runs, marked when any of them was not timed alone."""
+    text = cell(group, column, scale, digits, status_notes)
+    ok = group[group["status"] == "ok"]
+    return text + SHARED_MARK if len(ok) and not timed_alone(ok).all() else text
+
+
+def conditions_cell(group: pd.DataFrame) -> str:
+    """What a grid point's times were measured under: timing, threads and device, e.g. "alone, 2 threads, <CPU>"."""
+    ok = group[group["status"] == "ok"]
+    texts = []
+    for _, run in ok.iterrows():
+        if pd.isna(run["exclusive"]):
+            texts.append("not recorded")
+            continue
+        threads = (
+            f"{int(run['threads'])} thread{'s' if run['threads'] != 1 else ''}" if pd.notna(run["threads"]) else ""
+        )
+        texts.append(
+            ", ".join(t for t in ("alone" if run["exclusive"] else "shared", threads, run["device_name"]) if t)
+        )
+    return " / ".join(dict.fromkeys(texts)) or DASH
+
+
 def constant_cell(group: pd.DataFrame, column: str, scale: float, digits: int) -> str:
     """A quantity that is the same for every run of a grid point (MACs, parameters), from any run that recorded it."""
     values = group[column].dropna()
@@ -184,15 +222,16 @@ def pin_memory_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     for dataset, model, group in by_dataset_and_model(runs):
         extras = varying(group, ["pin_memory", "dataset", "model"])
         factors = ["pin_memory"] + extras
-        columns = ["Pin Memory"] + [FACTOR_HEADERS[f] for f in extras] + ["Accuracy (%)", "Time Taken (s)"]
+        columns = ["Pin Memory"] + [FACTOR_HEADERS[f] for f in extras]
+        columns += ["Accuracy (%)", "Time Taken (s)", "Conditions"]
         rows = [
             [show(f, v) for f, v in zip(factors, values)]
-            + [cell(point, "test_accuracy", 100), cell(point, "train_time_s", 1, 1, status_notes=False)]
+            + [cell(point, "test_accuracy", 100), time_cell(point, "train_time_s", 1, 1), conditions_cell(point)]
             for values, point in sorted_points(group, factors)
         ]
         section = Section(
             f"{show('dataset', dataset)}, {show('model', model)}",
-            Table(columns, rows, [False] * len(factors) + [True, True]),
+            Table(columns, rows, [False] * len(factors) + [True, True, False]),
         )
         ok = group[group["status"] == "ok"]
         accuracy = paired(ok, "pin_memory", True, False, "test_accuracy")
@@ -216,13 +255,13 @@ def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     for dataset, model, group in by_dataset_and_model(runs):
         extras = varying(group, ["epochs", "dataset", "model"])
         factors = extras + ["epochs"]
-        columns = [FACTOR_HEADERS[f] for f in factors] + ["Accuracy (%)", "Time Taken (s)"]
+        columns = [FACTOR_HEADERS[f] for f in factors] + ["Accuracy (%)", "Time Taken (s)", "Conditions"]
         rows = [
             [show(f, v) for f, v in zip(factors, values)]
-            + [cell(point, "test_accuracy", 100), cell(point, "train_time_s", 1, 1, status_notes=False)]
+            + [cell(point, "test_accuracy", 100), time_cell(point, "train_time_s", 1, 1), conditions_cell(point)]
             for values, point in sorted_points(group, factors)
         ]
-        numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True, True]
+        numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True, True, False]
         doc.sections.append(
             Section(f"{show('dataset', dataset)}, {show('model', model)}", Table(columns, rows, numeric))
         )
@@ -230,16 +269,16 @@ def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
 
 def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     factors = ["dataset", "kernel", "train_samples"]
-    columns = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)"]
+    columns = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)", "Conditions"]
     rows = [
         [show(f, v) for f, v in zip(factors, values)]
-        + [cell(point, "test_accuracy", 100), cell(point, "fit_time_s", 1000, 2, status_notes=False)]
+        + [cell(point, "test_accuracy", 100), time_cell(point, "fit_time_s", 1000, 2), conditions_cell(point)]
         for values, point in sorted_points(runs, factors)
     ]
     if not rows:
         doc.notes.append("No SVM runs in these studies.")
         return
-    doc.sections.append(Section("", Table(columns, rows, [False, False, True, True, True])))
+    doc.sections.append(Section("", Table(columns, rows, [False, False, True, True, True, False])))
 
 
 def q2_table(doc: TableDoc, runs: pd.DataFrame) -> None:
@@ -248,19 +287,20 @@ def q2_table(doc: TableDoc, runs: pd.DataFrame) -> None:
         factors = shown + varying(group, shown + ["dataset"])
         columns = ["Model", "Batch Size", "Optimizer", "LR", "Epochs", "pin_memory", "Device"]
         columns += [FACTOR_HEADERS[f] for f in factors[len(shown) :]]
-        columns += ["Test Accuracy (%)", "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)"]
+        columns += ["Test Accuracy (%)", "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)", "Conditions"]
         rows = [
             [show(f, v) for f, v in zip(factors, values)]
             + [
                 cell(point, "test_accuracy", 100),
-                cell(point, "train_time_s", 1000, 0, status_notes=False),
+                time_cell(point, "train_time_s", 1000, 0),
                 constant_cell(point, "macs", 1e-9, 4),
                 constant_cell(point, "flops", 1e-9, 4),
                 constant_cell(point, "params_count", 1e-6, 2),
+                conditions_cell(point),
             ]
             for values, point in sorted_points(group, factors)
         ]
-        numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True] * 5
+        numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True] * 5 + [False]
         doc.sections.append(Section(show("dataset", dataset), Table(columns, rows, numeric)))
         doc.sections.append(speedup_section(dataset, group))
 
@@ -281,8 +321,8 @@ def speedup_section(dataset: str, runs: pd.DataFrame) -> Section:
         rows.append(
             [
                 show("model", model),
-                cell(cpu, "train_time_s", 1000, 0) if len(cpu) else DASH,
-                cell(gpu, "train_time_s", 1000, 0) if len(gpu) else DASH,
+                time_cell(cpu, "train_time_s", 1000, 0, status_notes=True) if len(cpu) else DASH,
+                time_cell(gpu, "train_time_s", 1000, 0, status_notes=True) if len(gpu) else DASH,
                 speedup,
             ]
         )
@@ -364,6 +404,10 @@ def build_table(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set
     doc.notes.extend(builder.notes)
     if not doc.omitted:
         builder.fill(doc, selected[selected["kind"] == builder.kind])
+    if any(
+        SHARED_MARK in text for section in doc.sections if section.table for row in section.table.rows for text in row
+    ):
+        doc.notes.append(SHARED_NOTE)
     return doc
 
 

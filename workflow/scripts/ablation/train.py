@@ -19,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import provenance
+from .conditions import Conditions, torch_threads
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
 from .split import load_pooled, load_split
@@ -246,20 +247,30 @@ def run_resnet(
     training: dict,
     threads: int = 1,
     log=None,
+    exclusive: bool = False,
+    gpu_lease=None,
 ) -> dict:
     """Train and evaluate one grid point; write its metrics JSON; return it.
 
     `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
-    A checkpoint after every epoch lets a killed run continue where it stopped with identical results.
+    `threads`: what the job was allotted; `exclusive`: whether it runs alone (a timed study); `gpu_lease`: its GPU
+    lease (ablation.leases) on CUDA. A checkpoint after every epoch lets a killed run continue where it stopped with
+    identical results.
     """
-    # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then determinism,
-    # the data, and the seeded model.
+    # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then the threads and
+    # determinism, the data, and the seeded model.
     log = log or sys.stderr
     run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
     device = run["device"]
     require_device(device, log)
+    conditions = Conditions(device, exclusive, gpu_lease)
+    threads = torch_threads(device, exclusive, training, threads)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=device == "cuda")
+    # Deterministic on the CPU, always: a resumed run must end bit-identical. On CUDA only when asked: it slows the
+    # GPU, and the seeds did not set it.
+    deterministic = device != "cuda" or training.get("deterministic_cuda", False)
+    torch.use_deterministic_algorithms(deterministic, warn_only=device == "cuda")
+    torch.backends.cudnn.deterministic = deterministic
     started_at = provenance.now()
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
     tensors = load_parts(data_dir, split_npz)
@@ -286,7 +297,10 @@ def run_resnet(
         def progress(steps, epoch=epoch):
             return tqdm(steps, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
 
+        cpu_start = time.process_time()
         result = run_epoch(permutation, progress)
+        # Process CPU time (all threads) of the training pass, against its wall time `epoch_time_s`.
+        result["cpu_time_s"] = time.process_time() - cpu_start
         if result.pop("diverged"):
             diverged_epoch = epoch
             print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
@@ -310,6 +324,7 @@ def run_resnet(
     else:
         test_loss, test_accuracy = None, None
     macs, params_count = count_macs(run["model"])
+    train_time_s = sum(h["epoch_time_s"] for h in history)
     record = {
         "kind": "resnet",
         "params": dict(run),
@@ -317,7 +332,7 @@ def run_resnet(
         "diverged_epoch": diverged_epoch,
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
-        "train_time_s": sum(h["epoch_time_s"] for h in history),
+        "train_time_s": train_time_s,
         # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
         "compile_time_s": compile_time_s,
         "history": history,
@@ -327,6 +342,8 @@ def run_resnet(
         "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
         "training": dict(training),
         "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device),
+        # Epochs from before a resume have no CPU time when their checkpoint predates it: counted as unknown (0).
+        "conditions": conditions.finish(threads, sum(h.get("cpu_time_s", 0.0) for h in history), train_time_s),
     }
     write_metrics(metrics_path, record)
     # The metrics are written: the run is done and a rerun starts afresh.
