@@ -87,13 +87,17 @@ def read_json(path) -> dict:
 
 # The default config's ResNet runs, counted by hand from the seed reports, seed 000 (README of
 # MLOps-Sahilpreet_Singh-B23CS1061) and seed 001 (gjyotin305/MLOps-B22AI063); config/README.md shows the arithmetic,
-# generated from the config:
-#   seed000_q1 2 datasets x 2 models x 2 batch x 2 opt x 2 lr = 32; epochs 20: +4; pin_memory True: +4;
-#   cpu_vs_gpu: cpu points are Q1's, cuda points +4; seed001_part_a 8 rows x 2 models x 2 datasets = 32;
-#   seed001_q2 10 rows x {cpu, cuda}, of which 1 cpu row is a Part A run.
-CPU_ONLY_RUNS = 32 + 4 + 4 + 32 + 9  # best -> cpu, CUDA runs left out
-CPU_ONLY_LEFT_OUT = 4 + 10
-GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 10  # best -> cuda, plus the explicit cpu runs
+# generated from the config. pin_memory True acts only on CUDA (DataLoader loop): elsewhere it is planned as False.
+#   seed000_q1 2 datasets x 2 models x 2 batch x 2 opt x 2 lr = 32; epochs 20: +4;
+#   seed000_pin_memory is on cuda: its False points are cpu_vs_gpu's cuda points, its True points +4;
+#   cpu_vs_gpu: cuda points +4, cpu points +4 (on a GPU host; on a CPU host they are Q1's);
+#   seed001_part_a 8 rows x 2 models x 2 datasets = 32;
+#   seed001_q2 10 rows x {cpu, cuda}. Its cuda rows: 1 is a Part A run on a GPU host. Its cpu rows: 8 distinct (two
+#   pairs differ only in pin_memory), and on a CPU host 2 of them are Part A runs (ResNet-18 Adam 1e-3 and ResNet-50
+#   SGD 1e-3, 5 epochs, once pin_memory True is planned as False).
+CPU_ONLY_RUNS = 32 + 4 + 32 + 6  # best -> cpu, CUDA runs left out
+CPU_ONLY_LEFT_OUT = 4 + 4 + 10  # pin_memory (False = cpu_vs_gpu's cuda points, True), q2 cuda
+GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 8  # best -> cuda, plus the explicit cpu runs
 
 
 # --- Training one grid point (shared by test_train, test_fast_path and test_slurm) ---------------------------------

@@ -22,16 +22,53 @@ def test_default_config_plans_the_seeds_runs_once_each():
     assert set(left_out["device"]) == {"cuda"}
     assert set(planned["device"]) == {"cpu"}
     assert not planned.duplicated(subset=[c for c in planned.columns if c != "studies"]).any()
-    # The shared point serves every study of seed 000 that holds it.
-    shared = planned[planned["studies"].str.count(",") == 3]
+    # The shared point serves every study of seed 000 that holds it on the CPU (pin_memory's are on cuda).
+    shared = planned[planned["studies"].str.count(",") == 2]
     assert len(shared) == 4
+    assert set(shared["studies"]) == {"seed000_q1,seed000_epochs,seed000_cpu_vs_gpu"}
+    # Timed studies make their runs exclusive, and a run shared with one is exclusive too.
+    assert shared["exclusive"].all()
+    assert not planned[planned["studies"] == "seed000_q1"]["exclusive"].any()
+
+
+def test_pin_memory_true_where_it_cannot_act_is_planned_once_as_false():
+    """On the CPU, or with the resident loop, pin_memory True is the computation of False: one run serves both."""
+    config = validate_config(
+        {
+            "resnet_studies": {
+                "pins": {
+                    "grid": {
+                        "dataset": ["mnist"],
+                        "model": ["resnet18"],
+                        "batch_size": [16],
+                        "optimizer": ["adam"],
+                        "lr": [0.001],
+                        "epochs": [1],
+                        "pin_memory": [False, True],
+                        "device": ["cpu", "cuda"],
+                        "loader": ["dataloader", "resident"],
+                    }
+                }
+            }
+        }
+    )
+    planned, _ = resnet_runs(config, cuda_visible=True)
+    pins = planned.set_index(["device", "loader"])["pin_memory"].groupby(level=[0, 1]).agg(sorted)
+    assert pins.to_dict() == {
+        ("cpu", "dataloader"): [False],
+        ("cpu", "resident"): [False],
+        ("cuda", "dataloader"): [False, True],
+        ("cuda", "resident"): [False],
+    }
+    assert len(planned) == 5 and set(planned["studies"]) == {"pins"}
 
 
 def test_gpu_host_plans_cuda_for_best_and_keeps_explicit_cpu_runs():
     config = load_config(REPO / "config/config.yaml")
     planned, left_out = resnet_runs(config, cuda_visible=True)
     assert len(planned) == GPU_RUNS and len(left_out) == 0
-    assert (planned["device"] == "cpu").sum() == 4 + 10
+    # cpu_vs_gpu's 4 and seed001_q2's 8 distinct cpu rows (two pairs of its rows differ only in pin_memory).
+    assert (planned["device"] == "cpu").sum() == 4 + 8
 
 
 def test_gpu_false_leaves_cuda_out_even_where_visible():
@@ -169,12 +206,13 @@ def test_strings_from_the_command_line_keep_their_yaml_types(given, key, expecte
 def test_a_study_given_as_command_line_strings_expands_to_typed_runs():
     grid = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": ["16", "32"], "optimizer": ["sgd"]}
     grid |= {"lr": ["1e-3", "0.01"], "epochs": ["2"], "pin_memory": ["false", "true"], "seed": ["3"]}
-    config = validate_config({"gpu": "false", "resnet_studies": {"cli": {"grid": grid}}})
+    # gpu "true" plans `best` as cuda, where pin_memory acts (elsewhere True would be planned as False).
+    config = validate_config({"gpu": "true", "resnet_studies": {"cli": {"grid": grid}}})
     planned, _ = resnet_runs(config, cuda_visible=False)
     assert len(planned) == 2 * 2 * 2
     assert set(planned["batch_size"]) == {16, 32} and set(planned["lr"]) == {0.001, 0.01}
     assert set(planned["pin_memory"]) == {False, True} and set(planned["seed"]) == {3}
-    assert set(planned["device"]) == {"cpu"}
+    assert set(planned["device"]) == {"cuda"}
 
 
 @pytest.mark.parametrize(
@@ -288,5 +326,7 @@ def test_readme_run_counts_agree_with_the_hand_count():
     # Per study, in config order: Q1's 32 points are all new; the epochs study shares its 10-epoch half with Q1.
     assert "| `seed000_q1` | 32 | 0 | 32 | 0 | 32 |" in counts
     assert "| `seed000_epochs` | 8 | 4 | 4 | 0 | 4 |" in counts
-    assert "| `seed000_cpu_vs_gpu` | 8 | 4 | 4 | 4 | 0 |" in counts
-    assert f"| total | 108 | 13 | 95 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts
+    # pin_memory's cuda False points are new here; cpu_vs_gpu's cuda points are theirs, its cpu points Q1's.
+    assert "| `seed000_pin_memory` | 8 | 0 | 8 | 8 | 0 |" in counts
+    assert "| `seed000_cpu_vs_gpu` | 8 | 8 | 0 | 0 | 0 |" in counts
+    assert f"| total | 106 | 14 | 92 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts

@@ -40,6 +40,32 @@ PROVENANCE = {
     "started_at": "2026-01-01T00:00:00+00:00",
     "finished_at": "2026-01-01T00:01:00+00:00",
 }
+
+
+def conditions(exclusive: bool, threads: int, wall_time_s: float) -> dict:
+    """A valid `conditions` record of a run timed alone (exclusive) or beside other jobs, on the fixture's CPU."""
+    return {
+        "exclusive": exclusive,
+        "threads": threads,
+        "cores_available": 2,
+        "host_cores": 2,
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "device_index": None,
+        "gpu_other_runs_start": None,
+        "gpu_other_runs_end": None,
+        "load_average_start": 1.0,
+        "load_average_end": 1.0,
+        "cpu_time_s": wall_time_s * threads,
+        "wall_time_s": wall_time_s,
+        "cpu_utilisation": float(threads),
+        "cudnn_benchmark": False,
+        "cudnn_deterministic": True,
+        "deterministic_algorithms": True,
+        "interval_unix": [1.0e9, 1.0e9 + wall_time_s],
+    }
+
+
 MODEL_SIZES = {"resnet18": (33_184_000, 11_175_370), "resnet50": (77_000_000, 23_520_842)}
 
 # The seeds' own column sets (seed 000 and seed 001's READMEs), which our tables must reproduce.
@@ -48,12 +74,13 @@ PART_A_COLUMNS = [
     "ResNet-18 Accuracy (%)", "ResNet-50 Accuracy (%)",
 ]  # fmt: skip
 Q1_COLUMNS = ["Batch Size", "Optimizer", "Learning Rate", "Validation Accuracy (%)", "Test Accuracy (%)"]
-PIN_COLUMNS = ["Pin Memory", "Accuracy (%)", "Time Taken (s)"]
-EPOCHS_COLUMNS = ["Epochs", "Accuracy (%)", "Time Taken (s)"]
-SVM_COLUMNS = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)"]
+# Each table with a time adds the conditions it was measured under (timing alone or shared, threads, device).
+PIN_COLUMNS = ["Pin Memory", "Accuracy (%)", "Time Taken (s)", "Conditions"]
+EPOCHS_COLUMNS = ["Epochs", "Accuracy (%)", "Time Taken (s)", "Conditions"]
+SVM_COLUMNS = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)", "Conditions"]
 Q2_COLUMNS = [
     "Model", "Batch Size", "Optimizer", "LR", "Epochs", "pin_memory", "Device", "Test Accuracy (%)",
-    "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)",
+    "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)", "Conditions",
 ]  # fmt: skip
 
 
@@ -87,6 +114,8 @@ def resnet_record(run: dict, diverged_epoch: int | None = None) -> dict:
         "flops": 2 * macs,
         "params_count": params,
         "provenance": {**PROVENANCE, "seed": run["seed"]},
+        # Seed 0 timed alone on 2 threads, seed 1 beside other jobs on 1.
+        "conditions": conditions(run["seed"] == 0, 2 - run["seed"], sum(h["epoch_time_s"] for h in history)),
     }
     validate_metrics(record)
     return record
@@ -106,6 +135,9 @@ def svm_record(run: dict) -> dict:
         "train_samples_actual": run["train_samples"],
         "provenance": {**PROVENANCE, "seed": run["seed"]},
     }
+    # The smallest fit was recorded before runs recorded their conditions; the others were timed alone.
+    if run["train_samples"] > min(SVM_SIZES):
+        record["conditions"] = conditions(True, 1, record["fit_time_s"])
     validate_metrics(record)
     return record
 
@@ -241,8 +273,21 @@ def test_rendered_tables_show_replicates_divergence_and_left_out_runs(study):
     gpu_row = next(line for line in markdown["q2"].splitlines() if "| GPU |" in line)
     assert "not run: no GPU" in gpu_row
     assert "0.0332" in markdown["q2"] and "0.0664" in markdown["q2"] and "thop's MACs" in markdown["q2"]
-    assert "| 1,000 |" in markdown["svm"] and "| 2,000.00 |" in markdown["svm"]  # n=1000: fit 2 s = 2,000 ms
-    assert "Difference True - False" in markdown["pin_memory"] and "interval not available" in markdown["pin_memory"]
+    # n=1000: fit 2 s = 2,000 ms, under unrecorded conditions (marked); n=2000: 8 s, timed alone.
+    svm_rows = {line.split(" | ")[2]: line for line in markdown["svm"].splitlines() if line.startswith("| MNIST |")}
+    assert "| 2,000.00† | not recorded |" in svm_rows["1,000"]
+    assert "| 8,000.00 | alone, 1 thread, Test CPU |" in svm_rows["2,000"]
+    assert report_tables.SHARED_NOTE in markdown["svm"]
+    (one_epoch,) = [line for line in markdown["epochs"].splitlines() if line.startswith("| 1 |")]
+    assert one_epoch.endswith("| 10.0 | alone, 2 threads, Test CPU |")
+    # Two replicates, one timed alone on 2 threads and one shared on 1: the time is marked and both are named.
+    runs = study["runs"]
+    sgd = runs[(runs["studies"] == "grid") & (runs["optimizer"] == "sgd")]
+    assert report_tables.time_cell(sgd, "train_time_s", 1, 1) == "10.5 ± 0.7 (n=2)†"
+    assert report_tables.conditions_cell(sgd) == "alone, 2 threads, Test CPU / shared, 1 thread, Test CPU"
+    # Without a GPU, pin_memory True is the run of False: no pair, so no difference is claimed.
+    assert "Difference True - False: not testable on this host" in markdown["pin_memory"]
+    assert report_tables.PIN_MEMORY_NOTE in markdown["pin_memory"] and report_tables.PIN_MEMORY_NOTE in markdown["q2"]
     for key in tables:
         assert "<table>" in html[key] and "</html>" in html[key]
         assert markdown[key].startswith(f"# {TABLE_TITLES[key]}")
@@ -308,7 +353,7 @@ def resnet_frame(rows: list[dict]) -> pd.DataFrame:
     defaults = {
         "kind": "resnet", "status": "ok", "note": "", "dataset": "mnist", "model": "resnet18", "batch_size": 32,
         "optimizer": "adam", "lr": 0.001, "epochs": 1, "pin_memory": False, "device": "cpu", "loader": "dataloader",
-        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000,
+        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None,
     }  # fmt: skip
     frame = pd.DataFrame([{**defaults, **row} for row in rows])
     frame["run_id"] = [f"run{i}" for i in range(len(frame))]
@@ -415,6 +460,28 @@ def test_pin_memory_faster_at_equal_accuracy_is_supported():
     claim = claims.claim_pin_memory(resnet_frame(rows))
     assert claim.parts[0].estimate.value == pytest.approx(0.95)
     assert claim.verdict == SUPPORTED
+
+
+def test_pin_memory_is_not_testable_from_pairs_where_pinning_cannot_act():
+    """CPU pairs, or CUDA pairs of the resident loop, are the same computation twice: never evidence either way."""
+    rows = []
+    for seed, (device, loader) in enumerate([("cpu", "dataloader"), ("cuda", "resident"), ("cpu", "resident")]):
+        for pin, time in ((False, 100.0), (True, 90.0)):
+            rows.append({"pin_memory": pin, "seed": seed, "device": device, "loader": loader, "train_time_s": time})
+    claim = claims.claim_pin_memory(resnet_frame(rows).assign(test_accuracy=0.9))
+    assert claim.verdict == claims.NOT_TESTABLE
+    assert [p.verdict for p in claim.parts] == [claims.NOT_TESTABLE] * 2 and "GPU" in claim.parts[0].reason
+
+
+def test_claim_3_names_the_seeds_gpu_beside_ours():
+    rows = [
+        {"device": "cpu", "train_time_s": 200.0},
+        {"device": "cuda", "train_time_s": 10.0, "gpu_name": "NVIDIA H100"},
+    ]
+    claim = claims.claim_gpu_speedup(resnet_frame(rows).assign(test_accuracy=0.9))
+    assert claim.note == "The seeds' GPU: an NVIDIA T4; ours: NVIDIA H100."
+    claim = claims.claim_gpu_speedup(resnet_frame([{"device": "cpu", "test_accuracy": 0.9}]))
+    assert claim.note == "The seeds' GPU: an NVIDIA T4; ours: none (no CUDA run here)."
 
 
 def test_epochs_that_gain_until_ten_then_flatten_saturate():

@@ -113,6 +113,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         "epochs_completed": len(history) if kind == "resnet" else None,
         **{p: provenance.get(p) for p in PROVENANCE},
         **{c: conditions.get(c) for c in CONDITIONS},
+        "threads": conditions.get("threads", provenance.get("threads")),
         "interval_start": interval[0],
         "interval_end": interval[1],
         "torch": provenance.get("packages", {}).get("torch"),

@@ -274,16 +274,26 @@ def _expand(studies: dict, factors: list[str], defaults: dict, replicate_seeds: 
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+def pin_memory_acts(runs: pd.DataFrame) -> pd.Series:
+    """Where pin_memory changes anything: the `dataloader` loop's copies to a CUDA device (the resident loop holds the
+    data on the device already, and on the CPU nothing is copied)."""
+    return (runs["device"] == "cuda") & (runs["loader"] == "dataloader")
+
+
 def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(planned, left_out): one row per distinct ResNet run, with the studies it serves.
 
     `device: best` resolves here, when the plan is made: cuda if GPU runs are planned, else cpu. GPU runs are planned
-    when `gpu` is true, or `auto` and CUDA is visible; otherwise CUDA runs go to `left_out` with the reason.
+    when `gpu` is true, or `auto` and CUDA is visible; otherwise CUDA runs go to `left_out` with the reason. A point
+    with pin_memory True where pinning cannot act (`pin_memory_acts`) is planned as pin_memory False.
     """
     gpu_planned = config["gpu"] is True or (config["gpu"] == "auto" and cuda_visible)
     defaults = {**config["factor_defaults"], "seed": None}
     table = _expand(config["resnet_studies"], RESNET_FACTORS, defaults, config["seeds"], source)
     table["device"] = table["device"].replace("best", "cuda" if gpu_planned else "cpu")
+    # pin_memory acts only where the DataLoader copies batches to a GPU; anywhere else True is the same computation as
+    # False, so such a point is planned as False: trained once, serving the studies of both.
+    table.loc[~pin_memory_acts(table), "pin_memory"] = False
     left_out = table[(table["device"] == "cuda") & (not gpu_planned)]
     planned = table.drop(left_out.index)
     timed = timed_studies(config)

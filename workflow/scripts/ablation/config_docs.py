@@ -202,7 +202,8 @@ def run_counts(config_path: Path = CONFIG_PATH) -> str:
     parts = [
         f"`{shown}` (`gpu: {yaml_flow(config['gpu'])}`, `seeds: {yaml_flow(config['seeds'])}`). A point is one "
         "distinct run of a study (times the replicate seeds); a run an earlier study (in config order) already plans "
-        "is shared, not trained again."
+        "is shared, not trained again. A point with pin_memory True off CUDA (or on the resident loop), where pinning "
+        "does nothing, is the run with pin_memory False."
     ]
     cases = (("Planned on a host without a CUDA device", False), ("Planned on a host with one", True))
     for case, visible in cases:

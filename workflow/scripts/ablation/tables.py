@@ -13,6 +13,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.claims import Claim, mean_interval, paired, ratio_interval
+from ablation.config import pin_memory_acts
 from ablation.layout import TABLE_KEYS, TABLE_TITLES
 from ablation.names import DASH, FACTOR_HEADERS, GRID_FACTORS, ORDER, VALUE_NAMES
 
@@ -96,6 +97,12 @@ SHARED_MARK = "†"
 SHARED_NOTE = (
     "† Timed beside other jobs of the workflow (`timing: shared`), or under conditions that were not recorded: an "
     "upper bound, not comparable with the times taken alone (`timing: exclusive`)."
+)
+
+
+PIN_MEMORY_NOTE = (
+    "pin_memory acts only on the DataLoader's copies to a GPU: on the CPU (or the resident loop) a row the seeds ran "
+    "with pin_memory True is the same computation as False, trained once and shown as False."
 )
 
 
@@ -233,11 +240,14 @@ def pin_memory_table(doc: TableDoc, runs: pd.DataFrame) -> None:
             f"{show('dataset', dataset)}, {show('model', model)}",
             Table(columns, rows, [False] * len(factors) + [True, True, False]),
         )
-        ok = group[group["status"] == "ok"]
+        ok = group[(group["status"] == "ok") & pin_memory_acts(group)]
         accuracy = paired(ok, "pin_memory", True, False, "test_accuracy")
         time = paired(ok, "pin_memory", True, False, "train_time_s")
         if accuracy.empty:
-            section.notes.append("Difference True - False: no pair of runs with both settings (all else equal).")
+            section.notes.append(
+                "Difference True - False: not testable on this host: no CUDA runs of the DataLoader loop with both "
+                "settings (all else equal)."
+            )
         else:
             accuracy_difference = mean_interval(100 * (accuracy["a"] - accuracy["b"]), "points")
             time_difference = mean_interval(time["a"] - time["b"], "s")
@@ -245,10 +255,6 @@ def pin_memory_table(doc: TableDoc, runs: pd.DataFrame) -> None:
                 f"Difference True - False: accuracy {accuracy_difference.text()}; time {time_difference.text()}."
             )
         doc.sections.append(section)
-    if not runs.empty and set(runs["device"]) == {"cpu"}:
-        doc.notes.append(
-            "Every run here is on the CPU, where pin_memory has no effect (it only speeds host-to-GPU copies)."
-        )
 
 
 def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
@@ -357,6 +363,7 @@ class Builder:
     intro: str
     fill: Callable[[TableDoc, pd.DataFrame], None]
     notes: tuple[str, ...] = ()  # shown whether or not the table has runs
+    shows_pin_memory: bool = False  # a pin_memory column, which off CUDA always reads False
 
 
 BUILDERS = {
@@ -364,6 +371,7 @@ BUILDERS = {
         "resnet",
         "Test accuracy of each row for every model, as seed 001's Part A table, one table per dataset.",
         part_a_table,
+        shows_pin_memory=True,
     ),
     "q1": Builder(
         "resnet",
@@ -376,6 +384,7 @@ BUILDERS = {
         "Pin Memory, Accuracy and Time Taken (training time, evaluation excluded) per dataset and model, as seed "
         "000's table, with the paired difference True - False and its 95% interval.",
         pin_memory_table,
+        shows_pin_memory=True,
     ),
     "epochs": Builder(
         "resnet",
@@ -388,6 +397,7 @@ BUILDERS = {
         "resnet",
         "The same runs on the CPU and on the GPU, as seed 001's Question 2 table, per dataset.",
         q2_table,
+        shows_pin_memory=True,
         notes=(
             "MACs (G) are thop's multiply-accumulate count per image; FLOPs (G) = 2 x MACs. The seeds' \"GFLOPs\" "
             "column was thop's MACs (0.0332 G for ResNet-18 on a 28x28 image).",
@@ -403,7 +413,10 @@ def build_table(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set
     doc.intro = builder.intro
     doc.notes.extend(builder.notes)
     if not doc.omitted:
-        builder.fill(doc, selected[selected["kind"] == builder.kind])
+        runs = selected[selected["kind"] == builder.kind]
+        builder.fill(doc, runs)
+        if builder.shows_pin_memory and not pin_memory_acts(runs).all():
+            doc.notes.append(PIN_MEMORY_NOTE)
     if any(
         SHARED_MARK in text for section in doc.sections if section.table for row in section.table.rows for text in row
     ):
