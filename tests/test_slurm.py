@@ -38,7 +38,10 @@ def job_record(job_id: str) -> str:
 def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_gpu(
     slurm_cluster, fixture_data, tmp_path
 ):
+    # Timed (as the seeds' CPU-against-GPU study is): each job is submitted --exclusive. One thread on both sides, so
+    # that the local and the cluster run compute the same thing.
     study = {
+        "timing": "exclusive",
         "grid": {
             "dataset": ["mnist"],
             "model": ["resnet18"],
@@ -52,7 +55,9 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
-        write_config(directory / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+        write_config(
+            directory / "config.yaml", fixture_data, resnet_studies={"tiny": study}, training={"timing_cpu_threads": 1}
+        )
     run_snakemake("--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(local_dir),
                   "--configfile", str(local_dir / "config.yaml"))  # fmt: skip
 
@@ -76,16 +81,19 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     remote = read_json(cluster_dir / "results" / relative / "device~cpu/loader~dataloader/seed~0/metrics.json")
     assert without_times(remote) == without_times(local)
     assert remote["provenance"]["slurm_job_id"] == submitted["cpu"]
+    assert remote["conditions"]["exclusive"] and remote["conditions"]["threads"] == 1
 
-    # The job records: one CPU for the 1-thread CPU run and no GPU; the CUDA run asked for one GPU; runtimes and memory
-    # come from the run's cost estimate.
+    # The job records: the CPU run has the whole node (--exclusive: every CPU of it) and no GPU; the CUDA run asked
+    # for one GPU; runtimes and memory come from the run's cost estimate.
     cpu_record, cuda_record = job_record(submitted["cpu"]), job_record(submitted["cuda"])
-    assert "NumCPUs=1 " in cpu_record and "gpu" not in cpu_record.split("TRES=", 1)[1].split("\n", 1)[0]
+    assert f"NumCPUs={os.cpu_count()} " in cpu_record
+    assert "gpu" not in cpu_record.split("TRES=", 1)[1].split("\n", 1)[0]
     assert "JobState=COMPLETED" in cpu_record
     assert re.search(r"TresPerJob=gres:gpu:1|TRES=\S*gres/gpu=1", cuda_record), cuda_record
     assert "JobState=FAILED" in cuda_record
     for record in (cpu_record, cuda_record):
         assert re.search(r"TimeLimit=00:\d\d:00", record) and re.search(r"mem=\d+M", record)
+        assert "OverSubscribe=NO" in record, "a timed run has the node to itself (--exclusive)"
 
     # The CUDA run failed at once, saying why and what to do, in its rule log.
     logs = cluster_dir / "results/logs/resnet" / relative.removeprefix("runs/resnet/")

@@ -118,3 +118,44 @@ def test_each_local_cuda_job_takes_a_gpu_lease_before_torch_sees_a_gpu(fixture_d
         assert re.search(r"GPU lease: CUDA_VISIBLE_DEVICES=[01] \(GPU [01], slot 0, waited", text), text
         assert "torch sees no CUDA device" in text
     assert sorted(p.name for p in (tmp_path / "leases").iterdir()) == ["gpu0.slot0.lock", "gpu1.slot0.lock"]
+
+
+def overlaps(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+@pytest.mark.slow
+def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fixture_data, tmp_path):
+    """A timed ResNet study and a timed SVM series beside shared ones, at --cores 3: every timed run's recorded
+    interval overlaps no other run's; each records that it ran alone, with all 3 cores as torch threads. The timed
+    study asks for pin_memory False and True on the CPU: one run each."""
+    base = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "lr": [0.001], "epochs": [1]}
+    resnet = {
+        "timed": {"timing": "exclusive", "grid": {**base, "optimizer": ["sgd", "adam"], "pin_memory": [False, True]}},
+        "grid": {"grid": {**base, "dataset": ["mnist", "fashion_mnist"], "optimizer": ["adam"], "lr": [0.01]}},
+    }
+    svm = {
+        "fit_times": {"timing": "exclusive", "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100, 200]}},
+        "accuracy": {"grid": {"dataset": ["fashion_mnist"], "kernel": ["rbf", "poly"], "train_samples": [200]}},
+    }  # fmt: skip
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies=resnet, svm_studies=svm)
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    run_snakemake("--cores", "3", *args, "--until", "train_resnet", "train_svm")
+
+    records = {path: read_json(path) for path in (tmp_path / "results/runs").rglob("metrics.json")}
+    resnet_paths = [p for p in records if "/resnet/" in str(p)]
+    assert len(resnet_paths) == 4 and not any("pin_memory~True" in str(p) for p in resnet_paths)
+    assert len(records) == 4 + 4
+    timed = {p: r for p, r in records.items() if r["conditions"]["exclusive"]}
+    assert len(timed) == 2 + 2, "the timed study's two runs and the timed SVM series"
+    for path, record in timed.items():
+        conditions = record["conditions"]
+        assert conditions["threads"] == (3 if record["kind"] == "resnet" else 1)
+        for other_path, other in records.items():
+            if other_path != path:
+                assert not overlaps(conditions["interval_unix"], other["conditions"]["interval_unix"]), (
+                    f"{path} overlapped {other_path}"
+                )
+    for record in records.values():
+        if not record["conditions"]["exclusive"]:
+            assert record["conditions"]["threads"] == 1
