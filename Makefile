@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: venv run demo test lint plan calibrate bench lock config-docs
+.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs
 
 # The venv is rebuilt only when the lock changes. pip (not uv/poetry) finds the pinned torch on local disks.
 $(VENV)/.installed: requirements.lock
@@ -51,6 +51,11 @@ calibrate: venv
 bench: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --out results/bench/bench.json
+
+## make bench-timing: one timed run repeated alone and beside a concurrent grid, the spread of its epoch time each way
+bench-timing: venv
+	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
+	$(BIN)/python benchmarks/bench.py --skip training grid overhead --out results/bench/timing.json
 
 ## make config-docs: regenerate config/README.md's key tables and run counts from the schema and config/config.yaml
 config-docs: venv

@@ -8,6 +8,9 @@
 2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
    the same grid one job at a time with all threads.
 3. Workflow overhead: `snakemake -n` on a generated 1,000-run grid; aggregating 1,000 metrics files.
+4. Timing noise: one timed run repeated alone on the machine (`timing: exclusive`) and as often beside a concurrent
+   grid (`timing: shared`), through the workflow: the coefficient of variation of its epoch time each way
+   (`make bench-timing` runs this part alone).
 
 Runs on CUDA unchanged where present (the training table then measures the GPU). Prints a table, writes JSON.
 """
@@ -183,6 +186,79 @@ def bench_grid(cores, runs, batch_size, train_images, data=None) -> dict:
             "train_time_s": train_s}  # fmt: skip
 
 
+def timing_config(outdir, timing, repeats, grid_runs, train_images, epochs, data=None) -> dict:
+    """One timed point repeated `repeats` times (its seeds) beside a grid of `grid_runs` other runs; `timing` decides
+    whether the timed runs train alone. Both ways the timed run trains on one thread, so that exclusivity is all that
+    differs."""
+    data = data or {"local_dir": str(REPO / "resources/data")}
+    point = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"], "epochs": [epochs]}
+    return {
+        "outdir": str(outdir),
+        "gpu": False,
+        "timing": timing,
+        "data": {**data, "subset": {"train": train_images, "val": 100, "test": 100}},
+        "training": {"cpu_threads": 1, "timing_cpu_threads": 1},
+        "resnet_studies": {
+            "timed": {"timing": "exclusive", "grid": {**point, "lr": [0.001], "seed": list(range(repeats))}},
+            "grid": {"grid": {**point, "lr": [0.01], "seed": list(range(grid_runs))}},
+        },
+    }  # fmt: skip
+
+
+def coefficient_of_variation(values) -> float:
+    return statistics.stdev(values) / statistics.mean(values)
+
+
+def share_beside_others(interval, others) -> float:
+    """The share of `interval` during which at least one of the `others` intervals was running."""
+    start, end = interval
+    cuts = sorted({start, end, *(t for o in others for t in o if start < t < end)})
+    covered = sum(b - a for a, b in zip(cuts, cuts[1:]) if any(o[0] < b and a < o[1] for o in others))
+    return covered / (end - start)
+
+
+def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data=None) -> dict:
+    """The same timed run repeated alone on the machine (`timing: exclusive`) and beside a concurrent grid (`timing:
+    shared`), both through the workflow at --cores `cores`: the spread (coefficient of variation) of its epoch times
+    each way, and how much of each run had another job beside it. The two ways alternate over `rounds` rounds of
+    `repeats` runs each, so that a drift of the host's speed (a shared VM) weighs on both alike."""
+    work = Path(tempfile.mkdtemp(prefix="bench-timing-"))
+    result = {"cores": cores, "repeats": repeats, "rounds": rounds, "grid_runs": grid_runs,
+              "train_images": train_images, "epochs": epochs, "variants": {}}  # fmt: skip
+    variants = {"exclusive": "by_study", "shared": "shared"}
+    runs = {label: [] for label in variants}
+    walls = {label: [] for label in variants}
+    for round_ in range(rounds):
+        for label in list(variants)[:: 1 if round_ % 2 == 0 else -1]:
+            outdir = work / f"{label}-{round_}"
+            config = work / f"{label}-{round_}.yaml"
+            spec = timing_config(outdir, variants[label], repeats, grid_runs, train_images, epochs, data)
+            config.write_text(yaml.safe_dump(spec))
+            wall_s, _ = snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work),
+                                  "--configfile", str(config), "--until", "train_resnet", cwd=work)  # fmt: skip
+            walls[label].append(wall_s)
+            records = [json.loads(p.read_text()) for p in outdir.glob("runs/resnet/**/metrics.json")]
+            intervals = [r["conditions"]["interval_unix"] for r in records]
+            for record in records:
+                if record["params"]["lr"] == 0.001:  # the timed point
+                    interval = record["conditions"]["interval_unix"]
+                    others = [i for i in intervals if i != interval]
+                    runs[label].append((record, share_beside_others(interval, others)))
+    for label in variants:
+        epoch_times = [h["epoch_time_s"] for record, _ in runs[label] for h in record["history"]]
+        result["variants"][label] = {
+            "wall_s": walls[label],
+            "epoch_time_s": epoch_times,
+            "epoch_time_mean_s": statistics.mean(epoch_times),
+            "epoch_time_cv": coefficient_of_variation(epoch_times),
+            "exclusive": [record["conditions"]["exclusive"] for record, _ in runs[label]],
+            "share_beside_others": [share for _, share in runs[label]],
+            "load_average_start": [record["conditions"]["load_average_start"] for record, _ in runs[label]],
+        }
+    shutil.rmtree(work)
+    return result
+
+
 def bench_overhead(n_runs=1000) -> dict:
     """`snakemake -n` on a generated grid of n_runs runs, and aggregating n_runs metrics files."""
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
@@ -237,6 +313,24 @@ def time_aggregation(work: Path, n_runs: int) -> float:
     return elapsed
 
 
+def print_timing(timing: dict) -> None:
+    alone, shared = timing["variants"]["exclusive"], timing["variants"]["shared"]
+    print(f"\nTiming noise: one ResNet-18 run (batch 16, {timing['train_images']} images, {timing['epochs']} epochs, "
+          f"1 thread) {timing['repeats']} times per round each way, {timing['rounds']} alternating rounds, "
+          f"beside a grid of {timing['grid_runs']} runs per round, --cores {timing['cores']}")  # fmt: skip
+    print(f"{'':<34} {'alone (exclusive)':>18} {'beside the grid':>16}")
+    rows = [
+        ("epoch time, mean (s)", lambda v: f"{v['epoch_time_mean_s']:.2f}"),
+        ("epoch time, coefficient of var.", lambda v: f"{100 * v['epoch_time_cv']:.1f}%"),
+        ("epoch time, min - max (s)", lambda v: f"{min(v['epoch_time_s']):.2f} - {max(v['epoch_time_s']):.2f}"),
+        ("time beside another job, mean", lambda v: f"{100 * statistics.mean(v['share_beside_others']):.0f}%"),
+        ("load average at start, mean", lambda v: f"{statistics.mean(v['load_average_start']):.2f}"),
+        ("workflow wall time per round (s)", lambda v: f"{statistics.mean(v['wall_s']):.1f}"),
+    ]
+    for label, text in rows:
+        print(f"{label:<34} {text(alone):>18} {text(shared):>16}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="results/bench/bench.json")
@@ -247,7 +341,12 @@ def main(argv=None):
     parser.add_argument("--grid-runs", type=int, default=4)
     parser.add_argument("--grid-batch-size", type=int, default=16, help="the seeds' most common batch size")
     parser.add_argument("--grid-train-images", type=int, default=3000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "grid", "overhead"])
+    parser.add_argument("--timing-repeats", type=int, default=2, help="repeats of the timed run per round, each way")
+    parser.add_argument("--timing-rounds", type=int, default=3, help="rounds, alternating alone and beside the grid")
+    parser.add_argument("--timing-grid-runs", type=int, default=3, help="other runs of the grid, per round")
+    parser.add_argument("--timing-train-images", type=int, default=640)
+    parser.add_argument("--timing-epochs", type=int, default=2)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "grid", "overhead", "timing"])
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cores = os.cpu_count()
@@ -279,6 +378,13 @@ def main(argv=None):
         result["overhead"] = overhead
         print(f"\nWorkflow overhead: snakemake -n on {overhead['planned_runs']} runs {overhead['dry_run_s']:.1f} s; "
               f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s")  # fmt: skip
+    if "timing" not in args.skip:
+        timing = bench_timing(
+            cores, args.timing_repeats, args.timing_grid_runs, args.timing_train_images, args.timing_epochs,
+            args.timing_rounds,
+        )  # fmt: skip
+        result["timing"] = timing
+        print_timing(timing)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -34,3 +34,22 @@ def test_overhead_bench_plans_and_aggregates_1000_runs(bench):
     overhead = bench.bench_overhead()
     assert overhead["planned_runs"] == 1000 and overhead["n_metrics"] == 1000
     assert overhead["dry_run_s"] > 0 and overhead["aggregate_s"] > 0
+
+
+def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fixture_data):
+    root, sums = fixture_data
+    data = {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums}
+    timing = bench.bench_timing(cores=2, repeats=2, grid_runs=2, train_images=64, epochs=2, rounds=2, data=data)
+    alone, shared = timing["variants"]["exclusive"], timing["variants"]["shared"]
+    for variant in (alone, shared):
+        assert len(variant["epoch_time_s"]) == 2 * 2 * 2 and variant["epoch_time_cv"] >= 0
+        assert len(variant["wall_s"]) == 2
+    assert all(alone["exclusive"]) and not any(shared["exclusive"])
+    # Alone means alone: no other job of the workflow ran beside a timed run at any moment.
+    assert alone["share_beside_others"] == [0.0] * 4
+
+
+def test_share_beside_others_counts_overlapping_time_once(bench):
+    assert bench.share_beside_others([0, 10], []) == 0
+    assert bench.share_beside_others([0, 10], [[5, 20], [8, 30]]) == 0.5
+    assert bench.share_beside_others([0, 10], [[-5, 2], [4, 6], [10, 12]]) == 0.4

@@ -50,7 +50,7 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
             "lr": [0.001],
             "epochs": [1],
             "device": ["cpu", "cuda"],
-        }
+        },
     }
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):

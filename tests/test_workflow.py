@@ -135,7 +135,8 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
         "grid": {"grid": {**base, "dataset": ["mnist", "fashion_mnist"], "optimizer": ["adam"], "lr": [0.01]}},
     }
     svm = {
-        "fit_times": {"timing": "exclusive", "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100, 200]}},
+        "fit_times": {"timing": "exclusive",
+                      "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100, 200]}},
         "accuracy": {"grid": {"dataset": ["fashion_mnist"], "kernel": ["rbf", "poly"], "train_samples": [200]}},
     }  # fmt: skip
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies=resnet, svm_studies=svm)
