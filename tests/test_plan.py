@@ -4,11 +4,12 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from ablation.config import load_config
 from ablation.cost import MACS, PARAMS, estimate_mem_mb, estimate_seconds, slurm_runtime_min, split_sizes
-from ablation.plan import makespan, render
+from ablation.plan import makespan, render, wall_time
 from ablation.train import count_macs
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
 
@@ -67,3 +68,23 @@ def test_gpu_slots_divide_the_gpu_wall_time():
 
     one, two_gpus, two_slots = wall_hours(1, 1), wall_hours(2, 1), wall_hours(1, 2)
     assert two_gpus == two_slots and 0.45 * one <= two_gpus < one  # 64 cores: the GPU runs set the wall time
+
+
+def test_timed_runs_go_one_at_a_time_alone_and_the_plan_says_what_that_costs():
+    jobs = pd.DataFrame(
+        {"device": ["cpu", "cpu", "cpu", "cpu", "cuda"], "exclusive": [True, True, False, False, False],
+         "estimate_s": [10.0, 10.0, 10.0, 10.0, 5.0]}
+    )  # fmt: skip
+    # Two timed runs alone, one after the other, then the rest beside each other (2 CPU slots, 1 GPU slot).
+    assert wall_time(jobs, cpu_slots=2, gpu_slots=1) == 10 + 10 + 10
+    assert wall_time(jobs.assign(exclusive=False), cpu_slots=2, gpu_slots=1) == 20
+    config = load_config(REPO / "config/config.yaml")
+    text = render(config, "c", cores=2, visible=False, throughput={}, throughput_source="defaults")
+    timed = int(re.search(r"of which (\d+) timed run\(s\)", text)[1])
+    # Seed 000's 4 and seed 001's 8 CPU runs of their time comparisons (2 shared with Part A, timed all the same), and
+    # every SVM fit (the 10,000-sample fits of seeds_svm are points of the timed series).
+    assert timed == 4 + 8 + 22
+    assert "exclusivity costs" in text
+    config["timing"] = "shared"
+    shared = render(config, "c", cores=2, visible=False, throughput={}, throughput_source="defaults")
+    assert "timed run(s)" not in shared
