@@ -62,3 +62,33 @@ def test_saved_split_records_checksum_class_counts_and_normalisation(prepared_sp
     assert meta_again["checksum"] == meta["checksum"]
     _, other = make_split(prepared_split["data_dir"], FRACTIONS, seed=1)
     assert other["checksum"] != meta["checksum"]
+
+
+def test_the_seeds_protocols_cut_the_training_file_and_test_where_each_seed_did(prepared_split):
+    """500 training-file and 100 test-file fixture images: 70/10/20 of the 500 (350/50/100); seed 001 tests on the
+    test file's 100 images (its 20% part unused), seed 000 on the 20% part. Seeded, unlike the seeds' own."""
+    data_dir = prepared_split["data_dir"]
+    pooled_sizes = {"train": 420, "val": 60, "test": 120}
+    expected = {"seed001": {"train": 350, "val": 50, "test": 100}, "seed000": {"train": 350, "val": 50, "test": 100}}
+    cuts = {}
+    for protocol, sizes in expected.items():
+        parts, meta = make_split(data_dir, FRACTIONS, seed=0, protocol=protocol, normalisation="half")
+        assert meta["sizes"] == sizes and meta["protocol"] == protocol
+        assert (meta["mean"], meta["std"]) == (0.5, 0.5)
+        together = np.concatenate(list(parts.values()))
+        assert len(np.unique(together)) == len(together), "the parts are disjoint"
+        assert parts["train"].max() < 500 and parts["val"].max() < 500, "trained on the training file only"
+        cuts[protocol] = parts
+        again, meta_again = make_split(data_dir, FRACTIONS, seed=0, protocol=protocol, normalisation="half")
+        assert meta_again["checksum"] == meta["checksum"]
+        assert make_split(data_dir, FRACTIONS, seed=1, protocol=protocol)[1]["checksum"] != meta["checksum"]
+    assert np.array_equal(cuts["seed001"]["test"], np.arange(500, 600)), "the official test file"
+    assert cuts["seed000"]["test"].max() < 500, "the 20% part of the training file"
+    # Both cut the training file the same way (one random_split); only the test part differs.
+    assert np.array_equal(cuts["seed001"]["train"], cuts["seed000"]["train"])
+    _, pooled = make_split(data_dir, FRACTIONS, seed=0)
+    assert (
+        pooled["sizes"] == pooled_sizes and pooled["protocol"] == "pooled" and pooled["normalisation"] == "train_stats"
+    )
+    with pytest.raises(ValueError, match="unknown split protocol 'seed002'"):
+        make_split(data_dir, FRACTIONS, seed=0, protocol="seed002")

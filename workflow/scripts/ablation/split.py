@@ -1,4 +1,12 @@
-"""One seeded, class-stratified split per dataset: the 60k+10k images pooled, cut 70/10/20."""
+"""The splits of a dataset into training, validation and test parts, by protocol, each seeded and checksummed.
+
+- `pooled` (ours): the 60,000 training and 10,000 test images pooled, cut 70/10/20, stratified by class.
+- `seed001`: as seed 001's code (`random_split` of the 60,000 training images 70/10/20, tested on the official 10,000
+  test images; its 20% part goes unused).
+- `seed000`: as seed 000's notebook (the same cut of the 60,000, tested on its 20% part, 12,000 images).
+The seeds' splits were random and unseeded; ours are random (not stratified, as `random_split`) but seeded.
+Normalisation: `train_stats` (the training part's mean and std) or `half` (the seeds' Normalize((0.5,), (0.5,))).
+"""
 
 import hashlib
 import json
@@ -30,6 +38,28 @@ def part_sizes(n: int, fractions: dict[str, float]) -> dict[str, int]:
     for p in sorted(PARTS, key=lambda p: exact[p] - sizes[p], reverse=True)[: n - sum(sizes.values())]:
         sizes[p] += 1
     return sizes
+
+
+PROTOCOLS = ("pooled", "seed001", "seed000")
+NORMALISATIONS = ("train_stats", "half")
+
+
+def protocol_split(
+    labels: np.ndarray, protocol: str, fractions: dict[str, float], seed: int, train_file_images: int
+) -> dict[str, np.ndarray]:
+    """Indices into the pooled arrays of each part under `protocol` (see the module's docstring), each part sorted.
+    The pooled arrays hold the `train_file_images` images of the training file (60,000) first, then the test file's."""
+    if protocol == "pooled":
+        return stratified_split(labels, fractions, seed)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown split protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
+    # torch's random_split: one random permutation of the training file's images, cut in order.
+    sizes = part_sizes(train_file_images, fractions)
+    order = np.random.default_rng(seed).permutation(train_file_images)
+    train, val = order[: sizes["train"]], order[sizes["train"] : sizes["train"] + sizes["val"]]
+    held_out = order[sizes["train"] + sizes["val"] :]
+    test = np.arange(train_file_images, len(labels)) if protocol == "seed001" else held_out
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
 def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
@@ -69,22 +99,34 @@ def split_checksum(parts: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def make_split(data_dir, fractions, seed, subset=None) -> tuple[dict[str, np.ndarray], dict]:
-    """The split's indices into the pooled arrays and its metadata (sizes, class counts, checksum, mean/std)."""
+def make_split(
+    data_dir, fractions, seed, subset=None, protocol: str = "pooled", normalisation: str = "train_stats"
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The split's indices into the pooled arrays and its metadata (protocol, sizes, class counts, checksum, and the
+    mean/std every run of it normalises with)."""
     images, labels = load_pooled(data_dir)
-    parts = stratified_split(labels, fractions, seed)
+    train_file_images = len(read_idx(Path(data_dir) / FILES["train_labels"]))
+    parts = protocol_split(labels, protocol, fractions, seed, train_file_images)
     if subset:
         parts = {p: stratified_subset(parts[p], labels, subset[p], seed + 1 + i) for i, p in enumerate(PARTS)}
-    train_pixels = images[parts["train"]].astype(np.float64) / 255.0
+    if normalisation == "half":
+        mean, std = 0.5, 0.5  # the seeds' Normalize((0.5,), (0.5,)) after ToTensor's scaling to [0, 1]
+    elif normalisation == "train_stats":
+        # From the training part only, so nothing leaks from val/test.
+        train_pixels = images[parts["train"]].astype(np.float64) / 255.0
+        mean, std = float(train_pixels.mean()), float(train_pixels.std())
+    else:
+        raise ValueError(f"unknown normalisation {normalisation!r}; one of {', '.join(NORMALISATIONS)}")
     meta = {
+        "protocol": protocol,
+        "normalisation": normalisation,
         "fractions": fractions,
         "seed": seed,
         "subset": subset,
         "sizes": {p: int(len(parts[p])) for p in PARTS},
         "class_counts": {p: np.bincount(labels[parts[p]], minlength=10).tolist() for p in PARTS},
-        # Normalisation constants come from the training part only, so nothing leaks from val/test.
-        "mean": float(train_pixels.mean()),
-        "std": float(train_pixels.std()),
+        "mean": mean,
+        "std": std,
         "checksum": split_checksum(parts),
     }
     return parts, meta
