@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from . import provenance
 from .conditions import Conditions, torch_threads
+from .inputs import NATIVE_SIZE, STEMS, input_spec, model_input
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
 from .split import load_pooled, load_split
@@ -37,33 +38,39 @@ CUDA_MISSING = (
 )
 
 
-def build_model(name: str) -> nn.Module:
-    """torchvision's ResNet from scratch, 10 classes, with a 1-channel stem for 1x28x28 input (the seeds' model)."""
+def build_model(name: str, stem: str = "1ch") -> nn.Module:
+    """torchvision's ResNet from scratch, 10 classes. `1ch`: a 1-channel 7x7 stem for the grey image (seed 001's
+    model); `3ch`: torchvision's stock 3-channel stem, fed the grey channel three times (seed 000's)."""
     model = MODELS[name](weights=None, num_classes=10)
-    model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    if stem == "1ch":
+        model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     return model
 
 
-def count_macs(model_name: str) -> tuple[int, int]:
-    """(MACs, parameters) of one 1x28x28 forward pass, by thop (which counts multiply-accumulates, not FLOPs)."""
+def count_macs(model_name: str, input_size: int = NATIVE_SIZE, stem: str = "1ch") -> tuple[int, int]:
+    """(MACs, parameters) of one forward pass at the run's real input, by thop (which counts multiply-accumulates,
+    not FLOPs)."""
     from thop import profile
 
-    model = build_model(model_name).eval()
-    macs, _ = profile(model, inputs=(torch.zeros(1, 1, 28, 28),), verbose=False)
+    model = build_model(model_name, stem).eval()
+    dummy = torch.zeros(1, STEMS[stem], input_size, input_size)
+    macs, _ = profile(model, inputs=(dummy,), verbose=False)
     return int(macs), sum(p.numel() for p in model.parameters())
 
 
 class NormalizedImages(torch.utils.data.Dataset):
-    """Per-sample scaling to [0,1] and normalisation, as torchvision's ToTensor + Normalize do on the seeds' path."""
+    """The seeds' per-sample transforms (Resize, ToTensor, Normalize, and Grayscale(3) for the 3ch stem), by
+    ablation.inputs.model_input, one image at a time."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float):
+    def __init__(self, images, labels, mean: float, std: float, input_size: int = NATIVE_SIZE, stem: str = "1ch"):
         self.images, self.labels, self.mean, self.std = images, labels, mean, std
+        self.input_size, self.stem = input_size, stem
 
     def __len__(self):
         return len(self.labels)
 
     def __getitem__(self, i):
-        image = (self.images[i].float().div(255.0).sub(self.mean).div(self.std)).unsqueeze(0)
+        image = model_input(self.images[i : i + 1], self.mean, self.std, self.input_size, self.stem)[0]
         return image, self.labels[i]
 
 
@@ -95,12 +102,12 @@ class LogLines:
 
 
 @torch.inference_mode()
-def evaluate(model, images, labels, mean, std, device, batch_size) -> tuple[float, float]:
+def evaluate(model, images, labels, mean, std, device, batch_size, input_size=NATIVE_SIZE, stem="1ch"):
     """(mean cross-entropy, accuracy) over a whole part, in large batches."""
     model.eval()
     loss_sum, correct = 0.0, 0
     for start in range(0, len(labels), batch_size):
-        x = images[start : start + batch_size].to(device).float().div(255.0).sub(mean).div(std).unsqueeze(1)
+        x = model_input(images[start : start + batch_size].to(device), mean, std, input_size, stem)
         y = labels[start : start + batch_size].to(device)
         logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
@@ -169,7 +176,7 @@ def build_model_and_optimizer(run: dict, training: dict):
     replays a captured CUDA graph: it runs channels_last with cuDNN autotuning, and its optimizer keeps its step count
     on the device (`capturable`). Draws the initial weights from torch's global RNG: seed it first."""
     graphed = run["loader"] == "resident" and run["device"] == "cuda"
-    model = build_model(run["model"]).to(run["device"])
+    model = build_model(run["model"], input_spec(run)[1]).to(run["device"])
     if graphed:
         torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
@@ -189,11 +196,12 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
     captured graph holds the optimizer's state tensors as they are at capture."""
     images, labels = train_part
     batch_size, device = run["batch_size"], run["device"]
+    input_size, stem = input_spec(run)
     if run["loader"] == "resident":
-        trainer = ResidentTrainer(model, optimizer, images, labels, mean, std, batch_size, device)
+        trainer = ResidentTrainer(model, optimizer, images, labels, mean, std, batch_size, device, input_size, stem)
         return trainer.epoch, trainer.capture_time_s if trainer.graph is not None else None
 
-    dataset = NormalizedImages(images, labels, mean, std)
+    dataset = NormalizedImages(images, labels, mean, std, input_size, stem)
 
     def run_epoch(permutation, progress=lambda steps: steps):
         # A DataLoader per epoch, as its sampler is the epoch's permutation. Pinning only means something for CUDA.
@@ -287,6 +295,7 @@ def run_resnet(
         run, model, optimizer, tensors["train"], mean, std, training["num_workers"]
     )
     n_train = len(tensors["train"][1])
+    spec, eval_batch_size = input_spec(run), training["eval_batch_size"]  # (input size, stem) for evaluation
 
     bar_file = LogLines(log)
     diverged_epoch = None
@@ -307,7 +316,7 @@ def run_resnet(
             break
 
         # Evaluation on the validation part after every epoch.
-        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, training["eval_batch_size"])
+        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, eval_batch_size, *spec)
         history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
         print(
             f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
@@ -320,10 +329,10 @@ def run_resnet(
 
     # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash.
     if diverged_epoch is None:
-        test_loss, test_accuracy = evaluate(model, *tensors["test"], mean, std, device, training["eval_batch_size"])
+        test_loss, test_accuracy = evaluate(model, *tensors["test"], mean, std, device, eval_batch_size, *spec)
     else:
         test_loss, test_accuracy = None, None
-    macs, params_count = count_macs(run["model"])
+    macs, params_count = count_macs(run["model"], *spec)
     train_time_s = sum(h["epoch_time_s"] for h in history)
     record = {
         "kind": "resnet",
