@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .inputs import NATIVE_SIZE, model_input
+from .precision import Precision
 
 
 @contextlib.contextmanager
@@ -41,10 +42,11 @@ def state_restored(model, optimizer):
 class ResidentTrainer:
     def __init__(
         self, model, optimizer, images, labels, mean, std, batch_size, device, input_size=NATIVE_SIZE, stem="1ch",
-        use_graph=None,
+        use_graph=None, precision=None,
     ):  # fmt: skip
         self.model, self.optimizer, self.batch_size, self.device = model, optimizer, batch_size, device
         self.cuda = device == "cuda"
+        self.precision = precision or Precision("fp32", device)
         # By ablation.inputs.model_input, as the per-sample Dataset: identical values. At 28x28 the whole part is
         # transformed once; resized, it would not fit (42,000 x 224 x 224 floats are 8 GB), so each batch is.
         images = images.to(device)
@@ -59,20 +61,21 @@ class ResidentTrainer:
         self.correct = torch.zeros((), dtype=torch.int64, device=device)
         self.graph = None
         self.capture_time_s = 0.0
-        if self.cuda if use_graph is None else use_graph:
+        # GradScaler (amp) decides on the host whether to step, which a captured graph cannot: amp runs eagerly.
+        if (self.cuda and self.precision.scaler is None) if use_graph is None else use_graph:
             self._capture()
 
     def _layout(self, x):
         return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
 
     def _step(self, x, y):
-        logits = self.model(x)
-        loss = nn.functional.cross_entropy(logits, y)
+        with self.precision.autocast():
+            logits = self.model(x)
+            loss = nn.functional.cross_entropy(logits, y)
         # On CUDA zeroed in place, as a captured graph keeps writing into the same gradient tensors; elsewhere dropped,
         # as the DataLoader path does, which spares a memset and an accumulation per step (the values are the same).
         self.optimizer.zero_grad(set_to_none=not self.cuda)
-        loss.backward()
-        self.optimizer.step()
+        self.precision.backward_and_step(loss, self.optimizer)
         # float64 on the device, as the DataLoader path sums Python floats: the epoch's loss agrees to the last bit.
         self.loss_sum += loss.detach().double() * len(y)
         self.correct += (logits.argmax(1) == y).sum()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from . import provenance
 from .conditions import Conditions, torch_threads
 from .inputs import NATIVE_SIZE, STEMS, input_spec, model_input
+from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
 from .split import load_pooled, load_split
@@ -102,15 +103,17 @@ class LogLines:
 
 
 @torch.inference_mode()
-def evaluate(model, images, labels, mean, std, device, batch_size, input_size=NATIVE_SIZE, stem="1ch"):
-    """(mean cross-entropy, accuracy) over a whole part, in large batches."""
+def evaluate(model, images, labels, mean, std, device, batch_size, input_size=NATIVE_SIZE, stem="1ch", precision=None):
+    """(mean cross-entropy, accuracy) over a whole part, in large batches, under the run's autocast."""
     model.eval()
     loss_sum, correct = 0.0, 0
+    precision = precision or Precision("fp32", device)
     for start in range(0, len(labels), batch_size):
         x = model_input(images[start : start + batch_size].to(device), mean, std, input_size, stem)
         y = labels[start : start + batch_size].to(device)
-        logits = model(x)
-        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        with precision.autocast():
+            logits = model(x)
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
     return loss_sum / len(labels), correct / len(labels)
 
@@ -120,10 +123,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_one_epoch(model, loader, optimizer, device, non_blocking) -> dict:
+def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=None) -> dict:
     """Train one pass; returns loss/accuracy and the time split, or `diverged` at the first non-finite loss.
 
-    `non_blocking` lets the host-to-device copies overlap the step; it only helps from pinned memory."""
+    `non_blocking` lets the host-to-device copies overlap the step; it only helps from pinned memory. `precision`:
+    the run's ablation.precision.Precision (fp32 where None)."""
+    precision = precision or Precision("fp32", device)
     model.train()
     loss_sum, correct, seen, data_time = 0.0, 0, 0, 0.0
     _sync(device)
@@ -131,11 +136,11 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking) -> dict:
     for x, y in loader:
         data_time += time.perf_counter() - fetch_start
         x, y = x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y)
+        with precision.autocast():
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        precision.backward_and_step(loss, optimizer)
         # The seeds read the loss every step; so do we, which also catches divergence at once.
         batch_loss = loss.item()
         if not math.isfinite(batch_loss):
@@ -162,6 +167,15 @@ def require_device(device: str, log) -> None:
         raise SystemExit(message)
 
 
+def require_precision(run: dict, log) -> Precision:
+    """The run's precision (fp32 for runs recorded before it was a factor); amp on a CPU stops at once, saying why."""
+    try:
+        return Precision(run.get("precision", "fp32"), run["device"])
+    except ValueError as err:
+        print(err, file=log, flush=True)
+        raise SystemExit(str(err)) from None
+
+
 def load_parts(data_dir, split_npz) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """(uint8 images, int64 labels) of each part of the split, as CPU tensors."""
     images, labels = load_pooled(data_dir)
@@ -186,7 +200,7 @@ def build_model_and_optimizer(run: dict, training: dict):
     return model, optimizer
 
 
-def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0):
+def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0, precision=None):
     """Chooses the training loop once, by `run["loader"]`: returns `run_epoch(permutation, progress=...) -> result` and
     the one-off cost of setting it up (the CUDA graph capture, in seconds; None where nothing is captured).
 
@@ -197,8 +211,11 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
     images, labels = train_part
     batch_size, device = run["batch_size"], run["device"]
     input_size, stem = input_spec(run)
+    precision = precision or Precision("fp32", device)
     if run["loader"] == "resident":
-        trainer = ResidentTrainer(model, optimizer, images, labels, mean, std, batch_size, device, input_size, stem)
+        trainer = ResidentTrainer(
+            model, optimizer, images, labels, mean, std, batch_size, device, input_size, stem, precision=precision
+        )
         return trainer.epoch, trainer.capture_time_s if trainer.graph is not None else None
 
     dataset = NormalizedImages(images, labels, mean, std, input_size, stem)
@@ -212,24 +229,26 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
             pin_memory=run["pin_memory"] and device == "cuda",
             num_workers=num_workers,
         )
-        return train_one_epoch(model, progress(batches), optimizer, device, non_blocking=run["pin_memory"])
+        return train_one_epoch(model, progress(batches), optimizer, device, run["pin_memory"], precision)
 
     return run_epoch, None
 
 
-def resume(checkpoint_path: Path, model, optimizer, device, started_at: str, log) -> tuple[list[dict], str]:
-    """Loads the weights and optimizer state of a checkpoint, where there is one, into `model` and `optimizer`, and
-    returns the history and start time saved with them; without one, a fresh run's ([], started_at)."""
+def resume(checkpoint_path: Path, model, optimizer, precision, device, started_at: str, log) -> tuple[list[dict], str]:
+    """Loads the weights, optimizer and GradScaler state of a checkpoint, where there is one, into `model`,
+    `optimizer` and `precision`, and returns the history and start time saved with them; without one, a fresh run's
+    ([], started_at)."""
     if not checkpoint_path.exists():
         return [], started_at
     state = torch.load(checkpoint_path, map_location=device, weights_only=False)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    precision.load_state_dict(state.get("scaler"))
     print(f"resuming after epoch {len(state['history'])} from {checkpoint_path}", file=log, flush=True)
     return state["history"], state["started_at"]
 
 
-def save_checkpoint(checkpoint_path: Path, model, optimizer, history: list[dict], started_at: str) -> None:
+def save_checkpoint(checkpoint_path: Path, model, optimizer, precision, history: list[dict], started_at: str) -> None:
     """Everything `resume` needs to continue after the last finished epoch. Written whole or not at all (atomic
     replace), so a run killed while saving still finds the previous epoch's checkpoint."""
     buffer = io.BytesIO()
@@ -237,6 +256,7 @@ def save_checkpoint(checkpoint_path: Path, model, optimizer, history: list[dict]
         {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "scaler": precision.state_dict(),
             "history": history,
             "started_at": started_at,
         },
@@ -271,6 +291,7 @@ def run_resnet(
     run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
     device = run["device"]
     require_device(device, log)
+    precision = require_precision(run, log)
     conditions = Conditions(device, exclusive, gpu_lease)
     threads = torch_threads(device, exclusive, training, threads)
     torch.set_num_threads(threads)
@@ -288,11 +309,11 @@ def run_resnet(
 
     # Resume: a killed run continues after its last finished epoch, with the start time of its first attempt.
     checkpoint_path = Path(checkpoint_path)
-    history, started_at = resume(checkpoint_path, model, optimizer, device, started_at, log)
+    history, started_at = resume(checkpoint_path, model, optimizer, precision, device, started_at, log)
 
     # The training loop, chosen once for the run's loader.
     run_epoch, compile_time_s = make_epoch_runner(
-        run, model, optimizer, tensors["train"], mean, std, training["num_workers"]
+        run, model, optimizer, tensors["train"], mean, std, training["num_workers"], precision
     )
     n_train = len(tensors["train"][1])
     spec, eval_batch_size = input_spec(run), training["eval_batch_size"]  # (input size, stem) for evaluation
@@ -316,7 +337,7 @@ def run_resnet(
             break
 
         # Evaluation on the validation part after every epoch.
-        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, eval_batch_size, *spec)
+        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision)
         history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
         print(
             f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
@@ -325,11 +346,13 @@ def run_resnet(
             file=log,
             flush=True,
         )
-        save_checkpoint(checkpoint_path, model, optimizer, history, started_at)
+        save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at)
 
     # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash.
     if diverged_epoch is None:
-        test_loss, test_accuracy = evaluate(model, *tensors["test"], mean, std, device, eval_batch_size, *spec)
+        test_loss, test_accuracy = evaluate(
+            model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
+        )
     else:
         test_loss, test_accuracy = None, None
     macs, params_count = count_macs(run["model"], *spec)
