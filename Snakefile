@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    split="|".join(PROTOCOLS),
 
 
 include: "workflow/rules/data.smk"

@@ -15,8 +15,9 @@ from conftest import REPO
 HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 # The ablation modules the rule files need while parsing: the plan, the cost model, names and the report's layout.
 LIGHT_ABLATION = {
-    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.gpus", "ablation.hyperparameters",
-    "ablation.idx", "ablation.layout", "ablation.names", "ablation.records", "ablation.split",
+    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.factors", "ablation.gpus",
+    "ablation.hyperparameters", "ablation.idx", "ablation.layout", "ablation.migrate", "ablation.names",
+    "ablation.records", "ablation.split",
 }  # fmt: skip
 
 

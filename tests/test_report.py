@@ -16,6 +16,7 @@ from ablation import tables as report_tables
 from ablation.aggregate import collect_runs, read_history, read_runs, write_runs
 from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
+from ablation.factors import LEGACY_FACTOR_VALUES
 from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
 from ablation.records import validate_metrics
 from conftest import REPO, run_snakemake, write_config
@@ -353,7 +354,7 @@ def resnet_frame(rows: list[dict]) -> pd.DataFrame:
     defaults = {
         "kind": "resnet", "status": "ok", "note": "", "dataset": "mnist", "model": "resnet18", "batch_size": 32,
         "optimizer": "adam", "lr": 0.001, "epochs": 1, "pin_memory": False, "device": "cpu", "loader": "dataloader",
-        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None,
+        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None, **LEGACY_FACTOR_VALUES,
     }  # fmt: skip
     frame = pd.DataFrame([{**defaults, **row} for row in rows])
     frame["run_id"] = [f"run{i}" for i in range(len(frame))]

@@ -70,15 +70,18 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     )  # fmt: skip
     output = cluster.stdout + cluster.stderr
     assert cluster.returncode != 0, "the CUDA run must fail on this GPU-less node"
-    submitted = dict(re.findall(r"rule_train_resnet/\S*_(cpu|cuda)_dataloader_0/(\d+)\.log", output))
+    submitted = dict(
+        re.findall(r"rule_train_resnet/\S*_(cpu|cuda)_dataloader_0_28_1ch_fp32_pooled_\S*/(\d+)\.log", output)
+    )
     assert set(submitted) == {"cpu", "cuda"}, output[-3000:]
 
     # The CPU run: same metrics as the local one, times aside.
     relative = (
         "runs/resnet/dataset~mnist/model~resnet18/batch_size~64/optimizer~adam/lr~0.001/epochs~1/pin_memory~False"
     )
-    local = read_json(local_dir / "results" / relative / "device~cpu/loader~dataloader/seed~0/metrics.json")
-    remote = read_json(cluster_dir / "results" / relative / "device~cpu/loader~dataloader/seed~0/metrics.json")
+    point = "loader~dataloader/seed~0/input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats"
+    local = read_json(local_dir / "results" / relative / "device~cpu" / point / "metrics.json")
+    remote = read_json(cluster_dir / "results" / relative / "device~cpu" / point / "metrics.json")
     assert without_times(remote) == without_times(local)
     assert remote["provenance"]["slurm_job_id"] == submitted["cpu"]
     assert remote["conditions"]["exclusive"] and remote["conditions"]["threads"] == 1
@@ -97,5 +100,5 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
 
     # The CUDA run failed at once, saying why and what to do, in its rule log.
     logs = cluster_dir / "results/logs/resnet" / relative.removeprefix("runs/resnet/")
-    message = (logs / "device~cuda/loader~dataloader/seed~0.log").read_text()
+    message = (logs / "device~cuda" / f"{point}.log").read_text()
     assert "torch sees no CUDA device" in message and "profiles/slurm" in message

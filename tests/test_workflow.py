@@ -1,5 +1,7 @@
 """The real workflow, through the snakemake command line: the plan of the default config, bad config, a tiny run."""
 
+import json
+import os
 import re
 
 import pytest
@@ -63,10 +65,10 @@ def test_tiny_end_to_end_run_on_fixture_data_then_nothing_to_do(fixture_data, tm
         validate_metrics(record)
         assert record["params"]["device"] == "cpu"
         assert f"dataset~{record['params']['dataset']}/" in str(path)
-    split = read_json(tmp_path / "results/splits/mnist.json")
+    split = read_json(tmp_path / "results/splits/pooled/mnist.json")
     assert split["sizes"] == {"train": 420, "val": 60, "test": 120}
     assert read_json(runs[0])["provenance"]["split_checksum"] in {
-        read_json(tmp_path / f"results/splits/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
+        read_json(tmp_path / f"results/splits/pooled/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
     }
     again = run_snakemake("--cores", "2", *args)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -160,3 +162,47 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
     for record in records.values():
         if not record["conditions"]["exclusive"]:
             assert record["conditions"]["threads"] == 1
+
+
+@pytest.mark.slow
+def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_not_trained_again(
+    fixture_data, tmp_path
+):
+    """A run and its split in the layout from before input_size, stem, precision, split and normalisation were
+    factors (as an earlier version of the workflow left them): the workflow moves them, keeps their times, and finds
+    nothing to do."""
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
+    run_snakemake("--cores", "2", *args)
+    results = tmp_path / "results"
+    (metrics,) = (results / "runs/resnet").rglob("metrics.json")
+    suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats"
+    assert str(metrics.parent).endswith(suffix)
+    record = read_json(metrics)
+    # The earlier layout: the run's files end at seed~0, the split is splits/mnist.*, the params lack the new factors.
+    point = metrics.parent.parent.parent.parent.parent.parent
+    old = {
+        metrics: point / "metrics.json",
+        results / "logs/resnet" / point.relative_to(results / "runs/resnet") / f"{suffix}.log":
+            results / "logs/resnet" / f"{point.relative_to(results / 'runs/resnet')}.log",
+        results / "splits/pooled/mnist.npz": results / "splits/mnist.npz",
+        results / "splits/pooled/mnist.json": results / "splits/mnist.json",
+    }  # fmt: skip
+    for new, earlier in old.items():
+        new.rename(earlier)
+    for factor in ("input_size", "stem", "precision", "split", "normalisation"):
+        del record["params"][factor]
+    (point / "metrics.json").write_text(json.dumps(record))
+    os.utime(point / "metrics.json", (metrics_mtime := old[metrics].stat().st_mtime, metrics_mtime))
+
+    proc = run_snakemake("-n", *args)
+    output = proc.stdout + proc.stderr
+    assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split and normalisation" in output
+    assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
+    assert all(new.exists() and not earlier.exists() for new, earlier in old.items())
+    # The aggregation reads the moved record's missing factors as the values it trained with.
+    run_snakemake(str(results / "runs.csv"), "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                  "--configfile", str(config))  # fmt: skip
+    assert "split~pooled" in (results / "runs.csv").read_text()

@@ -18,10 +18,19 @@ from ablation.cost import (
 )
 from ablation.idx import FILES
 from ablation.layout import FIGURES, TABLES, figure_stem
+from ablation.migrate import migrate
+from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
+from ablation.split import PROTOCOLS
 
 OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
+
+# Runs recorded before input_size, stem, precision, split and normalisation were factors move to their new paths
+# (renamed, times kept): their results stand, nothing is trained again.
+MIGRATED = migration_report(OUTDIR, *migrate(OUTDIR))
+if MIGRATED:
+    print(MIGRATED, file=sys.stderr)
 
 
 # The GPUs local CUDA jobs share (config `gpus`, else nvidia-smi): counted once, for the plan and the GPU slots.
@@ -190,10 +199,12 @@ def report_targets():
 
 
 def split_inputs(wildcards):
+    """The data and split of a run; SVM runs use the pooled split (they have no split factor)."""
+    split = wildcards.get("split", "pooled")
     return {
         "manifest": f"resources/data/{wildcards.dataset}/manifest.json",
-        "split_npz": f"{OUTDIR}/splits/{wildcards.dataset}.npz",
-        "split_json": f"{OUTDIR}/splits/{wildcards.dataset}.json",
+        "split_npz": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.npz",
+        "split_json": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.json",
     }
 
 

@@ -20,10 +20,10 @@ rule split_dataset:
     input:
         manifest="resources/data/{dataset}/manifest.json",
     output:
-        npz=f"{OUTDIR}/splits/{{dataset}}.npz",
-        meta=f"{OUTDIR}/splits/{{dataset}}.json",
+        npz=f"{OUTDIR}/splits/{{split}}/{{dataset}}.npz",
+        meta=f"{OUTDIR}/splits/{{split}}/{{dataset}}.json",
     log:
-        f"{OUTDIR}/logs/split_dataset/{{dataset}}.log",
+        f"{OUTDIR}/logs/split_dataset/{{split}}/{{dataset}}.log",
     conda:
         "../../envs/data.yaml"
     params:
@@ -32,5 +32,6 @@ rule split_dataset:
         },
         seed=config["data"]["split"]["seed"],
         subset=config["data"]["subset"],
+        protocol=lambda wc: wc.split,
     script:
         "../scripts/split_dataset.py"

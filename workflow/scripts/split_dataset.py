@@ -1,4 +1,4 @@
-"""Rule split_dataset: the seeded, stratified 70/10/20 split of one dataset, saved once for every run."""
+"""Rule split_dataset: one dataset's seeded 70/10/20 split under one protocol (ablation.split), saved once."""
 
 from pathlib import Path
 
@@ -10,6 +10,7 @@ with open(snakemake.log[0], "w") as log:
         fractions=snakemake.params.fractions,
         seed=snakemake.params.seed,
         subset=snakemake.params.subset,
+        protocol=snakemake.params.protocol,
     )
     save_split(parts, meta, snakemake.output.npz, snakemake.output.meta)
     print(f"sizes {meta['sizes']}, checksum {meta['checksum']}", file=log)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablation.config import RESNET_FACTORS, SVM_FACTORS
+from ablation.factors import LEGACY_FACTOR_VALUES
 from ablation.records import read_json, validate_metrics
 
 STATUS_NOT_RUN = "not_run"
@@ -66,7 +67,7 @@ HISTORY_FIELDS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "e
 HISTORY_COLUMNS = ["run_id", "epoch", *HISTORY_FIELDS]
 
 # Column types once read back from CSV (a column with gaps would otherwise come back as float or object).
-INT_COLUMNS = ["batch_size", "epochs", "seed", "train_samples", "epochs_completed", "diverged_epoch"]
+INT_COLUMNS = ["batch_size", "epochs", "seed", "train_samples", "epochs_completed", "diverged_epoch", "input_size"]
 INT_COLUMNS += ["macs", "flops", "params_count", "n_support_vectors", "cpu_count", "threads"]
 INT_COLUMNS += ["gpu_other_runs_start", "gpu_other_runs_end"]
 BOOL_COLUMNS = ["pin_memory", "git_dirty", "exclusive", "deterministic_algorithms", "cudnn_benchmark"]
@@ -93,7 +94,9 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     except Exception as err:  # name the file: the schema error alone does not say which of hundreds
         raise ValueError(f"{metrics_path}: not a valid metrics record: {err}") from err
     factors = RESNET_FACTORS if kind == "resnet" else SVM_FACTORS
-    mismatch = {f: (planned[f], record["params"][f]) for f in factors if str(planned[f]) != str(record["params"][f])}
+    # A ResNet run recorded before issue 13's factors trained with their legacy values.
+    params = {**LEGACY_FACTOR_VALUES, **record["params"]} if kind == "resnet" else record["params"]
+    mismatch = {f: (planned[f], params[f]) for f in factors if str(planned[f]) != str(params[f])}
     if record["kind"] != kind or mismatch:
         raise ValueError(f"{metrics_path}: its params do not match the planned run (planned, recorded): {mismatch}")
     rid = run_id(kind, factors, planned)
@@ -107,7 +110,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         "status": record["status"],
         "note": _note(record["status"], record.get("diverged_epoch")),
         "studies": planned["studies"],
-        **{f: record["params"][f] for f in factors},
+        **{f: params[f] for f in factors},
         **{m: record.get(m) for m in METRICS},
         "val_accuracy": history[-1]["val_accuracy"] if history else None,
         "epochs_completed": len(history) if kind == "resnet" else None,

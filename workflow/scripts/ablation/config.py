@@ -26,6 +26,13 @@ RESNET_FACTORS = [
     "device",
     "loader",
     "seed",
+    # Issue 13's factors, after the seed so that a run recorded before them moves to its new path by appending their
+    # defaults (ablation.migrate).
+    "input_size",
+    "stem",
+    "precision",
+    "split",
+    "normalisation",
 ]
 SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed"]
 
@@ -294,6 +301,14 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
     # pin_memory acts only where the DataLoader copies batches to a GPU; anywhere else True is the same computation as
     # False, so such a point is planned as False: trained once, serving the studies of both.
     table.loc[~pin_memory_acts(table), "pin_memory"] = False
+    amp_off_cuda = table[(table["precision"] == "amp") & (table["device"] != "cuda")]
+    if len(amp_off_cuda):
+        studies = ", ".join(dict.fromkeys(amp_off_cuda["study"]))
+        raise ConfigError(
+            f"Invalid config ({source}): studies {studies} plan {len(amp_off_cuda)} run(s) with precision amp on the "
+            "CPU (device cpu, or best on a host without GPU runs). amp (fp16 autocast + GradScaler) is CUDA-only: "
+            "give those runs `device: cuda` (left out where there is no GPU), or `precision: fp32` or `bf16`."
+        )
     left_out = table[(table["device"] == "cuda") & (not gpu_planned)]
     planned = table.drop(left_out.index)
     timed = timed_studies(config)

@@ -33,6 +33,11 @@ FACTOR_HEADERS = {
     "pin_memory": "pin_memory",
     "device": "Device",
     "loader": "Loader",
+    "input_size": "Input Size",
+    "stem": "Stem",
+    "precision": "Precision",
+    "split": "Split",
+    "normalisation": "Normalisation",
 }
 GRID_FACTORS = list(FACTOR_HEADERS)
 # Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.

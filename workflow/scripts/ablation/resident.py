@@ -18,7 +18,8 @@ import time
 import torch
 from torch import nn
 
-from .inputs import NATIVE_SIZE, model_input
+from .factors import NATIVE_SIZE
+from .inputs import model_input
 from .precision import Precision
 
 

@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from . import provenance
 from .conditions import Conditions, torch_threads
-from .inputs import NATIVE_SIZE, STEMS, input_spec, model_input
+from .factors import LEGACY_FACTOR_VALUES, NATIVE_SIZE
+from .inputs import STEMS, input_spec, model_input
 from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
@@ -167,10 +168,17 @@ def require_device(device: str, log) -> None:
         raise SystemExit(message)
 
 
+def normalisation(run: dict, split_meta: dict) -> tuple[float, float]:
+    """(mean, std) a run normalises with: its split's training part's (`train_stats`), or the seeds' 0.5 and 0.5."""
+    if {**LEGACY_FACTOR_VALUES, **run}["normalisation"] == "half":
+        return 0.5, 0.5
+    return split_meta["mean"], split_meta["std"]
+
+
 def require_precision(run: dict, log) -> Precision:
     """The run's precision (fp32 for runs recorded before it was a factor); amp on a CPU stops at once, saying why."""
     try:
-        return Precision(run.get("precision", "fp32"), run["device"])
+        return Precision({**LEGACY_FACTOR_VALUES, **run}["precision"], run["device"])
     except ValueError as err:
         print(err, file=log, flush=True)
         raise SystemExit(str(err)) from None
@@ -303,7 +311,7 @@ def run_resnet(
     started_at = provenance.now()
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
     tensors = load_parts(data_dir, split_npz)
-    mean, std = split_meta["mean"], split_meta["std"]
+    mean, std = normalisation(run, split_meta)
     torch.manual_seed(run["seed"])
     model, optimizer = build_model_and_optimizer(run, training)
 
