@@ -95,9 +95,13 @@ def read_json(path) -> dict:
 #   seed001_q2 10 rows x {cpu, cuda}. Its cuda rows: 1 is a Part A run on a GPU host. Its cpu rows: 8 distinct (two
 #   pairs differ only in pin_memory), and on a CPU host 2 of them are Part A runs (ResNet-18 Adam 1e-3 and ResNet-50
 #   SGD 1e-3, 5 epochs, once pin_memory True is planned as False).
+# The studies as the seeds' code ran them are all on cuda (224x224, amp, the seeds' splits), new to every study above:
+#   seed000_q1_as_run 32; its pin_memory pair shares the True point with it (+1), its epochs pair the 10 (+1);
+#   seed001_part_a_as_run 8 rows x 2 models x 2 datasets = 32; seed001_q2_as_run 10 rows, 1 of them Part A's (+9).
+AS_RUN = 32 + 1 + 1 + 32 + 9
 CPU_ONLY_RUNS = 32 + 4 + 32 + 6  # best -> cpu, CUDA runs left out
-CPU_ONLY_LEFT_OUT = 4 + 4 + 10  # pin_memory (False = cpu_vs_gpu's cuda points, True), q2 cuda
-GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 8  # best -> cuda, plus the explicit cpu runs
+CPU_ONLY_LEFT_OUT = 4 + 4 + 10 + AS_RUN  # pin_memory (False = cpu_vs_gpu's cuda points, True), q2 cuda, as run
+GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 8 + AS_RUN  # best -> cuda, plus the explicit cpu runs
 
 
 # --- Training one grid point (shared by test_train, test_fast_path and test_slurm) ---------------------------------

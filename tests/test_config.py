@@ -31,6 +31,16 @@ def test_default_config_plans_the_seeds_runs_once_each():
     assert not planned[planned["studies"] == "seed000_q1"]["exclusive"].any()
 
 
+def test_amp_off_cuda_is_refused_when_the_plan_is_made_naming_the_study_and_the_fix():
+    point = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"], "lr": [0.001],
+             "epochs": [1], "precision": ["amp"]}  # fmt: skip
+    config = validate_config({"resnet_studies": {"mixed": {"grid": point}}})
+    with pytest.raises(ConfigError, match="studies mixed plan 1 run.* precision amp on the CPU .* `device: cuda`"):
+        resnet_runs(config, cuda_visible=False)
+    planned, _ = resnet_runs(config, cuda_visible=True)  # best -> cuda: amp as the seeds ran it
+    assert list(planned["precision"]) == ["amp"] and list(planned["device"]) == ["cuda"]
+
+
 def test_pin_memory_true_where_it_cannot_act_is_planned_once_as_false():
     """On the CPU, or with the resident loop, pin_memory True is the computation of False: one run serves both."""
     config = validate_config(
@@ -329,4 +339,5 @@ def test_readme_run_counts_agree_with_the_hand_count():
     # pin_memory's cuda False points are new here; cpu_vs_gpu's cuda points are theirs, its cpu points Q1's.
     assert "| `seed000_pin_memory` | 8 | 0 | 8 | 8 | 0 |" in counts
     assert "| `seed000_cpu_vs_gpu` | 8 | 8 | 0 | 0 | 0 |" in counts
-    assert f"| total | 106 | 14 | 92 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts
+    assert "| `seed000_pin_memory_as_run` | 2 | 1 | 1 | 1 | 0 |" in counts
+    assert f"| total | 184 | 17 | 167 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts

@@ -6,6 +6,7 @@ run."""
 import pytest
 import torch
 
+from ablation.cost import MACS_224, STARTUP_S, estimate_seconds, images_per_s
 from ablation.inputs import model_input
 from ablation.resident import ResidentTrainer
 from ablation.train import NormalizedImages, count_macs, epoch_permutation, run_resnet
@@ -47,6 +48,23 @@ def test_thop_counts_at_the_real_input_and_stem():
     assert round(macs_1ch / 1e9, 4) == 1.7449 and round(macs_3ch / 1e9, 4) == 1.8235
     assert 52 < macs_1ch / count_macs("resnet18")[0] < 53
     assert params_3ch - params_1ch == 64 * 7 * 7 * 2  # the stem's two extra input channels
+    # The cost model's constants are thop's counts.
+    assert MACS_224["1ch"]["resnet18"] == macs_1ch and MACS_224["3ch"]["resnet18"] == macs_3ch
+
+
+@pytest.mark.parametrize("model", ["resnet34", "resnet50"])
+def test_the_cost_models_224_counts_are_thops(model):
+    assert MACS_224["1ch"][model] == count_macs(model, 224, "1ch")[0]
+    assert MACS_224["3ch"][model] == count_macs(model, 224, "3ch")[0]
+
+
+def test_a_224_run_costs_its_macs_on_a_cpu_and_seed_001s_rate_on_a_gpu():
+    sizes = {"train": 42_000, "val": 6_000, "test": 10_000}
+    run = {"model": "resnet18", "batch_size": 16, "epochs": 5, "device": "cpu"}
+    small, large = estimate_seconds(run, sizes, {}), estimate_seconds({**run, "input_size": 224}, sizes, {})
+    assert 45 < (large - STARTUP_S) / (small - STARTUP_S) < 60  # 52.6x the MACs per image
+    # On the GPU at 224: seed 001's own rate (42,000 x 5 images in 407.9 s of training), evaluation on top.
+    assert images_per_s({}, "cuda", "resnet18", 16, 224, "1ch") == 515.0
 
 
 def test_a_resized_3ch_run_trains_the_same_on_both_loops(prepared_split, tmp_path):

@@ -24,13 +24,40 @@ SAFETY_FACTOR = 2.0  # runtime requested = estimate x this (x the attempt number
 STARTUP_S = 15.0  # imports, data loading, thop, writing results (measured: 5-10 s on the demo)
 
 
-def images_per_s(throughput: dict, device: str, model: str, batch_size: int) -> float:
+# thop MACs of one forward pass at 224x224, by stem (tests check these against thop too).
+MACS_224 = {
+    "1ch": {"resnet18": 1_744_850_944, "resnet34": 3_599_556_608, "resnet50": 4_053_039_104},
+    "3ch": {"resnet18": 1_823_526_912, "resnet34": 3_678_232_576, "resnet50": 4_131_715_072},
+}
+# At 224 a GPU step is bound by arithmetic, not launches. Seed 001's committed rows (its GPU, amp, batch 16, 42,000
+# images x 5 epochs): ResNet-18 Adam 407.9 s, ResNet-34 SGD 735.8 s, ResNet-50 SGD 1,899.2 s of training.
+DEFAULT_GPU_IMAGES_PER_S_224 = {"resnet18": 515.0, "resnet34": 285.0, "resnet50": 111.0}
+
+
+def macs_per_image(model: str, input_size: int = 28, stem: str = "1ch") -> float:
+    """MACs of one forward pass: thop's count at 28 (1ch) and 224; other sizes scale with the image's area."""
+    if input_size == 28 and stem == "1ch":
+        return MACS[model]
+    return MACS_224[stem][model] * (input_size / 224) ** 2
+
+
+def images_per_s(
+    throughput: dict, device: str, model: str, batch_size: int, input_size: int = 28, stem: str = "1ch"
+) -> float:
+    """Training images per second. Measured (`make calibrate`, at 28x28) or the defaults above; at a larger input
+    the CPU's rate falls with the MACs per image, and a GPU's is the lesser of its launch-bound 28x28 rate and the
+    arithmetic-bound rate scaled from 224."""
     measured = throughput.get(f"{device}/{model}/{batch_size}")
-    if measured:
-        return measured
     if device == "cuda":
-        return DEFAULT_GPU_STEPS_PER_S[model] * batch_size
-    return DEFAULT_CPU_IMAGES_PER_S[model]
+        rate_28 = measured or DEFAULT_GPU_STEPS_PER_S[model] * batch_size
+    else:
+        rate_28 = measured or DEFAULT_CPU_IMAGES_PER_S[model]
+    if input_size == 28 and stem == "1ch":
+        return rate_28
+    macs = macs_per_image(model, input_size, stem)
+    if device == "cuda":
+        return min(rate_28, DEFAULT_GPU_IMAGES_PER_S_224[model] * MACS_224["1ch"][model] / macs)
+    return rate_28 * MACS[model] / macs
 
 
 def split_sizes(config: dict) -> dict[str, int]:
@@ -41,7 +68,8 @@ def split_sizes(config: dict) -> dict[str, int]:
 
 def estimate_seconds(run: dict, sizes: dict[str, int], throughput: dict) -> float:
     """Wall seconds of one run: training epochs plus evaluation (a forward pass, a third of a training image)."""
-    rate = images_per_s(throughput, run["device"], run["model"], int(run["batch_size"]))
+    size, stem = int(run.get("input_size", 28)), run.get("stem", "1ch")
+    rate = images_per_s(throughput, run["device"], run["model"], int(run["batch_size"]), size, stem)
     train_images = run["epochs"] * sizes["train"]
     eval_images = run["epochs"] * sizes["val"] + sizes["test"]
     return STARTUP_S + (train_images + eval_images / 3) / rate
@@ -50,7 +78,8 @@ def estimate_seconds(run: dict, sizes: dict[str, int], throughput: dict) -> floa
 def estimate_mem_mb(run: dict) -> int:
     """Resident memory: torch and the pooled data (~1.5 GB), weights + grads + optimizer state, activations."""
     state_mb = 4 * 4 * PARAMS[run["model"]] / 1e6
-    activations_mb = int(run["batch_size"]) * MACS[run["model"]] / 1e6 * 0.5
+    macs = macs_per_image(run["model"], int(run.get("input_size", 28)), run.get("stem", "1ch"))
+    activations_mb = int(run["batch_size"]) * macs / 1e6 * 0.5
     return int(math.ceil((1500 + state_mb + activations_mb) / 100) * 100)
 
 

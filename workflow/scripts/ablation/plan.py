@@ -57,17 +57,18 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     lines = [f"Plan for {source} (gpu: {config['gpu']}; CUDA visible here: {'yes' if visible else 'no'})"]
     lines.append(f"Throughputs: {throughput_source}")
     lines.append("")
-    lines.append(f"{'study':<24} {'runs':>6} {'left out (no GPU)':>18} {'compute':>12}")
+    w = max(24, *(len(name) for kind in ("resnet_studies", "svm_studies") for name in config[kind]))
+    lines.append(f"{'study':<{w}} {'runs':>6} {'left out (no GPU)':>18} {'compute':>12}")
     studies = list(config["resnet_studies"])
     for study in studies:
         mine = planned[planned["studies"].str.split(",").apply(lambda s, st=study: st in s)]
         out = left_out[left_out["studies"].str.split(",").apply(lambda s, st=study: st in s)]
-        lines.append(f"{study:<24} {len(mine):>6} {len(out):>18} {hours(mine['estimate_s'].sum()):>12}")
+        lines.append(f"{study:<{w}} {len(mine):>6} {len(out):>18} {hours(mine['estimate_s'].sum()):>12}")
     for study in config["svm_studies"]:
         mine = svm[svm["studies"].str.split(",").apply(lambda s, st=study: st in s)]
-        lines.append(f"{study:<24} {len(mine):>6} {'(SVM)':>18} {hours(mine['estimate_s'].sum()):>12}")
-    lines.append(f"{'distinct ResNet runs':<24} {len(planned):>6} {len(left_out):>18}")
-    lines.append(f"{'distinct SVM runs':<24} {len(svm):>6} {'':>18} {hours(svm['estimate_s'].sum()):>12}")
+        lines.append(f"{study:<{w}} {len(mine):>6} {'(SVM)':>18} {hours(mine['estimate_s'].sum()):>12}")
+    lines.append(f"{'distinct ResNet runs':<{w}} {len(planned):>6} {len(left_out):>18}")
+    lines.append(f"{'distinct SVM runs':<{w}} {len(svm):>6} {'':>18} {hours(svm['estimate_s'].sum()):>12}")
     lines.append("")
     lines.append(f"{'device':<8} {'runs':>6} {'compute':>12}")
     for device in ("cpu", "cuda"):
