@@ -5,6 +5,7 @@ nothing is trained."""
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -563,14 +564,20 @@ def test_every_figure_is_written_as_png_and_svg_even_without_data(study, tmp_pat
 
 @pytest.mark.slow
 def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
-    """A study whose only run needs a GPU (left out here): nothing trains, yet every table, figure and the README are
-    written, and `snakemake --report` collects every registered item."""
+    """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
+    normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
+    `snakemake --report` collects every registered item."""
     gpu_only = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
                          "lr": [0.001], "epochs": [1], "device": ["cuda"]}}  # fmt: skip
-    mapping = {"part_a": [], "q1": ["gpu_only"], "pin_memory": [], "epochs": [], "svm": ["absent"], "q2": ["gpu_only"]}
+    mixed = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [1], "device": ["cpu"], "input_size": [32], "stem": ["3ch"],
+                      "split": ["seed001"], "normalisation": ["half"]}}  # fmt: skip
+    mapping = {"part_a": [], "q1": ["gpu_only", "mixed"], "pin_memory": [], "epochs": [], "svm": ["absent"],
+               "q2": ["gpu_only"]}  # fmt: skip
     config = write_config(
-        tmp_path / "config.yaml", fixture_data, resnet_studies={"gpu_only": gpu_only}, report={"tables": mapping}
-    )
+        tmp_path / "config.yaml", fixture_data, resnet_studies={"gpu_only": gpu_only, "mixed": mixed},
+        report={"tables": mapping},
+    )  # fmt: skip
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
@@ -578,7 +585,15 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     assert "not run: no GPU" in readme and "Omitted: this config has no study absent" in readme
     assert "Omitted: no study is mapped to this table (`report.tables.part_a`" in readme
     runs = read_runs(out / "runs.csv")
-    assert runs["status"].tolist() == ["not_run"]
+    assert sorted(runs["status"]) == ["not_run", "ok"]
+    # The mixed run trained under its protocol: seed 001's split (the test file's 100 fixture images), 3 channels.
+    (mixed_row,) = runs[runs["status"] == "ok"].to_dict("records")
+    record = json.loads(Path(mixed_row["metrics_path"]).read_text())
+    assert record["split"]["test"] == 100 and record["macs"] > 0 and "split~seed001" in mixed_row["run_id"]
+    (protocols,) = [line for line in readme.splitlines() if "Protocol of these runs: " in line and "32x32" in line]
+    assert "28x28, 1ch stem, fp32, split pooled, normalisation train_stats (1 run)" in protocols
+    assert "32x32, 3ch stem, fp32, split seed001, normalisation half (1 run)" in protocols
+    assert "## What each seed's code did" in readme and "Tested on the official 10,000-image test set." in readme
     again = run_snakemake("--cores", "2", *args)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.claims import excluded_runs
+from ablation.fidelity import DIFFERENCES
 from ablation.names import DASH, LOADER_NAMES, ORDER
 from ablation.split import POOLED_IMAGES
 from ablation.tables import TableDoc, show
@@ -151,4 +152,5 @@ def readme_context(
         "claims": claims,
         "excluded": excluded_runs(runs),
         "plots": plots,
+        "seed_code": DIFFERENCES,
     }

@@ -106,6 +106,21 @@ PIN_MEMORY_NOTE = (
 )
 
 
+PROTOCOL_FACTORS = ["input_size", "stem", "precision", "split", "normalisation"]
+
+
+def protocol_text(values: tuple) -> str:
+    input_size, stem, precision, split, normalisation = values
+    return f"{input_size}x{input_size}, {stem} stem, {precision}, split {split}, normalisation {normalisation}"
+
+
+def protocols_note(runs: pd.DataFrame) -> str:
+    """Which protocol (input size, stem, precision, split, normalisation) the table's runs followed, with counts."""
+    counts = runs.groupby(PROTOCOL_FACTORS, sort=False).size()
+    parts = [f"{protocol_text(values)} ({n} run{'s' if n != 1 else ''})" for values, n in counts.items()]
+    return "Protocol of these runs: " + "; ".join(parts) + "."
+
+
 def timed_alone(runs: pd.DataFrame) -> pd.Series:
     """Whether each run's time was taken with nothing else of the workflow running (False where unrecorded)."""
     return runs["exclusive"].fillna(False).astype(bool)
@@ -312,10 +327,10 @@ def q2_table(doc: TableDoc, runs: pd.DataFrame) -> None:
 
 
 def speedup_section(dataset: str, runs: pd.DataFrame) -> Section:
-    """GPU/CPU speedup per model: CPU time over GPU time of runs matched on every other factor."""
+    """GPU/CPU speedup per model and input size: CPU time over GPU time of runs matched on every other factor."""
     columns = ["Model", "CPU Train Time (ms)", "GPU Train Time (ms)", "Speedup (CPU time / GPU time)"]
     rows = []
-    for (model,), group in sorted_points(runs, ["model"]):
+    for (model, input_size), group in sorted_points(runs, ["model", "input_size"]):
         cpu, gpu = group[group["device"] == "cpu"], group[group["device"] == "cuda"]
         times = paired(group[group["status"] == "ok"], "device", "cpu", "cuda", "train_time_s")
         if not times.empty:
@@ -326,7 +341,7 @@ def speedup_section(dataset: str, runs: pd.DataFrame) -> Section:
             speedup = "no CPU and GPU runs matched on all other factors"
         rows.append(
             [
-                show("model", model),
+                f"{show('model', model)}, {input_size}x{input_size}",
                 time_cell(cpu, "train_time_s", 1000, 0, status_notes=True) if len(cpu) else DASH,
                 time_cell(gpu, "train_time_s", 1000, 0, status_notes=True) if len(gpu) else DASH,
                 speedup,
@@ -417,6 +432,8 @@ def build_table(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set
         builder.fill(doc, runs)
         if builder.shows_pin_memory and not pin_memory_acts(runs).all():
             doc.notes.append(PIN_MEMORY_NOTE)
+        if builder.kind == "resnet" and len(runs):
+            doc.notes.append(protocols_note(runs))
     if any(
         SHARED_MARK in text for section in doc.sections if section.table for row in section.table.rows for text in row
     ):
