@@ -139,5 +139,9 @@ def without_times(record: dict) -> dict:
     """The metrics that must be identical between two runs of the same point (times, dates and the conditions of the
     measurement aside)."""
     history = [{k: v for k, v in h.items() if not k.endswith("_time_s")} for h in record["history"]]
-    kept = {k: v for k, v in record.items() if k not in ("train_time_s", "provenance", "history", "conditions")}
+    kept = {
+        k: v
+        for k, v in record.items()
+        if not k.endswith("_time_s") and k not in ("provenance", "history", "conditions")
+    }
     return {**kept, "history": history}

@@ -26,6 +26,10 @@ def test_default_config_plans_the_seeds_runs_once_each():
     shared = planned[planned["studies"].str.count(",") == 2]
     assert len(shared) == 4
     assert set(shared["studies"]) == {"seed000_q1,seed000_epochs,seed000_cpu_vs_gpu"}
+    # Seed 000's pin_memory pair as run timed its evaluation too; nothing else does.
+    gpu_planned, _ = resnet_runs(config, cuda_visible=True)
+    with_evaluation = gpu_planned[gpu_planned["time_covers"] == "training_and_evaluation"]
+    assert len(with_evaluation) == 2 and all("seed000_pin_memory_as_run" in s for s in with_evaluation["studies"])
     # Timed studies make their runs exclusive, and a run shared with one is exclusive too.
     assert shared["exclusive"].all()
     assert not planned[planned["studies"] == "seed000_q1"]["exclusive"].any()

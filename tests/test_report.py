@@ -14,7 +14,7 @@ import pytest
 from ablation import claims, plots
 from ablation import readme as report_readme
 from ablation import tables as report_tables
-from ablation.aggregate import collect_runs, read_history, read_runs, write_runs
+from ablation.aggregate import collect_runs, read_history, read_runs, times_taken, write_runs
 from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
 from ablation.factors import LEGACY_FACTOR_VALUES
@@ -231,6 +231,17 @@ def test_every_planned_run_has_one_row_with_its_fate_and_its_source(study):
     # Types survive the CSV round trip: gaps stay gaps.
     assert runs.loc[runs["kind"] == "svm", "batch_size"].isna().all()
     assert runs.loc[runs["kind"] == "resnet", "pin_memory"].dtype == "boolean"
+
+
+def test_the_time_a_table_shows_covers_evaluation_only_where_the_study_says_so():
+    record = {"train_time_s": 10.0, "test_time_s": 1.0, "history": [{"eval_time_s": 0.5}, {"eval_time_s": 0.5}]}
+    assert times_taken("resnet", record, "training") == {
+        "time_covers": "training", "eval_time_s": 2.0, "time_taken_s": 10.0}  # fmt: skip
+    assert times_taken("resnet", record, "training_and_evaluation")["time_taken_s"] == 12.0
+    # A run recorded before evaluation was timed: its time with evaluation is unknown, not its training time.
+    earlier = {"train_time_s": 10.0, "history": [{}, {}]}
+    assert times_taken("resnet", earlier, "training_and_evaluation")["time_taken_s"] is None
+    assert times_taken("resnet", earlier, "training")["time_taken_s"] == 10.0
 
 
 def test_aggregation_refuses_a_json_that_is_not_the_planned_run(study, tmp_path):

@@ -27,6 +27,13 @@ def test_a_run_writes_valid_metrics_with_provenance(reference):
     assert reference["status"] == "ok" and reference["kind"] == "resnet"
     assert [h["epoch"] for h in reference["history"]] == [1, 2, 3]
     assert reference["train_time_s"] == pytest.approx(sum(h["epoch_time_s"] for h in reference["history"]))
+    # Evaluation is timed apart: every validation pass and the test pass (a time "with evaluation" adds them).
+    assert all(h["eval_time_s"] > 0 for h in reference["history"]) and reference["test_time_s"] > 0
+    # The conditions of the times: not exclusive here, 1 thread, the CPU by name, deterministic on the CPU.
+    conditions = reference["conditions"]
+    assert not conditions["exclusive"] and conditions["threads"] == 1 and conditions["device"] == "cpu"
+    assert conditions["deterministic_algorithms"] and conditions["interval_unix"][0] < conditions["interval_unix"][1]
+    assert 0 < conditions["cpu_time_s"] and conditions["wall_time_s"] == pytest.approx(reference["train_time_s"])
     # The fixture classes are separable bars: a working trainer learns them.
     assert reference["test_accuracy"] > 0.3  # chance is 0.1
     provenance = reference["provenance"]

@@ -22,6 +22,10 @@ METRICS = [
     "val_accuracy",
     "test_loss",
     "train_time_s",
+    # Validation passes and the test pass (null where not recorded), and the time a table shows: train_time_s, plus
+    # eval_time_s for a run whose study times evaluation too (`time_covers`).
+    "eval_time_s",
+    "time_taken_s",
     "epochs_completed",
     "diverged_epoch",
     "macs",
@@ -60,7 +64,7 @@ CONDITIONS = [
     "cudnn_benchmark",
 ]
 RUN_COLUMNS = [
-    *["run_id", "kind", "status", "note", "studies", *FACTORS, *METRICS, *PROVENANCE, *CONDITIONS],
+    *["run_id", "kind", "status", "note", "studies", "time_covers", *FACTORS, *METRICS, *PROVENANCE, *CONDITIONS],
     *["interval_start", "interval_end", "torch", "metrics_path"],
 ]
 HISTORY_FIELDS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_time_s", "data_time_s"]
@@ -113,6 +117,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         **{f: params[f] for f in factors},
         **{m: record.get(m) for m in METRICS},
         "val_accuracy": history[-1]["val_accuracy"] if history else None,
+        **times_taken(kind, record, planned.get("time_covers", "training")),
         "epochs_completed": len(history) if kind == "resnet" else None,
         **{p: provenance.get(p) for p in PROVENANCE},
         **{c: conditions.get(c) for c in CONDITIONS},
@@ -125,6 +130,21 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     return row, [{"run_id": rid, "epoch": h["epoch"], **{k: h[k] for k in HISTORY_FIELDS}} for h in history]
 
 
+def times_taken(kind: str, record: dict, time_covers: str) -> dict:
+    """eval_time_s (every validation pass and the test pass; None where a run did not record them) and the time its
+    tables show: training alone, or with evaluation where its study times that too."""
+    if kind != "resnet":
+        return {"time_covers": None, "eval_time_s": None, "time_taken_s": None}
+    passes = [h.get("eval_time_s") for h in record["history"]] + [record.get("test_time_s")]
+    eval_time_s = sum(passes) if None not in passes else None
+    train = record["train_time_s"]
+    if time_covers == "training":
+        taken = train
+    else:
+        taken = train + eval_time_s if eval_time_s is not None else None
+    return {"time_covers": time_covers, "eval_time_s": eval_time_s, "time_taken_s": taken}
+
+
 def left_out_row(planned: dict, reason: str = NOT_RUN_NO_GPU) -> dict:
     return {
         "run_id": run_id("resnet", RESNET_FACTORS, planned),
@@ -132,6 +152,7 @@ def left_out_row(planned: dict, reason: str = NOT_RUN_NO_GPU) -> dict:
         "status": STATUS_NOT_RUN,
         "note": reason,
         "studies": planned["studies"],
+        "time_covers": planned.get("time_covers", "training"),
         **{f: planned[f] for f in RESNET_FACTORS},
     }
 
@@ -173,6 +194,7 @@ def read_runs(path) -> pd.DataFrame:
     text_columns = (
         "note",
         "studies",
+        "time_covers",
         "gpu_name",
         "cuda_version",
         "slurm_job_id",

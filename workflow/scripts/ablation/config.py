@@ -312,7 +312,16 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
     left_out = table[(table["device"] == "cuda") & (not gpu_planned)]
     planned = table.drop(left_out.index)
     timed = timed_studies(config)
-    return _merge_studies(planned, RESNET_FACTORS, timed), _merge_studies(left_out, RESNET_FACTORS, timed)
+    with_evaluation = {n for n, s in config["resnet_studies"].items() if s["time_covers"] == "training_and_evaluation"}
+    merged = []
+    for runs in (planned, left_out):
+        runs = _merge_studies(runs, RESNET_FACTORS, timed)
+        runs["time_covers"] = [
+            "training_and_evaluation" if with_evaluation & set(studies.split(",")) else "training"
+            for studies in runs["studies"]
+        ]
+        merged.append(runs)
+    return merged[0], merged[1]
 
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:

@@ -134,7 +134,8 @@ def time_cell(group: pd.DataFrame, column: str, scale: float = 1.0, digits: int 
 
 
 def conditions_cell(group: pd.DataFrame) -> str:
-    """What a grid point's times were measured under: timing, threads and device, e.g. "alone, 2 threads, <CPU>"."""
+    """What a grid point's times were measured under: timing, threads, device and, where a time covers evaluation
+    too, "with evaluation", e.g. "alone, 2 threads, <CPU>"."""
     ok = group[group["status"] == "ok"]
     texts = []
     for _, run in ok.iterrows():
@@ -144,9 +145,10 @@ def conditions_cell(group: pd.DataFrame) -> str:
         threads = (
             f"{int(run['threads'])} thread{'s' if run['threads'] != 1 else ''}" if pd.notna(run["threads"]) else ""
         )
-        texts.append(
-            ", ".join(t for t in ("alone" if run["exclusive"] else "shared", threads, run["device_name"]) if t)
-        )
+        # A time that covers the validation and test passes too (seed 000's pin_memory comparison) says so.
+        covers = "with evaluation" if str(run.get("time_covers")) == "training_and_evaluation" else ""
+        timing = "alone" if run["exclusive"] else "shared"
+        texts.append(", ".join(t for t in (timing, threads, run["device_name"], covers) if t))
     return " / ".join(dict.fromkeys(texts)) or DASH
 
 
@@ -248,7 +250,7 @@ def pin_memory_table(doc: TableDoc, runs: pd.DataFrame) -> None:
         columns += ["Accuracy (%)", "Time Taken (s)", "Conditions"]
         rows = [
             [show(f, v) for f, v in zip(factors, values)]
-            + [cell(point, "test_accuracy", 100), time_cell(point, "train_time_s", 1, 1), conditions_cell(point)]
+            + [cell(point, "test_accuracy", 100), time_cell(point, "time_taken_s", 1, 1), conditions_cell(point)]
             for values, point in sorted_points(group, factors)
         ]
         section = Section(
@@ -279,7 +281,7 @@ def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
         columns = [FACTOR_HEADERS[f] for f in factors] + ["Accuracy (%)", "Time Taken (s)", "Conditions"]
         rows = [
             [show(f, v) for f, v in zip(factors, values)]
-            + [cell(point, "test_accuracy", 100), time_cell(point, "train_time_s", 1, 1), conditions_cell(point)]
+            + [cell(point, "test_accuracy", 100), time_cell(point, "time_taken_s", 1, 1), conditions_cell(point)]
             for values, point in sorted_points(group, factors)
         ]
         numeric = [f in ("batch_size", "lr", "epochs") for f in factors] + [True, True, False]

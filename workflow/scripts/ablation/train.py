@@ -160,6 +160,15 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=No
     }
 
 
+def timed(device: str, function, *args):
+    """(function(*args), its wall seconds), the device's queued work included."""
+    _sync(device)
+    start = time.perf_counter()
+    result = function(*args)
+    _sync(device)
+    return result, time.perf_counter() - start
+
+
 def require_device(device: str, log) -> None:
     """A CUDA run on a host without CUDA stops at once, before any data is read, saying what to do instead."""
     if device == "cuda" and not torch.cuda.is_available():
@@ -344,8 +353,10 @@ def run_resnet(
             print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
             break
 
-        # Evaluation on the validation part after every epoch.
-        val_loss, val_accuracy = evaluate(model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision)
+        # Evaluation on the validation part after every epoch, timed apart from training (eval_time_s).
+        (val_loss, val_accuracy), result["eval_time_s"] = timed(
+            device, evaluate, model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision
+        )
         history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
         print(
             f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
@@ -358,11 +369,11 @@ def run_resnet(
 
     # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash.
     if diverged_epoch is None:
-        test_loss, test_accuracy = evaluate(
-            model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
+        (test_loss, test_accuracy), test_time_s = timed(
+            device, evaluate, model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
         )
     else:
-        test_loss, test_accuracy = None, None
+        test_loss, test_accuracy, test_time_s = None, None, None
     macs, params_count = count_macs(run["model"], *spec)
     train_time_s = sum(h["epoch_time_s"] for h in history)
     record = {
@@ -373,6 +384,8 @@ def run_resnet(
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
         "train_time_s": train_time_s,
+        # The test pass; with each epoch's eval_time_s, what a time "with evaluation" adds (seed 000's pin_memory).
+        "test_time_s": test_time_s,
         # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
         "compile_time_s": compile_time_s,
         "history": history,
