@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .provenance import cpu_model, now
-from .train import build_model_and_optimizer, make_epoch_runner
+from .train import build_model_and_optimizer, complete_run, make_epoch_runner
 
 
 def measure(kind, model_name, batch_size, steps, device, images, labels) -> tuple[float, float]:
@@ -21,8 +21,8 @@ def measure(kind, model_name, batch_size, steps, device, images, labels) -> tupl
     The step measured is a run's (run_resnet's model, optimizer and training loop for that loader), with Adam and no
     pinned memory or DataLoader workers."""
     n = (steps + 2) * batch_size
-    run = {"model": model_name, "batch_size": batch_size, "optimizer": "adam", "lr": 1e-3, "pin_memory": False,
-           "device": device, "loader": kind}  # fmt: skip
+    run = complete_run({"model": model_name, "batch_size": batch_size, "optimizer": "adam", "lr": 1e-3,
+                        "pin_memory": False, "device": device, "loader": kind})  # fmt: skip
     model, optimizer = build_model_and_optimizer(run, {"momentum": 0.9, "weight_decay": 0.0})
     run_epoch, capture_time_s = make_epoch_runner(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
     run_epoch(torch.arange(2 * batch_size))  # warm-up

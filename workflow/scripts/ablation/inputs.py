@@ -12,15 +12,9 @@ import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as tvf
 
-from .factors import LEGACY_FACTOR_VALUES, NATIVE_SIZE
+from .factors import NATIVE_SIZE
 
 STEMS = {"1ch": 1, "3ch": 3}  # input channels of the stem
-
-
-def input_spec(run: dict) -> tuple[int, str]:
-    """(input size, stem) of a run (a run dict from before these factors, as `calibrate` builds, means 28x28 1ch)."""
-    run = {**LEGACY_FACTOR_VALUES, **run}
-    return run["input_size"], run["stem"]
 
 
 def model_input(images: torch.Tensor, mean: float, std: float, input_size: int = NATIVE_SIZE, stem: str = "1ch"):

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import provenance
 from .conditions import Conditions, torch_threads
 from .factors import LEGACY_FACTOR_VALUES, NATIVE_SIZE
-from .inputs import STEMS, input_spec, model_input
+from .inputs import STEMS, model_input
 from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
@@ -179,15 +179,15 @@ def require_device(device: str, log) -> None:
 
 def normalisation(run: dict, split_meta: dict) -> tuple[float, float]:
     """(mean, std) a run normalises with: its split's training part's (`train_stats`), or the seeds' 0.5 and 0.5."""
-    if {**LEGACY_FACTOR_VALUES, **run}["normalisation"] == "half":
+    if run["normalisation"] == "half":
         return 0.5, 0.5
     return split_meta["mean"], split_meta["std"]
 
 
 def require_precision(run: dict, log) -> Precision:
-    """The run's precision (fp32 for runs recorded before it was a factor); amp on a CPU stops at once, saying why."""
+    """The run's precision; amp on a CPU stops at once, saying why."""
     try:
-        return Precision({**LEGACY_FACTOR_VALUES, **run}["precision"], run["device"])
+        return Precision(run["precision"], run["device"])
     except ValueError as err:
         print(err, file=log, flush=True)
         raise SystemExit(str(err)) from None
@@ -207,7 +207,7 @@ def build_model_and_optimizer(run: dict, training: dict):
     replays a captured CUDA graph: it runs channels_last with cuDNN autotuning, and its optimizer keeps its step count
     on the device (`capturable`). Draws the initial weights from torch's global RNG: seed it first."""
     graphed = run["loader"] == "resident" and run["device"] == "cuda"
-    model = build_model(run["model"], input_spec(run)[1]).to(run["device"])
+    model = build_model(run["model"], run["stem"]).to(run["device"])
     if graphed:
         torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
@@ -215,6 +215,12 @@ def build_model_and_optimizer(run: dict, training: dict):
         run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"], graphed
     )
     return model, optimizer
+
+
+def complete_run(run: dict) -> dict:
+    """A run's factors as plain Python values (numpy scalars are not JSON), with issue 13's factors at the values every
+    run had before them where a caller (`calibrate`, a hand-written run) leaves them out."""
+    return {**LEGACY_FACTOR_VALUES, **{k: v.item() if hasattr(v, "item") else v for k, v in run.items()}}
 
 
 def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0, precision=None):
@@ -227,7 +233,7 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
     captured graph holds the optimizer's state tensors as they are at capture."""
     images, labels = train_part
     batch_size, device = run["batch_size"], run["device"]
-    input_size, stem = input_spec(run)
+    input_size, stem = run["input_size"], run["stem"]
     precision = precision or Precision("fp32", device)
     if run["loader"] == "resident":
         trainer = ResidentTrainer(
@@ -305,7 +311,7 @@ def run_resnet(
     # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then the threads and
     # determinism, the data, and the seeded model.
     log = log or sys.stderr
-    run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
+    run = complete_run(run)
     device = run["device"]
     require_device(device, log)
     precision = require_precision(run, log)
@@ -333,7 +339,7 @@ def run_resnet(
         run, model, optimizer, tensors["train"], mean, std, training["num_workers"], precision
     )
     n_train = len(tensors["train"][1])
-    spec, eval_batch_size = input_spec(run), training["eval_batch_size"]  # (input size, stem) for evaluation
+    spec, eval_batch_size = (run["input_size"], run["stem"]), training["eval_batch_size"]
 
     bar_file = LogLines(log)
     diverged_epoch = None
