@@ -4,7 +4,11 @@ from ablation.migrate import LEGACY_SUFFIX, migrate, report
 
 
 def test_a_move_of_the_earlier_layout_never_overwrites_and_names_what_it_left(tmp_path):
-    point = tmp_path / "runs/resnet/dataset~mnist/model~resnet18/loader~dataloader/seed~0"
+    # A run's directory in the earlier layout: its ten factors, the seed last.
+    point = tmp_path / (
+        "runs/resnet/dataset~mnist/model~resnet18/batch_size~16/optimizer~adam/lr~0.001/epochs~1/pin_memory~False/"
+        "device~cpu/loader~dataloader/seed~0"
+    )
     (point / "metrics.json").parent.mkdir(parents=True)
     (point / "metrics.json").write_text("earlier")
     taken = point.joinpath(*LEGACY_SUFFIX, "metrics.json")

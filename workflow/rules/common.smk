@@ -27,10 +27,12 @@ OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
 
 # Runs recorded before input_size, stem, precision, split and normalisation were factors move to their new paths
-# (renamed, times kept): their results stand, nothing is trained again.
-MIGRATED = migration_report(OUTDIR, *migrate(OUTDIR))
-if MIGRATED:
-    print(MIGRATED, file=sys.stderr)
+# (renamed, times kept): their results stand, nothing is trained again. Once, by the snakemake the user started: every
+# cluster job parses this file again, and walking the runs there would cost each job that walk.
+if not (workflow.remote_exec or workflow.subprocess_exec):
+    MIGRATED = migration_report(OUTDIR, *migrate(OUTDIR))
+    if MIGRATED:
+        print(MIGRATED, file=sys.stderr)
 
 
 # The GPUs local CUDA jobs share (config `gpus`, else nvidia-smi): counted once, for the plan and the GPU slots.
