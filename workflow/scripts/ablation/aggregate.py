@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablation.config import RESNET_FACTORS, SVM_FACTORS
+from ablation.config import RESNET_FACTORS, SVM_FACTORS, serves_any
 from ablation.factors import LEGACY_FACTOR_VALUES
 from ablation.records import read_json, validate_metrics
 
@@ -218,6 +218,4 @@ def write_runs(runs: pd.DataFrame, history: pd.DataFrame, runs_csv, history_csv)
 
 def in_studies(runs: pd.DataFrame, studies: list[str]) -> pd.DataFrame:
     """The runs that serve any of `studies` (a run lists its studies comma-separated)."""
-    wanted = set(studies)
-    mask = runs["studies"].fillna("").map(lambda s: bool(wanted & set(s.split(","))))
-    return runs[mask.astype(bool)]
+    return runs[serves_any(runs["studies"].fillna(""), set(studies))]

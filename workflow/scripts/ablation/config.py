@@ -313,15 +313,11 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
     planned = table.drop(left_out.index)
     timed = timed_studies(config)
     with_evaluation = {n for n, s in config["resnet_studies"].items() if s["time_covers"] == "training_and_evaluation"}
-    merged = []
+    planned, left_out = (_merge_studies(runs, RESNET_FACTORS, timed) for runs in (planned, left_out))
     for runs in (planned, left_out):
-        runs = _merge_studies(runs, RESNET_FACTORS, timed)
-        runs["time_covers"] = [
-            "training_and_evaluation" if with_evaluation & set(studies.split(",")) else "training"
-            for studies in runs["studies"]
-        ]
-        merged.append(runs)
-    return merged[0], merged[1]
+        covers = serves_any(runs["studies"], with_evaluation)
+        runs["time_covers"] = covers.map({True: "training_and_evaluation", False: "training"})
+    return planned, left_out
 
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
@@ -361,8 +357,14 @@ def _merge_studies(table: pd.DataFrame, factors: list[str], timed: set[str]) -> 
         return pd.DataFrame(columns=factors + ["studies", "exclusive"])
     merged = table.groupby(factors, sort=False)["study"].agg(lambda s: ",".join(dict.fromkeys(s))).reset_index()
     merged = merged.rename(columns={"study": "studies"})[factors + ["studies"]]
-    merged["exclusive"] = merged["studies"].map(lambda s: bool(timed & set(s.split(","))))
+    merged["exclusive"] = serves_any(merged["studies"], timed)
     return merged
+
+
+def serves_any(studies: pd.Series, names: set[str]) -> pd.Series:
+    """Whether each run (its `studies`, comma-separated) serves any of `names`: a run shared by several studies takes
+    a per-study setting (timed alone, timing evaluation too) if any of them has it."""
+    return studies.map(lambda s: bool(names & set(s.split(",")))).astype(bool)
 
 
 def load_config(path) -> dict:
