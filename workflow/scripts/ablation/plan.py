@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import load_config, resnet_runs, svm_runs
+from .config import load_config, resnet_runs, serves_any, svm_runs
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 from .gpus import cuda_visible, host_gpus
 
@@ -61,11 +61,11 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     lines.append(f"{'study':<{w}} {'runs':>6} {'left out (no GPU)':>18} {'compute':>12}")
     studies = list(config["resnet_studies"])
     for study in studies:
-        mine = planned[planned["studies"].str.split(",").apply(lambda s, st=study: st in s)]
-        out = left_out[left_out["studies"].str.split(",").apply(lambda s, st=study: st in s)]
+        mine = planned[serves_any(planned["studies"], {study})]
+        out = left_out[serves_any(left_out["studies"], {study})]
         lines.append(f"{study:<{w}} {len(mine):>6} {len(out):>18} {hours(mine['estimate_s'].sum()):>12}")
     for study in config["svm_studies"]:
-        mine = svm[svm["studies"].str.split(",").apply(lambda s, st=study: st in s)]
+        mine = svm[serves_any(svm["studies"], {study})]
         lines.append(f"{study:<{w}} {len(mine):>6} {'(SVM)':>18} {hours(mine['estimate_s'].sum()):>12}")
     lines.append(f"{'distinct ResNet runs':<{w}} {len(planned):>6} {len(left_out):>18}")
     lines.append(f"{'distinct SVM runs':<{w}} {len(svm):>6} {'':>18} {hours(svm['estimate_s'].sum()):>12}")
