@@ -297,13 +297,13 @@ def time_aggregation(work: Path, n_runs: int) -> float:
     """Seconds for ablation.aggregate to read, validate and merge n_runs metrics files written here first."""
     from ablation.aggregate import collect_runs
     from ablation.config import RESNET_FACTORS
-    from ablation.factors import LEGACY_FACTOR_VALUES
+    from ablation.factors import complete_factors
 
     pairs = []
     for i in range(n_runs):
-        point = {"dataset": "mnist", "model": "resnet18", "batch_size": 32, "optimizer": "adam", "lr": 0.001,
-                 "epochs": 10, "pin_memory": False, "device": "cpu", "loader": "dataloader", "seed": i,
-                 **LEGACY_FACTOR_VALUES}  # fmt: skip
+        point = complete_factors({"dataset": "mnist", "model": "resnet18", "batch_size": 32, "optimizer": "adam",
+                                  "lr": 0.001, "epochs": 10, "pin_memory": False, "device": "cpu",
+                                  "loader": "dataloader", "seed": i})  # fmt: skip
         path = work / "runs" / "/".join(f"{f}~{point[f]}" for f in RESNET_FACTORS) / "metrics.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(synthetic_record(point)))

@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     run = {"dataset": "fashion_mnist", "model": "resnet18", "batch_size": 16, "optimizer": "adam", "lr": 0.001,
            "epochs": args.epochs, "pin_memory": False, "device": "cpu", "loader": args.loader, "seed": 0}  # fmt: skip
-    training = {"momentum": 0.9, "weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}
+    training = {"weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}
     processes = {}
     for protocol, normalisation in PROTOCOLS.items():
         parts, meta = make_split(DATA, {"train": 0.7, "val": 0.1, "test": 0.2}, 0, None, protocol)

@@ -81,8 +81,9 @@ def test_gpu_host_plans_cuda_for_best_and_keeps_explicit_cpu_runs():
     config = load_config(REPO / "config/config.yaml")
     planned, left_out = resnet_runs(config, cuda_visible=True)
     assert len(planned) == GPU_RUNS and len(left_out) == 0
-    # cpu_vs_gpu's 4 and seed001_q2's 8 distinct cpu rows (two pairs of its rows differ only in pin_memory).
-    assert (planned["device"] == "cpu").sum() == 4 + 8
+    # cpu_vs_gpu's 4, seed001_q2's 8 distinct cpu rows (two pairs of its rows differ only in pin_memory) and
+    # seed000_q2_as_run's one.
+    assert (planned["device"] == "cpu").sum() == 4 + 8 + 1
 
 
 def test_gpu_false_leaves_cuda_out_even_where_visible():
@@ -102,7 +103,7 @@ def test_replicate_seeds_multiply_points_without_their_own_seed():
 def test_defaults_fill_a_minimal_config():
     config = validate_config({})
     assert config["data"]["split"] == {"train": 0.7, "val": 0.1, "test": 0.2, "seed": 0}
-    assert config["training"]["momentum"] == 0.9
+    assert config["factor_defaults"]["momentum"] == 0.9
     assert config["training"]["cpu_threads"] == 1
     assert config["gpu"] == "auto" and config["outdir"] == "results"
 
@@ -189,7 +190,7 @@ def test_svm_runs_larger_than_the_training_part_are_refused_when_planned():
 @pytest.mark.parametrize(
     ("given", "key", "expected"),
     [
-        ({"training": {"momentum": "0.8"}}, ("training", "momentum"), 0.8),
+        ({"factor_defaults": {"momentum": "0.8"}}, ("factor_defaults", "momentum"), 0.8),
         ({"training": {"weight_decay": "1e-4"}}, ("training", "weight_decay"), 1e-4),
         ({"training": {"cpu_threads": "2"}}, ("training", "cpu_threads"), 2),
         ({"gpu": "false"}, ("gpu",), False),
@@ -232,7 +233,11 @@ def test_a_study_given_as_command_line_strings_expands_to_typed_runs():
 @pytest.mark.parametrize(
     ("given", "where", "hint"),
     [
-        ({"training": {"momentum": "0.8x"}}, "training.momentum", "--config 'training={momentum: 0.9}'"),
+        (
+            {"factor_defaults": {"momentum": "0.8x"}},
+            "factor_defaults.momentum",
+            "--config 'factor_defaults={momentum: 0.9}'",
+        ),
         ({"gpu": "sometimes"}, "gpu", "--config gpu=auto"),
         ({"outdir": 2024}, "outdir", """--config 'outdir="2024"'"""),
         (
@@ -259,15 +264,32 @@ def test_config_given_on_the_real_snakemake_command_line_keeps_its_types(tmp_pat
     study = "cli: {grid: {dataset: [mnist], model: [resnet18], batch_size: [16], optimizer: [sgd], lr: [1e-3], "
     study += "epochs: [2]}}"
     args = ["-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--config"]
-    proc = run_snakemake(*args, "training={momentum: 0.8}", f"resnet_studies={{{study}}}", "gpu=false")
+    proc = run_snakemake(*args, "factor_defaults={momentum: 0.8}", f"resnet_studies={{{study}}}", "gpu=false")
     out = proc.stdout + proc.stderr
     assert re.search(r"^train_resnet\s+1$", out, re.MULTILINE)
     assert "/batch_size~16/optimizer~sgd/lr~0.001/epochs~2/pin_memory~False/device~cpu/" in out
-    refused = run_snakemake(*args, "training={momentum: 0.8x}", check=False)
+    assert "/normalisation~train_stats/momentum~0.8/" in out
+    refused = run_snakemake(*args, "factor_defaults={momentum: 0.8x}", check=False)
     refusal = refused.stdout + refused.stderr
     assert refused.returncode != 0
-    assert "`training.momentum`: '0.8x' is not of type 'number'" in refusal
-    assert "--config 'training={momentum: 0.9}'" in refusal
+    assert "`factor_defaults.momentum`: '0.8x' is not of type 'number'" in refusal
+    assert "--config 'factor_defaults={momentum: 0.9}'" in refusal
+
+
+def test_a_config_still_setting_training_momentum_is_told_where_it_moved():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"training": {"momentum": 0.8}})
+    message = str(err.value)
+    assert "`training.momentum`" in message and "`factor_defaults: {momentum: 0.8}`" in message
+
+
+def test_momentum_is_a_factor_and_adam_points_are_planned_with_none():
+    grid = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["sgd", "adam"],
+            "lr": [0.001], "epochs": [5], "momentum": [0.0, 0.9]}  # fmt: skip
+    config = validate_config({"gpu": False, "resnet_studies": {"m": {"grid": grid}}})
+    planned, _ = resnet_runs(config, cuda_visible=False)
+    pairs = sorted(zip(planned["optimizer"], planned["momentum"]))
+    assert pairs == [("adam", 0.0), ("sgd", 0.0), ("sgd", 0.9)], "the two Adam points are one run"
 
 
 # --- config/README.md's generated tables: from the schema's descriptions and the default config.
@@ -310,12 +332,12 @@ def test_readme_tables_are_what_make_config_docs_generates_now():
 
 def test_a_schema_edit_without_make_config_docs_is_caught_naming_the_block_and_the_fix(tmp_path, capsys):
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    schema["properties"]["training"]["properties"]["momentum"]["description"] = "Momentum, described anew."
+    schema["properties"]["training"]["properties"]["weight_decay"]["description"] = "Decay, described anew."
     edited = config_docs.render_blocks(schema=schema)
     assert config_docs.stale_blocks(README.read_text(), edited) == ["training"]
     # Through the command line, on a copy whose table someone edited by hand.
     readme = tmp_path / "README.md"
-    readme.write_text(README.read_text().replace("SGD momentum (changing it reruns the SGD runs).", "Momentum."))
+    readme.write_text(README.read_text().replace("Weight decay of both optimizers.", "Decay."))
     assert config_docs.main(["--check", str(readme)]) == 1
     message = capsys.readouterr().err
     assert "`training`" in message and "make config-docs" in message and "`data`" not in message
@@ -344,4 +366,5 @@ def test_readme_run_counts_agree_with_the_hand_count():
     assert "| `seed000_pin_memory` | 8 | 0 | 8 | 8 | 0 |" in counts
     assert "| `seed000_cpu_vs_gpu` | 8 | 8 | 0 | 0 | 0 |" in counts
     assert "| `seed000_pin_memory_as_run` | 2 | 1 | 1 | 1 | 0 |" in counts
-    assert f"| total | 184 | 17 | 167 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts
+    assert "| `seed000_q2_as_run` | 5 | 0 | 5 | 4 | 1 |" in counts
+    assert f"| total | 189 | 17 | 172 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts

@@ -1,17 +1,21 @@
 """Runs recorded before issue 13's factors move to their new paths; the workflow-level case is in test_workflow."""
 
+import json
+
 from ablation.migrate import LEGACY_SUFFIX, migrate, report
+
+FIRST_LAYOUT = (
+    "dataset~mnist/model~resnet18/batch_size~16/optimizer~{optimizer}/lr~0.001/epochs~1/pin_memory~False/"
+    "device~cpu/loader~dataloader/seed~0"
+)
 
 
 def test_a_move_of_the_earlier_layout_never_overwrites_and_names_what_it_left(tmp_path):
-    # A run's directory in the earlier layout: its ten factors, the seed last.
-    point = tmp_path / (
-        "runs/resnet/dataset~mnist/model~resnet18/batch_size~16/optimizer~adam/lr~0.001/epochs~1/pin_memory~False/"
-        "device~cpu/loader~dataloader/seed~0"
-    )
+    # A run's directory in the first layout: its ten factors, the seed last.
+    point = tmp_path / "runs/resnet" / FIRST_LAYOUT.format(optimizer="adam")
     (point / "metrics.json").parent.mkdir(parents=True)
     (point / "metrics.json").write_text("earlier")
-    taken = point.joinpath(*LEGACY_SUFFIX, "metrics.json")
+    taken = point.joinpath(*LEGACY_SUFFIX, "momentum~0.0", "metrics.json")  # Adam reads no momentum
     taken.parent.mkdir(parents=True)
     taken.write_text("newer")
     (tmp_path / "splits").mkdir()
@@ -23,3 +27,27 @@ def test_a_move_of_the_earlier_layout_never_overwrites_and_names_what_it_left(tm
     text = report(tmp_path, moved, kept)
     assert "Moved 1 file(s)" in text and "Left 1 file(s) of the earlier layout where they are" in text
     assert migrate(tmp_path) == (0, [point / "metrics.json"])
+
+
+def test_an_sgd_run_of_the_second_layout_moves_to_the_momentum_its_metrics_recorded(tmp_path):
+    """The second layout ends at the normalisation. Its SGD run trained with config `training.momentum` of then (0.8
+    here): its metrics, log and benchmark go to momentum~0.8. A point with a checkpoint only goes to 0.9, the default
+    of then (resuming checks it: test_train)."""
+    second = FIRST_LAYOUT.format(optimizer="sgd") + "/" + "/".join(LEGACY_SUFFIX)
+    files = {
+        f"runs/resnet/{second}/metrics.json": json.dumps({"training": {"momentum": 0.8, "weight_decay": 0.0}}),
+        f"logs/resnet/{second}.log": "log",
+        f"benchmarks/resnet/{second}.tsv": "s\n1",
+        f"checkpoints/resnet/{second.replace('seed~0', 'seed~1')}/checkpoint.pt": "checkpoint",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    assert migrate(tmp_path) == (4, [])
+    moved = {
+        f"runs/resnet/{second}/momentum~0.8/metrics.json",
+        f"logs/resnet/{second}/momentum~0.8.log",
+        f"benchmarks/resnet/{second}/momentum~0.8.tsv",
+        f"checkpoints/resnet/{second.replace('seed~0', 'seed~1')}/momentum~0.9/checkpoint.pt",
+    }
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == moved

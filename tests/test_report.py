@@ -17,7 +17,7 @@ from ablation import tables as report_tables
 from ablation.aggregate import collect_runs, read_history, read_runs, times_taken, write_runs
 from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
-from ablation.factors import LEGACY_FACTOR_VALUES
+from ablation.factors import complete_factors
 from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
 from ablation.records import validate_metrics
 from conftest import REPO, run_snakemake, write_config
@@ -366,9 +366,9 @@ def resnet_frame(rows: list[dict]) -> pd.DataFrame:
     defaults = {
         "kind": "resnet", "status": "ok", "note": "", "dataset": "mnist", "model": "resnet18", "batch_size": 32,
         "optimizer": "adam", "lr": 0.001, "epochs": 1, "pin_memory": False, "device": "cpu", "loader": "dataloader",
-        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None, **LEGACY_FACTOR_VALUES,
+        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None,
     }  # fmt: skip
-    frame = pd.DataFrame([{**defaults, **row} for row in rows])
+    frame = pd.DataFrame([complete_factors({**defaults, **row}) for row in rows])
     frame["run_id"] = [f"run{i}" for i in range(len(frame))]
     return frame
 
@@ -391,6 +391,17 @@ def test_adam_ahead_by_two_points_in_five_pairs_is_supported_with_an_interval_ar
     assert part.estimate.low == pytest.approx(1.5272, abs=1e-3)
     assert part.estimate.high == pytest.approx(2.4728, abs=1e-3)
     assert claim.verdict == SUPPORTED
+
+
+def test_sgd_at_two_momenta_gives_claim_1_a_part_for_each_with_adam_paired_to_both():
+    at_09 = adam_sgd_pairs([2.0, 2.5, 1.5])
+    at_0 = at_09[at_09["optimizer"] == "sgd"].assign(momentum=0.0, test_accuracy=0.93)  # Adam behind by 1 point
+    claim = claims.claim_adam_vs_sgd(pd.concat([at_09, at_0], ignore_index=True))
+    by_label = {part.comparison: part.estimate.value for part in claim.parts}
+    assert by_label == pytest.approx({
+        "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0)": -1.0,
+        "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0.9)": 2.0,
+    })  # fmt: skip
 
 
 def test_a_constant_difference_gives_a_zero_width_interval_at_it():

@@ -80,6 +80,7 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
         "runs/resnet/dataset~mnist/model~resnet18/batch_size~64/optimizer~adam/lr~0.001/epochs~1/pin_memory~False"
     )
     point = "loader~dataloader/seed~0/input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats"
+    point += "/momentum~0.0"
     local = read_json(local_dir / "results" / relative / "device~cpu" / point / "metrics.json")
     remote = read_json(cluster_dir / "results" / relative / "device~cpu" / point / "metrics.json")
     assert without_times(remote) == without_times(local)

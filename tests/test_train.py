@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -71,6 +72,37 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepar
     resumed = json.loads((tmp_path / "metrics.json").read_text())
     assert without_times(resumed) == without_times(reference)
     assert not checkpoint.exists(), "the checkpoint is removed once the run succeeded"
+
+
+def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(reference, prepared_split, tmp_path):
+    args = train_args(prepared_split, tmp_path)
+    checkpoint = Path(args["checkpoint_path"])
+    checkpoint.parent.mkdir(parents=True)
+    truncated = b"PK\x03\x04" + b"\x00" * 100  # the start of a zip archive, cut short (a full disk, a bad copy)
+    checkpoint.write_bytes(truncated)
+    with open(tmp_path / "run.log", "w") as log:
+        record = run_resnet(**args, log=log)
+    assert without_times(record) == without_times(reference), "started over: the same metrics as a fresh run"
+    (kept,) = checkpoint.parent.glob("checkpoint.pt.set-aside-*")
+    assert kept.read_bytes() == truncated, "the unreadable file is kept as it was"
+    text = (tmp_path / "run.log").read_text()
+    assert f"checkpoint {checkpoint} cannot be read" in text and f"kept as {kept.name}" in text
+
+
+def test_a_checkpoint_of_another_momentum_is_not_resumed(prepared_split, tmp_path):
+    """A checkpoint moved from an earlier layout gets the momentum of then, 0.9, when it has no metrics to say which
+    it trained with; one that trained with 0.8 must not continue as a 0.9 run."""
+    args = train_args(prepared_split, tmp_path, optimizer="sgd", momentum=0.9, epochs=1)
+    checkpoint = Path(args["checkpoint_path"])
+    checkpoint.parent.mkdir(parents=True)
+    other = torch.optim.SGD(build_model("resnet18").parameters(), lr=RUN["lr"], momentum=0.8)
+    torch.save({"model": {}, "optimizer": other.state_dict(), "scaler": None, "history": [{"epoch": 1}],
+                "started_at": "then"}, checkpoint)  # fmt: skip
+    with open(tmp_path / "run.log", "w") as log:
+        record = run_resnet(**args, log=log)
+    assert [h["epoch"] for h in record["history"]] == [1], "trained from the start"
+    assert "'momentum': 0.8}, not this run's {'lr': 0.001, 'momentum': 0.9}" in (tmp_path / "run.log").read_text()
+    assert len(list(checkpoint.parent.glob("checkpoint.pt.set-aside-*"))) == 1
 
 
 def test_a_diverging_run_ends_with_status_diverged_not_a_crash(prepared_split, tmp_path):

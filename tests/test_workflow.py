@@ -23,7 +23,8 @@ def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
     )  # fmt: skip
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["train_resnet"] == CPU_ONLY_RUNS
-    assert counts["fetch_data"] == 2 and counts["split_dataset"] == 2
+    # The pooled split of both datasets, and seed 000's split of Fashion-MNIST for its Question 2 CPU run as run.
+    assert counts["fetch_data"] == 2 and counts["split_dataset"] == 3
     assert "CUDA run(s) left out" in proc.stderr
 
 
@@ -88,14 +89,16 @@ def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fix
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args, "--configfile", str(config))
 
-    def changed(**training) -> list[str]:
+    def changed(factor_defaults=None, **training) -> list[str]:
         other = tmp_path / "changed.yaml"
-        write_config(other, fixture_data, resnet_studies={"tiny": study}, training=training)
+        overrides = {"training": training} | ({"factor_defaults": factor_defaults} if factor_defaults else {})
+        write_config(other, fixture_data, resnet_studies={"tiny": study}, **overrides)
         proc = run_snakemake("-n", *args, "--configfile", str(other))
         return sorted(planned_jobs(proc.stdout, "train_resnet"))
 
     assert changed() == [], "the same config reruns nothing"
-    assert changed(momentum=0.8) == ["sgd"], "Adam does not read the momentum"
+    # Momentum is a factor: 0.8 is a new SGD run at its own path; the Adam run, which reads none, stands.
+    assert changed(factor_defaults={"momentum": 0.8}) == ["sgd"], "Adam does not read the momentum"
     assert changed(weight_decay=0.01) == ["adam", "sgd"]
     assert changed(eval_batch_size=500, num_workers=1) == [], "neither changes a result"
 
@@ -168,21 +171,22 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
 def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_not_trained_again(
     fixture_data, tmp_path
 ):
-    """A run and its split in the layout from before input_size, stem, precision, split and normalisation were
-    factors (as an earlier version of the workflow left them): the workflow moves them, keeps their times, and finds
-    nothing to do."""
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+    """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
+    momentum were factors (as an earlier version of the workflow left them): the workflow moves them, keeps their
+    times, and finds nothing to do."""
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd"],
                       "lr": [0.001], "epochs": [1]}}  # fmt: skip
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args)
     results = tmp_path / "results"
     (metrics,) = (results / "runs/resnet").rglob("metrics.json")
-    suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats"
+    suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats/momentum~0.9"
     assert str(metrics.parent).endswith(suffix)
     record = read_json(metrics)
-    # The earlier layout: the run's files end at seed~0, the split is splits/mnist.*, the params lack the new factors.
-    point = metrics.parent.parent.parent.parent.parent.parent
+    # The first layout: the run's files end at seed~0, the split is splits/mnist.*, the params lack the new factors
+    # and the SGD momentum is in the record's `training` (config `training.momentum` of then).
+    point = metrics.parents[6]
     old = {
         metrics: point / "metrics.json",
         results / "logs/resnet" / point.relative_to(results / "runs/resnet") / f"{suffix}.log":
@@ -192,14 +196,15 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     }  # fmt: skip
     for new, earlier in old.items():
         new.rename(earlier)
-    for factor in ("input_size", "stem", "precision", "split", "normalisation"):
+    for factor in ("input_size", "stem", "precision", "split", "normalisation", "momentum"):
         del record["params"][factor]
+    record["training"]["momentum"] = 0.9
     (point / "metrics.json").write_text(json.dumps(record))
     os.utime(point / "metrics.json", (metrics_mtime := old[metrics].stat().st_mtime, metrics_mtime))
 
     proc = run_snakemake("-n", *args)
     output = proc.stdout + proc.stderr
-    assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split and normalisation" in output
+    assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split, normalisation and" in output
     assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
     assert all(new.exists() and not earlier.exists() for new, earlier in old.items())
     # The aggregation reads the moved record's missing factors as the values it trained with.

@@ -18,8 +18,8 @@ rule train_resnet:
         mem_mb=resnet_mem_mb,
     params:
         run=resnet_run,
-        # Only the hyperparameters outside the grid that this run's optimizer reads: a change to `momentum` reruns
-        # the SGD runs, not the Adam ones. Threads, workers and the eval batch size rerun nothing.
+        # Only the hyperparameters outside the grid that this run's optimizer reads: a change to `weight_decay`
+        # reruns the ResNet runs. Threads, workers and the eval batch size rerun nothing.
         hyper=lambda wc: hyperparameters("resnet", wc.optimizer, config["training"]),
         # Outside the declared outputs: snakemake deletes incomplete outputs, but a checkpoint must survive a kill.
         checkpoint=f"{OUTDIR}/checkpoints/resnet/{RESNET.wildcard_pattern}/checkpoint.pt",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, serves_any
-from ablation.factors import LEGACY_FACTOR_VALUES
+from ablation.factors import complete_factors
 from ablation.records import read_json, validate_metrics
 
 STATUS_NOT_RUN = "not_run"
@@ -99,7 +99,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         raise ValueError(f"{metrics_path}: not a valid metrics record: {err}") from err
     factors = RESNET_FACTORS if kind == "resnet" else SVM_FACTORS
     # A ResNet run recorded before issue 13's factors trained with their legacy values.
-    params = {**LEGACY_FACTOR_VALUES, **record["params"]} if kind == "resnet" else record["params"]
+    params = complete_factors(record["params"], record.get("training")) if kind == "resnet" else record["params"]
     mismatch = {f: (planned[f], params[f]) for f in factors if str(planned[f]) != str(params[f])}
     if record["kind"] != kind or mismatch:
         raise ValueError(f"{metrics_path}: its params do not match the planned run (planned, recorded): {mismatch}")

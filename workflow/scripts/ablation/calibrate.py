@@ -23,7 +23,7 @@ def measure(kind, model_name, batch_size, steps, device, images, labels) -> tupl
     n = (steps + 2) * batch_size
     run = complete_run({"model": model_name, "batch_size": batch_size, "optimizer": "adam", "lr": 1e-3,
                         "pin_memory": False, "device": device, "loader": kind})  # fmt: skip
-    model, optimizer = build_model_and_optimizer(run, {"momentum": 0.9, "weight_decay": 0.0})
+    model, optimizer = build_model_and_optimizer(run, {"weight_decay": 0.0})
     run_epoch, capture_time_s = make_epoch_runner(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
     run_epoch(torch.arange(2 * batch_size))  # warm-up
     result = run_epoch(torch.arange(2 * batch_size, n))

@@ -177,11 +177,13 @@ def within(estimate: Estimate, low: float, high: float) -> tuple[str, str]:
 def paired(runs: pd.DataFrame, factor: str, a, b, value: str) -> pd.DataFrame:
     """Runs at factor=a matched to runs at factor=b on every other factor (the seed included).
 
-    Returns the matched factors with columns `a` and `b` holding `value` of each side.
+    Returns the matched factors with columns `a` and `b` holding `value` of each side. Optimizers are matched on
+    every factor but momentum, which only SGD reads (Adam's runs have 0): the pairs keep the SGD side's momentum.
     """
-    others = [f for f in RESNET_FACTORS if f != factor]
+    others = [f for f in RESNET_FACTORS if f != factor and not (factor == "optimizer" and f == "momentum")]
+    kept = [f for f in RESNET_FACTORS if f not in others and f != factor]
     left = runs[runs[factor] == a][others + [value]].rename(columns={value: "a"})
-    right = runs[runs[factor] == b][others + [value]].rename(columns={value: "b"})
+    right = runs[runs[factor] == b][others + kept + [value]].rename(columns={value: "b"})
     return left.merge(right, on=others).dropna(subset=["a", "b"])
 
 
@@ -216,10 +218,15 @@ def claim_adam_vs_sgd(runs: pd.DataFrame) -> Claim:
     pairs = paired(ok_resnet(runs), "optimizer", "adam", "sgd", "test_accuracy")
     if pairs.empty:
         claim.parts.append(_no_pairs("Adam - SGD test accuracy", "no Adam and SGD runs matched on all other factors"))
-    for dataset, group in sorted(pairs.groupby("dataset"), key=lambda item: item[0] != "mnist"):
-        estimate = mean_interval(100 * (group["a"] - group["b"]), unit="points")
-        comparison = f"{DATASET_NAMES.get(dataset, dataset)}: Adam - SGD test accuracy, paired on every other factor"
-        claim.parts.append(_part(comparison, estimate, above(estimate, 0.0)))
+    # One part per dataset, and per SGD momentum where the runs have several (each is its own comparison).
+    momenta = sorted(pairs["momentum"].unique()) if not pairs.empty else []
+    for momentum in momenta:
+        at_momentum = pairs[pairs["momentum"] == momentum]
+        for dataset, group in sorted(at_momentum.groupby("dataset"), key=lambda item: item[0] != "mnist"):
+            estimate = mean_interval(100 * (group["a"] - group["b"]), unit="points")
+            comparison = f"{DATASET_NAMES.get(dataset, dataset)}: Adam - SGD test accuracy, paired on every other "
+            comparison += f"factor (SGD momentum {momentum:g})" if len(momenta) > 1 else "factor"
+            claim.parts.append(_part(comparison, estimate, above(estimate, 0.0)))
     return claim
 
 

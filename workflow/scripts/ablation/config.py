@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from .cost import split_sizes
+from .factors import momentum_read
 from .split import POOLED_IMAGES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -33,8 +34,13 @@ RESNET_FACTORS = [
     "precision",
     "split",
     "normalisation",
+    "momentum",
 ]
 SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed"]
+
+
+# Keys of earlier configs that moved, (section, key) -> (section, key): named in the error a config naming them gets.
+MOVED_KEYS = {("training", "momentum"): ("factor_defaults", "momentum")}
 
 
 class ConfigError(ValueError):
@@ -220,8 +226,16 @@ def validate_config(config: dict, source: str = "the config") -> dict:
     """Fill defaults into `config` in place and check it; raises ConfigError with one readable message.
 
     Strings where the schema wants another type (as `snakemake --config` passes nested values, and `gpu=false`) are
-    read as YAML first, so `--config 'training={momentum: 0.8}'` means the number 0.8, as it would in a config file.
+    read as YAML first, so `--config 'training={weight_decay: 0.01}'` means the number 0.01, as in a config file.
     """
+    for (section, key), (new_section, new_key) in MOVED_KEYS.items():
+        if key in (config.get(section) or {}):
+            value = config[section][key]
+            raise ConfigError(
+                f"Invalid config ({source}) at `{section}.{key}`: this key moved to `{new_section}.{new_key}` "
+                f"(SGD momentum is a run factor now, in each run's path, so studies can differ in it). Write "
+                f"`{new_section}: {{{new_key}: {value}}}` instead, or list `{new_key}` in a study's grid or runs."
+            )
     # libyaml's loader, where present, reads the (description-heavy) schema in 3 ms instead of 28 ms.
     schema = yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
@@ -301,6 +315,8 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
     # pin_memory acts only where the DataLoader copies batches to a GPU; anywhere else True is the same computation as
     # False, so such a point is planned as False: trained once, serving the studies of both.
     table.loc[~pin_memory_acts(table), "pin_memory"] = False
+    # Likewise Adam reads no momentum: its points are planned with 0, one run whatever momentum a study names.
+    table["momentum"] = [momentum_read(o, m) for o, m in zip(table["optimizer"], table["momentum"])]
     amp_off_cuda = table[(table["precision"] == "amp") & (table["device"] != "cuda")]
     if len(amp_off_cuda):
         studies = ", ".join(dict.fromkeys(amp_off_cuda["study"]))

@@ -32,6 +32,10 @@ MACS_224 = {
 # At 224 a GPU step is bound by arithmetic, not launches. Seed 001's committed rows (its GPU, amp, batch 16, 42,000
 # images x 5 epochs): ResNet-18 Adam 407.9 s, ResNet-34 SGD 735.8 s, ResNet-50 SGD 1,899.2 s of training.
 DEFAULT_GPU_IMAGES_PER_S_224 = {"resnet18": 515.0, "resnet34": 285.0, "resnet50": 111.0}
+# At 224 a CPU is bound by arithmetic too, at a rate in MACs per second: ResNet-18 (1ch) at 224, batch 16, Adam, trained
+# at 10.9 images/s on this 2-core machine with 2 threads (issue 13's measurement), i.e. 10.9 x 1.745 G MACs per second.
+# Scaling the 28x28 rate by MACs instead would be 7x too slow: at 28x28 a CPU step is bound by per-layer overhead.
+DEFAULT_CPU_MACS_PER_S = 10.9 * MACS_224["1ch"]["resnet18"]
 
 
 def macs_per_image(model: str, input_size: int = 28, stem: str = "1ch") -> float:
@@ -45,8 +49,8 @@ def images_per_s(
     throughput: dict, device: str, model: str, batch_size: int, input_size: int = 28, stem: str = "1ch"
 ) -> float:
     """Training images per second. Measured (`make calibrate`, at 28x28) or the defaults above; at a larger input
-    the CPU's rate falls with the MACs per image, and a GPU's is the lesser of its launch-bound 28x28 rate and the
-    arithmetic-bound rate scaled from 224."""
+    each device's rate is the lesser of its overhead-bound 28x28 rate and its arithmetic-bound rate (the CPU's from
+    its MACs per second, a GPU's scaled from its rate at 224)."""
     measured = throughput.get(f"{device}/{model}/{batch_size}")
     if device == "cuda":
         rate_28 = measured or DEFAULT_GPU_STEPS_PER_S[model] * batch_size
@@ -57,7 +61,7 @@ def images_per_s(
     macs = macs_per_image(model, input_size, stem)
     if device == "cuda":
         return min(rate_28, DEFAULT_GPU_IMAGES_PER_S_224[model] * MACS_224["1ch"][model] / macs)
-    return rate_28 * MACS[model] / macs
+    return min(rate_28, DEFAULT_CPU_MACS_PER_S / macs)
 
 
 def split_sizes(config: dict) -> dict[str, int]:

@@ -1,41 +1,67 @@
 """Moving the files of runs recorded before issue 13's factors to the paths those factors give them.
 
 A ResNet run's path names its factors, one directory each. Input size, stem, precision, split and normalisation came
-after the seed; a run recorded before them trained with their legacy values (ablation.inputs.LEGACY_FACTOR_VALUES),
-so its files belong at the old path with those directories appended, and the pooled split it used at
-`splits/pooled/`. Moving them keeps every result: `os.rename` keeps their modification times, so snakemake finds them
-up to date and trains nothing again. Nothing is overwritten: a file whose new path is taken stays where it is and is
-named in the report of the move.
+after the seed, and momentum after them; a run recorded before them trained with their legacy values
+(ablation.factors), so its files belong at the old path with those directories appended, and the pooled split it used
+at `splits/pooled/`. Two earlier layouts exist: the first ends at `seed~N`, the second at `normalisation~X`. The
+momentum directory of an SGD run is the momentum its metrics recorded (config `training.momentum` of then); a run
+without metrics yet (a checkpoint only) is given the default of then, 0.9, and its checkpoint is checked against the
+run when it resumes (ablation.train.resume). Moving keeps every result: `os.rename` keeps modification times, so
+snakemake finds the runs up to date and trains nothing again. Nothing is overwritten: a file whose new path is taken
+stays where it is and is named in the report of the move.
 
     python -m ablation.migrate OUTDIR      (the workflow does this by itself when it parses)
 """
 
+import json
 import os
 import sys
 from pathlib import Path
 
-from .factors import LEGACY_FACTOR_VALUES
+from .factors import LEGACY_FACTOR_VALUES, legacy_momentum
 from .names import DATASETS
 
-# The directories the new factors add below `seed~N`, with their legacy values.
+# The directories issue 13's first factors add below `seed~N`, with their legacy values.
 LEGACY_SUFFIX = [f"{factor}~{value}" for factor, value in LEGACY_FACTOR_VALUES.items()]
-# A run's path in the earlier layout: its ten factor directories, `seed~N` last. A fixed-depth pattern does not walk
-# the five levels the new layout has below them (5x faster than `**` on 1,000 runs).
-EARLIER_POINT = "/".join(["*"] * 9 + ["seed~*"])
+# A run's path in each earlier layout, by fixed-depth patterns (they do not walk the levels below; 5x faster than
+# `**` on 1,000 runs), and the directories its path lacks but momentum's: the first layout's ten factors end at the
+# seed, the second's fifteen at the normalisation.
+EARLIER_LAYOUTS = [
+    ("/".join(["*"] * 9 + ["seed~*"]), LEGACY_SUFFIX),
+    ("/".join(["*"] * 14 + ["normalisation~*"]), []),
+]
+
+
+def _momentum_dir(outdir: Path, point: Path) -> str:
+    """`momentum~X` of the run at `point` (relative to runs/resnet): SGD's recorded momentum, 0 for Adam."""
+    optimizer = point.parts[3].removeprefix("optimizer~")
+    training = None
+    metrics = outdir / "runs" / "resnet" / point / "metrics.json"
+    if metrics.exists():
+        try:
+            training = json.loads(metrics.read_text()).get("training")
+        except (OSError, ValueError):  # unreadable: the run is checked again when the workflow reads it
+            pass
+    return f"momentum~{legacy_momentum(optimizer, training)}"
 
 
 def legacy_moves(outdir) -> list[tuple[Path, Path]]:
-    """(old path, new path) of every file of the earlier layout under `outdir`."""
+    """(old path, new path) of every file of an earlier layout under `outdir`."""
     outdir = Path(outdir)
     moves = []
-    # runs/resnet/<point>/metrics.json and checkpoints/resnet/<point>/checkpoint.pt
-    for kind, name in (("runs", "metrics.json"), ("checkpoints", "checkpoint.pt")):
-        for old in (outdir / kind / "resnet").glob(f"{EARLIER_POINT}/{name}"):
-            moves.append((old, old.parent.joinpath(*LEGACY_SUFFIX, name)))
-    # logs/resnet/<point>.log and benchmarks/resnet/<point>.tsv
-    for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
-        for old in (outdir / kind / "resnet").glob(f"{EARLIER_POINT}{suffix}"):
-            moves.append((old, old.with_suffix("").joinpath(*LEGACY_SUFFIX[:-1], LEGACY_SUFFIX[-1] + suffix)))
+    for pattern, suffix in EARLIER_LAYOUTS:
+        # runs/resnet/<point>/metrics.json and checkpoints/resnet/<point>/checkpoint.pt
+        for kind, name in (("runs", "metrics.json"), ("checkpoints", "checkpoint.pt")):
+            root = outdir / kind / "resnet"
+            for old in root.glob(f"{pattern}/{name}"):
+                point = old.parent.relative_to(root)
+                moves.append((old, old.parent.joinpath(*suffix, _momentum_dir(outdir, point), name)))
+        # logs/resnet/<point>.log and benchmarks/resnet/<point>.tsv
+        for kind, extension in (("logs", ".log"), ("benchmarks", ".tsv")):
+            root = outdir / kind / "resnet"
+            for old in root.glob(f"{pattern}{extension}"):
+                point = old.with_suffix("").relative_to(root)
+                moves.append((old, old.with_suffix("").joinpath(*suffix, _momentum_dir(outdir, point) + extension)))
     # splits/<dataset>.npz|json and logs/split_dataset/<dataset>.log: the pooled split
     for dataset in DATASETS:
         for old, new in (
@@ -52,7 +78,7 @@ def legacy_moves(outdir) -> list[tuple[Path, Path]]:
 
 
 def migrate(outdir) -> tuple[int, list[Path]]:
-    """Moves every file of the earlier layout; returns (files moved, files left because their new path is taken)."""
+    """Moves every file of the earlier layouts; returns (files moved, files left because their new path is taken)."""
     moved, kept = 0, []
     for old, new in legacy_moves(outdir):
         if new.exists():
@@ -72,10 +98,10 @@ def report(outdir, moved: int, kept: list[Path]) -> str:
     lines = []
     if moved:
         lines.append(
-            f"Moved {moved} file(s) of runs recorded before input_size, stem, precision, split and normalisation "
-            f"were factors to their new paths under {outdir} (their values then: "
+            f"Moved {moved} file(s) of runs recorded before input_size, stem, precision, split, normalisation and "
+            f"momentum were factors to their new paths under {outdir} (their values then: "
             + ", ".join(f"{k} {v}" for k, v in LEGACY_FACTOR_VALUES.items())
-            + "); nothing is trained again."
+            + ", SGD momentum as recorded in each run's metrics); nothing is trained again."
         )
     if kept:
         lines.append(

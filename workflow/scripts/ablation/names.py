@@ -38,6 +38,7 @@ FACTOR_HEADERS = {
     "precision": "Precision",
     "split": "Split",
     "normalisation": "Normalisation",
+    "momentum": "Momentum",
 }
 GRID_FACTORS = list(FACTOR_HEADERS)
 # Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.

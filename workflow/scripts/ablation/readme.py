@@ -113,6 +113,7 @@ def readme_context(
     if subset:
         split_text += f", then a stratified subset of {subset['train']:,} / {subset['val']:,} / {subset['test']:,}"
     training = config["training"]
+    sgd_momenta = _values(resnet_runs[resnet_runs["optimizer"] == "sgd"], "momentum") if "momentum" in runs else DASH
     setup = [
         ("Datasets", _values(runs, "dataset")),
         ("Train / Validation / Test Split", split_text + f" (split seed {split['seed']})"),
@@ -120,8 +121,8 @@ def readme_context(
         ("Batch Sizes", _values(resnet_runs, "batch_size")),
         (
             "Optimizers",
-            _values(resnet_runs, "optimizer") + f" (SGD momentum {training['momentum']:g}; "
-            f"weight decay {training['weight_decay']:g})",
+            _values(resnet_runs, "optimizer")
+            + f" (SGD momentum {sgd_momenta}; weight decay {training['weight_decay']:g})",
         ),
         ("Learning Rates", _values(resnet_runs, "lr")),
         ("Epochs", _values(resnet_runs, "epochs")),

@@ -182,8 +182,13 @@ def sorted_points(runs: pd.DataFrame, factors: list[str]) -> list[tuple[tuple, p
 
 
 def varying(runs: pd.DataFrame, shown: list[str]) -> list[str]:
-    """Factors not among `shown` that still vary in these runs: a table shows them too, so no two rows look alike."""
-    return [f for f in GRID_FACTORS if f not in shown and runs[f].nunique(dropna=False) > 1]
+    """Factors not among `shown` that still vary in these runs: a table shows them too, so no two rows look alike.
+    Momentum counts among the SGD runs only: Adam's 0 says no more than its optimizer does."""
+
+    def values(factor: str) -> pd.Series:
+        return runs.loc[runs["optimizer"] == "sgd", factor] if factor == "momentum" else runs[factor]
+
+    return [f for f in GRID_FACTORS if f not in shown and f in runs and values(f).nunique(dropna=False) > 1]
 
 
 def by_dataset_and_model(runs: pd.DataFrame):

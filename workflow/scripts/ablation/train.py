@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import provenance
 from .conditions import Conditions, torch_threads
-from .factors import LEGACY_FACTOR_VALUES, NATIVE_SIZE
+from .factors import NATIVE_SIZE, complete_factors
 from .inputs import STEMS, model_input
 from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
@@ -212,7 +212,7 @@ def build_model_and_optimizer(run: dict, training: dict):
         torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(
-        run["optimizer"], model.parameters(), run["lr"], training["momentum"], training["weight_decay"], graphed
+        run["optimizer"], model.parameters(), run["lr"], run["momentum"], training["weight_decay"], graphed
     )
     return model, optimizer
 
@@ -220,7 +220,7 @@ def build_model_and_optimizer(run: dict, training: dict):
 def complete_run(run: dict) -> dict:
     """A run's factors as plain Python values (numpy scalars are not JSON), with issue 13's factors at the values every
     run had before them where a caller (`calibrate`, a hand-written run) leaves them out."""
-    return {**LEGACY_FACTOR_VALUES, **{k: v.item() if hasattr(v, "item") else v for k, v in run.items()}}
+    return complete_factors({k: v.item() if hasattr(v, "item") else v for k, v in run.items()})
 
 
 def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0, precision=None):
@@ -257,13 +257,34 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
     return run_epoch, None
 
 
-def resume(checkpoint_path: Path, model, optimizer, precision, device, started_at: str, log) -> tuple[list[dict], str]:
+def set_aside(checkpoint_path: Path, reason: str, log) -> Path:
+    """Renames a checkpoint the run cannot continue from (kept, with the time, for a look) and says so in the log."""
+    kept = checkpoint_path.with_name(f"{checkpoint_path.name}.set-aside-{time.strftime('%Y%m%dT%H%M%S')}")
+    checkpoint_path.rename(kept)
+    print(f"checkpoint {checkpoint_path} {reason}: kept as {kept.name}; the run starts over", file=log, flush=True)
+    return kept
+
+
+def resume(
+    checkpoint_path: Path, run: dict, model, optimizer, precision, device, started_at: str, log
+) -> tuple[list[dict], str]:
     """Loads the weights, optimizer and GradScaler state of a checkpoint, where there is one, into `model`,
     `optimizer` and `precision`, and returns the history and start time saved with them; without one, a fresh run's
-    ([], started_at)."""
+    ([], started_at). A checkpoint that cannot be read, or that trained with another learning rate or momentum (one
+    moved from an earlier layout with a guessed momentum), is set aside and the run starts over."""
     if not checkpoint_path.exists():
         return [], started_at
-    state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    try:
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    except Exception as err:  # truncated or corrupted: torch raises several kinds
+        set_aside(checkpoint_path, f"cannot be read ({type(err).__name__}: {err})", log)
+        return [], started_at
+    group = state["optimizer"]["param_groups"][0]
+    saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
+    expected = {"lr": run["lr"], "momentum": run["momentum"]}
+    if saved != expected:
+        set_aside(checkpoint_path, f"trained with {saved}, not this run's {expected}", log)
+        return [], started_at
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     precision.load_state_dict(state.get("scaler"))
@@ -332,7 +353,7 @@ def run_resnet(
 
     # Resume: a killed run continues after its last finished epoch, with the start time of its first attempt.
     checkpoint_path = Path(checkpoint_path)
-    history, started_at = resume(checkpoint_path, model, optimizer, precision, device, started_at, log)
+    history, started_at = resume(checkpoint_path, run, model, optimizer, precision, device, started_at, log)
 
     # The training loop, chosen once for the run's loader.
     run_epoch, compile_time_s = make_epoch_runner(
