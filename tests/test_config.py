@@ -166,9 +166,22 @@ def test_explicit_runs_cross_the_grid():
 def test_svm_studies_expand():
     config = load_config(REPO / "config/config.yaml")
     runs = svm_runs(config)
-    assert not runs.duplicated(subset=["dataset", "kernel", "train_samples", "seed"]).any()
+    assert not runs.duplicated(subset=["dataset", "kernel", "train_samples", "seed", "protocol"]).any()
     assert {10000} <= set(runs["train_samples"])
     assert set(runs["kernel"]) == {"rbf", "poly"}
+    # 22 of ours, and the seeds' SVMs as their code ran them: 2 datasets x 2 kernels each.
+    assert runs["protocol"].value_counts().to_dict() == {"stratified": 22, "seed001": 4, "seed000": 4}
+    assert set(runs.loc[runs["protocol"] == "seed000", "train_samples"]) == {60000}
+
+
+def test_an_svm_under_a_seeds_protocol_fits_at_most_the_training_file():
+    study = {
+        "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [60000, 60001], "protocol": ["seed000"]}
+    }
+    with pytest.raises(ConfigError, match=r"up to 60001 under the protocol seed000.*has 60,000\. Lower train_samples"):
+        svm_runs(validate_config({"svm_studies": {"as_run": study}}))
+    study["grid"]["train_samples"] = [60000]  # more than the pooled split's training part (49,000): allowed here
+    assert list(svm_runs(validate_config({"svm_studies": {"as_run": study}}))["train_samples"]) == [60000]
 
 
 def test_svm_runs_larger_than_the_training_part_are_refused_when_planned():

@@ -528,7 +528,8 @@ def test_epochs_that_gain_until_ten_then_flatten_saturate():
 def svm_frame(exponent: float, sizes=(1000, 2000, 5000, 10000)) -> pd.DataFrame:
     rows = [
         {"kind": "svm", "status": "ok", "note": "", "dataset": dataset, "kernel": kernel, "train_samples": n,
-         "seed": 0, "fit_time_s": scale * (n / 1000) ** exponent * (1.03 if i % 2 else 0.97), "test_accuracy": 0.95}
+         "seed": 0, "protocol": "stratified", "test_accuracy": 0.95,
+         "fit_time_s": scale * (n / 1000) ** exponent * (1.03 if i % 2 else 0.97)}
         for dataset in ("mnist", "fashion_mnist")
         for kernel, scale in (("rbf", 1.0), ("poly", 1.5))
         for i, n in enumerate(sizes)
@@ -542,6 +543,13 @@ def test_svm_fit_time_growing_as_n_squared_scales_poorly_and_sqrt_n_does_not():
     assert claim.verdict == SUPPORTED
     assert claims.claim_svm_scaling(svm_frame(0.5)).verdict == CONTRADICTED
     assert claims.claim_svm_scaling(svm_frame(2.0, sizes=(1000,))).verdict == INCONCLUSIVE
+
+
+def test_the_scaling_exponent_is_fitted_on_our_protocol_only():
+    ours = svm_frame(2.0)
+    seeds = ours.assign(protocol="seed000", train_samples=60000, fit_time_s=1.0)  # standardised: another rate
+    claim = claims.claim_svm_scaling(pd.concat([ours, seeds], ignore_index=True))
+    assert claim.parts[0].estimate.value == pytest.approx(2.0, abs=0.05)
 
 
 def test_the_fixture_study_gets_all_six_claims(study):
@@ -594,22 +602,29 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     mixed = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
                       "lr": [0.001], "epochs": [1], "device": ["cpu"], "input_size": [32], "stem": ["3ch"],
                       "split": ["seed001"], "normalisation": ["half"]}}  # fmt: skip
-    mapping = {"part_a": [], "q1": ["gpu_only", "mixed"], "pin_memory": [], "epochs": [], "svm": ["absent"],
-               "q2": ["gpu_only"]}  # fmt: skip
+    # Our SVM protocol beside seed 000's (standardised, scored on its training images and the official test set).
+    svm_mixed = {"grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100],
+                          "protocol": ["stratified", "seed000"]}}  # fmt: skip
+    mapping = {"part_a": [], "q1": ["gpu_only", "mixed"], "pin_memory": [], "epochs": [],
+               "svm": ["svm_mixed", "absent"], "q2": ["gpu_only"]}  # fmt: skip
     config = write_config(
         tmp_path / "config.yaml", fixture_data, resnet_studies={"gpu_only": gpu_only, "mixed": mixed},
-        report={"tables": mapping},
+        svm_studies={"svm_mixed": svm_mixed}, report={"tables": mapping},
     )  # fmt: skip
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
     readme = (out / "report/README.md").read_text()
-    assert "not run: no GPU" in readme and "Omitted: this config has no study absent" in readme
+    assert "not run: no GPU" in readme and "Study absent, mapped to this table, is not in this config." in readme
     assert "Omitted: no study is mapped to this table (`report.tables.part_a`" in readme
     runs = read_runs(out / "runs.csv")
-    assert sorted(runs["status"]) == ["not_run", "ok"]
+    assert sorted(runs["status"]) == ["not_run", "ok", "ok", "ok"]
+    svm = runs[runs["kind"] == "svm"].set_index("protocol")
+    assert svm.loc["seed000", "train_accuracy"] > 0 and pd.isna(svm.loc["stratified", "train_accuracy"])
+    (svm_header,) = [line for line in readme.splitlines() if line.startswith("| Dataset | Kernel | Train Samples |")]
+    assert "| Protocol | Test Accuracy (%) | Accuracy on Its Training Images (%) |" in svm_header
     # The mixed run trained under its protocol: seed 001's split (the test file's 100 fixture images), 3 channels.
-    (mixed_row,) = runs[runs["status"] == "ok"].to_dict("records")
+    (mixed_row,) = runs[(runs["status"] == "ok") & (runs["kind"] == "resnet")].to_dict("records")
     record = json.loads(Path(mixed_row["metrics_path"]).read_text())
     assert record["split"]["test"] == 100 and record["macs"] > 0 and "split~seed001" in mixed_row["run_id"]
     (protocols,) = [line for line in readme.splitlines() if "Protocol of these runs: " in line and "32x32" in line]

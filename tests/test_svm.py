@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from ablation.hyperparameters import hyperparameters
+from ablation.idx import FILES, read_idx
 from ablation.records import read_json, validate_metrics
-from ablation.split import load_pooled, load_split
+from ablation.split import load_pooled, load_split, make_split, save_split
 from ablation.svm import TrainSamplesError, run_svm, sample_training_indices
 
 SVM_CONFIG = {"C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0}
@@ -38,7 +41,7 @@ def test_a_tiny_fit_writes_valid_metrics_and_learns_the_fixture_classes(prepared
     assert read_json(tmp_path / "metrics.json") == record
     validate_metrics(record)
     assert record["kind"] == "svm" and record["status"] == "ok"
-    assert record["params"] == {**RUN, "kernel": kernel}
+    assert record["params"] == {**RUN, "kernel": kernel, "protocol": "stratified"}
     assert record["svm_hyperparameters"] == hyperparameters("svm", kernel, SVM_CONFIG)
     assert record["train_samples_actual"] == 200 and sum(record["train_class_counts"]) == 200
     # Tested on the whole test part of the split.
@@ -81,3 +84,44 @@ def test_too_many_train_samples_fails_naming_the_run_and_both_sizes(prepared_spl
     assert f"SVM run dataset=mnist kernel=poly train_samples={available + 1} seed=3" in message
     assert f"asks for {available + 1} training images" in message and f"split has {available}." in message
     assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("protocol", ["seed001", "seed000"])
+def test_the_seeds_protocols_fit_the_first_training_images_and_score_the_official_test_set(
+    prepared_split, tmp_path, protocol
+):
+    """seed001: the first n images of the training file, raw 0-255 pixels, the official test set. seed000: the same
+    images standardised, scored on them too. Checked against sklearn on the arrays each protocol names."""
+    data_dir = prepared_split["data_dir"]
+    parts, meta = make_split(data_dir, {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0, protocol="seed001")
+    save_split(parts, meta, tmp_path / "seed001.npz", tmp_path / "seed001.json")
+    args = svm_args(prepared_split, tmp_path, train_samples=150, protocol=protocol)
+    record = run_svm(**{**args, "split_npz": tmp_path / "seed001.npz", "split_json": tmp_path / "seed001.json"})
+    validate_metrics(record)
+    assert record["params"]["protocol"] == protocol
+
+    images, labels = load_pooled(data_dir)
+    in_train_file = len(read_idx(data_dir / FILES["train_labels"]))
+    pixels = images.reshape(len(images), -1).astype(np.float64)
+    x_train, y_train = pixels[:150], labels[:150]  # the first 150 of the training file, in file order
+    x_test, y_test = pixels[in_train_file:], labels[in_train_file:]  # the test file
+    if protocol == "seed000":
+        scaler = StandardScaler().fit(x_train)
+        x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+    model = SVC(kernel="rbf", C=1.0, gamma="scale").fit(x_train, y_train)
+    assert record["train_class_counts"] == np.bincount(y_train, minlength=10).tolist()
+    assert record["test_samples"] == len(y_test)
+    assert record["test_accuracy"] == float(np.mean(model.predict(x_test) == y_test))
+    # The pixels as each protocol feeds them: raw 0-255 (seed001) or standardised (seed000), not scaled to [0, 1].
+    assert record["gamma_value"] == pytest.approx(1 / (784 * x_train.var()))
+    if protocol == "seed000":
+        assert record["train_accuracy"] == float(np.mean(model.predict(x_train) == y_train))
+    else:
+        assert record["train_accuracy"] is None
+
+
+def test_a_seeds_protocol_cannot_fit_more_images_than_the_training_file_has(prepared_split, tmp_path):
+    in_train_file = len(read_idx(prepared_split["data_dir"] / FILES["train_labels"]))
+    args = svm_args(prepared_split, tmp_path, train_samples=in_train_file + 1, protocol="seed001")
+    with pytest.raises(TrainSamplesError, match=f"the first {in_train_file + 1} images of the training file"):
+        run_svm(**args)

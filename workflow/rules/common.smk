@@ -22,6 +22,7 @@ from ablation.migrate import migrate
 from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
 from ablation.split import PROTOCOLS
+from ablation.factors import SVM_PROTOCOL_SPLITS
 
 OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
@@ -201,8 +202,10 @@ def report_targets():
 
 
 def split_inputs(wildcards):
-    """The data and split of a run; SVM runs use the pooled split (they have no split factor)."""
-    split = wildcards.get("split", "pooled")
+    """The data and split of a run. An SVM has no split factor: ours uses the pooled split, the seeds' protocols the
+    `seed001` split, whose test part is the official test set (ablation.svm.protocol_data).
+    """
+    split = wildcards.get("split") or SVM_PROTOCOL_SPLITS[wildcards.protocol]
     return {
         "manifest": f"resources/data/{wildcards.dataset}/manifest.json",
         "split_npz": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.npz",
@@ -232,7 +235,10 @@ def resnet_runtime_min(wildcards, attempt):
 
 
 def svm_runtime_min(wildcards, attempt):
-    return slurm_runtime_min(svm_seconds(svm_run(wildcards)["train_samples"]), attempt)
+    run = svm_run(wildcards)
+    return slurm_runtime_min(
+        svm_seconds(run["train_samples"], run["protocol"]), attempt
+    )
 
 
 def resnet_mem_mb(wildcards, attempt):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, serves_any
-from ablation.factors import complete_factors
+from ablation.factors import LEGACY_SVM_FACTOR_VALUES, complete_factors
 from ablation.records import read_json, validate_metrics
 
 STATUS_NOT_RUN = "not_run"
@@ -34,6 +34,8 @@ METRICS = [
     "fit_time_s",
     "predict_time_s",
     "n_support_vectors",
+    # An SVM's accuracy on the images it was fitted on: recorded under the `seed000` protocol, which published it.
+    "train_accuracy",
 ]
 # Where and with what each number was produced; the whole record stays in the run's metrics.json.
 PROVENANCE = [
@@ -98,8 +100,11 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     except Exception as err:  # name the file: the schema error alone does not say which of hundreds
         raise ValueError(f"{metrics_path}: not a valid metrics record: {err}") from err
     factors = RESNET_FACTORS if kind == "resnet" else SVM_FACTORS
-    # A ResNet run recorded before issue 13's factors trained with their legacy values.
-    params = complete_factors(record["params"], record.get("training")) if kind == "resnet" else record["params"]
+    # A run recorded before issue 13's factors trained with their legacy values.
+    if kind == "resnet":
+        params = complete_factors(record["params"], record.get("training"))
+    else:
+        params = {**LEGACY_SVM_FACTOR_VALUES, **record["params"]}
     mismatch = {f: (planned[f], params[f]) for f in factors if str(planned[f]) != str(params[f])}
     if record["kind"] != kind or mismatch:
         raise ValueError(f"{metrics_path}: its params do not match the planned run (planned, recorded): {mismatch}")

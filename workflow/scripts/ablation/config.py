@@ -10,8 +10,8 @@ import pandas as pd
 import yaml
 
 from .cost import split_sizes
-from .factors import momentum_read
-from .split import POOLED_IMAGES
+from .factors import LEGACY_SVM_FACTOR_VALUES, momentum_read
+from .split import POOLED_IMAGES, TRAIN_FILE_IMAGES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -36,7 +36,8 @@ RESNET_FACTORS = [
     "normalisation",
     "momentum",
 ]
-SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed"]
+# The SVM's protocol came after the seed, so a run recorded before it moves by appending its default (ablation.migrate).
+SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed", "protocol"]
 
 
 # Keys of earlier configs that moved, (section, key) -> (section, key): named in the error a config naming them gets.
@@ -337,11 +338,22 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
 
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
-    """One row per distinct SVM run. A run asking for more training samples than the split's training part (of the
-    canonical POOLED_IMAGES per dataset) is refused here, before any job runs, rather than when it is reached."""
-    table = _expand(config["svm_studies"], SVM_FACTORS, {"seed": None}, config["seeds"], source)
+    """One row per distinct SVM run. A run asking for more training samples than it can have (the split's training
+    part, of the canonical POOLED_IMAGES per dataset; the training file under the seeds' protocols) is refused here,
+    before any job runs, rather than when it is reached."""
+    defaults = {"seed": None, **LEGACY_SVM_FACTOR_VALUES}
+    table = _expand(config["svm_studies"], SVM_FACTORS, defaults, config["seeds"], source)
+    seeds_protocol = table["protocol"] != "stratified"
+    from_the_file = table[seeds_protocol & (table["train_samples"] > TRAIN_FILE_IMAGES)]
+    if len(from_the_file):
+        studies = ", ".join(dict.fromkeys(from_the_file["study"]))
+        raise ConfigError(
+            f"Invalid config ({source}): SVM studies {studies} ask for train_samples up to "
+            f"{from_the_file['train_samples'].max()} under the protocol {from_the_file['protocol'].iloc[0]}, which "
+            f"fits on the first images of the training file: it has {TRAIN_FILE_IMAGES:,}. Lower train_samples."
+        )
     available = split_sizes(config)["train"]
-    too_large = table[table["train_samples"] > available]
+    too_large = table[~seeds_protocol & (table["train_samples"] > available)]
     if len(too_large):
         studies = ", ".join(dict.fromkeys(too_large["study"]))
         raise ConfigError(

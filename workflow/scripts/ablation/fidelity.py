@@ -25,7 +25,8 @@ DIFFERENCES = [
      "time apart)."),
     ("seed 000", "SVM: StandardScaler + SVC fitted on all 60,000 training images and scored on the same images: "
      "its published SVM accuracies are training accuracies.",
-     "Not reproduced yet: our SVMs are scored on the held-out test part."),
+     "`seed000_svm_as_run` (`protocol: seed000`): fitted the same way, scored on its training images as published "
+     "and on the official test set, side by side in the SVM table."),
     ("seed 001", "A 1-channel 7x7 stem and cudnn.benchmark.", "`stem: 1ch` (ours too)."),
     ("seed 001", "Tested on the official 10,000-image test set.", "`split: seed001`."),
     ("seed 001", "Every committed result row ran on CUDA, its Question 2 rows included (a later README labels "
@@ -33,5 +34,5 @@ DIFFERENCES = [
     ("seed 001", "Its FLOPs column is thop on a 1x1x28x28 input while it trained at 224x224: 0.0332 G against "
      "1.7449 G MACs at 224 for ResNet-18.", "MACs and FLOPs here are counted at each run's input size and stem."),
     ("seed 001", "SVM: the first 10,000 training images in file order, raw 0-255 pixels, the official test set.",
-     "Not reproduced yet: our SVMs use a seeded stratified sample, scaled to [0, 1]."),
+     "`seed001_svm_as_run` (`protocol: seed001`); ours use a seeded stratified sample scaled to [0, 1]."),
 ]  # fmt: skip

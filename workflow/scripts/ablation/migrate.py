@@ -6,7 +6,8 @@ after the seed, and momentum after them; a run recorded before them trained with
 at `splits/pooled/`. Two earlier layouts exist: the first ends at `seed~N`, the second at `normalisation~X`. The
 momentum directory of an SGD run is the momentum its metrics recorded (config `training.momentum` of then); a run
 without metrics yet (a checkpoint only) is given the default of then, 0.9, and its checkpoint is checked against the
-run when it resumes (ablation.train.resume). Moving keeps every result: `os.rename` keeps modification times, so
+run when it resumes (ablation.train.resume). An SVM run's path gained its protocol after the seed: a run recorded
+before it used ours, `protocol~stratified`. Moving keeps every result: `os.rename` keeps modification times, so
 snakemake finds the runs up to date and trains nothing again. Nothing is overwritten: a file whose new path is taken
 stays where it is and is named in the report of the move.
 
@@ -18,22 +19,15 @@ import os
 import sys
 from pathlib import Path
 
-from .factors import LEGACY_FACTOR_VALUES, legacy_momentum
+from .factors import LEGACY_FACTOR_VALUES, LEGACY_SVM_FACTOR_VALUES, legacy_momentum
 from .names import DATASETS
 
 # The directories issue 13's first factors add below `seed~N`, with their legacy values.
 LEGACY_SUFFIX = [f"{factor}~{value}" for factor, value in LEGACY_FACTOR_VALUES.items()]
-# A run's path in each earlier layout, by fixed-depth patterns (they do not walk the levels below; 5x faster than
-# `**` on 1,000 runs), and the directories its path lacks but momentum's: the first layout's ten factors end at the
-# seed, the second's fifteen at the normalisation.
-EARLIER_LAYOUTS = [
-    ("/".join(["*"] * 9 + ["seed~*"]), LEGACY_SUFFIX),
-    ("/".join(["*"] * 14 + ["normalisation~*"]), []),
-]
 
 
 def _momentum_dir(outdir: Path, point: Path) -> str:
-    """`momentum~X` of the run at `point` (relative to runs/resnet): SGD's recorded momentum, 0 for Adam."""
+    """`momentum~X` of the ResNet run at `point` (relative to runs/resnet): SGD's recorded momentum, 0 for Adam."""
     optimizer = point.parts[3].removeprefix("optimizer~")
     training = None
     metrics = outdir / "runs" / "resnet" / point / "metrics.json"
@@ -45,23 +39,33 @@ def _momentum_dir(outdir: Path, point: Path) -> str:
     return f"momentum~{legacy_momentum(optimizer, training)}"
 
 
+# (kind, a run's directory in an earlier layout, the directories its path lacks: a function of the output directory
+# and the run's directory relative to runs/<kind>). Fixed-depth patterns do not walk the levels below (5x faster than
+# `**` on 1,000 runs). ResNet: the first layout's ten factors end at the seed, the second's fifteen at the
+# normalisation. SVM: four factors, the seed last, before the protocol.
+EARLIER_LAYOUTS = [
+    ("resnet", "/".join(["*"] * 9 + ["seed~*"]), lambda outdir, point: [*LEGACY_SUFFIX, _momentum_dir(outdir, point)]),
+    ("resnet", "/".join(["*"] * 14 + ["normalisation~*"]), lambda outdir, point: [_momentum_dir(outdir, point)]),
+    ("svm", "*/*/*/seed~*", lambda outdir, point: [f"{k}~{v}" for k, v in LEGACY_SVM_FACTOR_VALUES.items()]),
+]
+
+
 def legacy_moves(outdir) -> list[tuple[Path, Path]]:
     """(old path, new path) of every file of an earlier layout under `outdir`."""
     outdir = Path(outdir)
     moves = []
-    for pattern, suffix in EARLIER_LAYOUTS:
-        # runs/resnet/<point>/metrics.json and checkpoints/resnet/<point>/checkpoint.pt
+    for run_kind, pattern, missing in EARLIER_LAYOUTS:
+        # runs/<kind>/<point>/metrics.json and checkpoints/<kind>/<point>/checkpoint.pt
         for kind, name in (("runs", "metrics.json"), ("checkpoints", "checkpoint.pt")):
-            root = outdir / kind / "resnet"
+            root = outdir / kind / run_kind
             for old in root.glob(f"{pattern}/{name}"):
-                point = old.parent.relative_to(root)
-                moves.append((old, old.parent.joinpath(*suffix, _momentum_dir(outdir, point), name)))
-        # logs/resnet/<point>.log and benchmarks/resnet/<point>.tsv
+                moves.append((old, old.parent.joinpath(*missing(outdir, old.parent.relative_to(root)), name)))
+        # logs/<kind>/<point>.log and benchmarks/<kind>/<point>.tsv
         for kind, extension in (("logs", ".log"), ("benchmarks", ".tsv")):
-            root = outdir / kind / "resnet"
+            root = outdir / kind / run_kind
             for old in root.glob(f"{pattern}{extension}"):
-                point = old.with_suffix("").relative_to(root)
-                moves.append((old, old.with_suffix("").joinpath(*suffix, _momentum_dir(outdir, point) + extension)))
+                *dirs, last = missing(outdir, old.with_suffix("").relative_to(root))
+                moves.append((old, old.with_suffix("").joinpath(*dirs, last + extension)))
     # splits/<dataset>.npz|json and logs/split_dataset/<dataset>.log: the pooled split
     for dataset in DATASETS:
         for old, new in (
@@ -99,9 +103,10 @@ def report(outdir, moved: int, kept: list[Path]) -> str:
     if moved:
         lines.append(
             f"Moved {moved} file(s) of runs recorded before input_size, stem, precision, split, normalisation and "
-            f"momentum were factors to their new paths under {outdir} (their values then: "
+            f"momentum (ResNet) and the protocol (SVM) were factors to their new paths under {outdir} (their "
+            "values then: "
             + ", ".join(f"{k} {v}" for k, v in LEGACY_FACTOR_VALUES.items())
-            + ", SGD momentum as recorded in each run's metrics); nothing is trained again."
+            + ", SGD momentum as recorded in each run's metrics, SVM protocol stratified); nothing is trained again."
         )
     if kept:
         lines.append(

@@ -39,6 +39,7 @@ FACTOR_HEADERS = {
     "split": "Split",
     "normalisation": "Normalisation",
     "momentum": "Momentum",
+    "protocol": "Protocol",
 }
 GRID_FACTORS = list(FACTOR_HEADERS)
 # Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.

@@ -53,7 +53,7 @@ def hours(seconds: float) -> str:
 def render(config: dict, source: str, cores: int, visible: bool, throughput: dict, throughput_source: str) -> str:
     planned, left_out = plan_table(config, visible, throughput)
     svm = svm_runs(config)
-    svm["estimate_s"] = [svm_seconds(n) for n in svm["train_samples"]]
+    svm["estimate_s"] = [svm_seconds(n, p) for n, p in zip(svm["train_samples"], svm["protocol"])]
     lines = [f"Plan for {source} (gpu: {config['gpu']}; CUDA visible here: {'yes' if visible else 'no'})"]
     lines.append(f"Throughputs: {throughput_source}")
     lines.append("")

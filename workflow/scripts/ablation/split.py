@@ -20,6 +20,7 @@ from .idx import FILES, read_idx
 PARTS = ("train", "val", "test")
 # Images per dataset once its 60,000 training and 10,000 test images are pooled (MNIST and Fashion-MNIST alike).
 POOLED_IMAGES = 70_000
+TRAIN_FILE_IMAGES = 60_000  # of them in the training file, the rest in the test file
 
 
 def load_pooled(data_dir) -> tuple[np.ndarray, np.ndarray]:

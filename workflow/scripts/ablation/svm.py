@@ -1,5 +1,14 @@
-"""The SVM baseline: sklearn's SVC on a seeded, class-stratified sample of the training part, tested on the full test
-part. Pixels are scaled to [0, 1] and flattened to 784 features, as both seeds did; nothing else is tuned."""
+"""The SVM baseline: sklearn's SVC on 784 flattened pixels, nothing tuned, under one of three protocols (the run's
+`protocol` factor):
+
+- `stratified` (ours): a seeded, class-stratified sample of the split's training part, pixels scaled to [0, 1], tested
+  on the split's test part.
+- `seed001` (seed 001's code): the first `train_samples` images of the training file in file order, raw 0-255 pixels,
+  tested on the official test set.
+- `seed000` (seed 000's notebook): the first `train_samples` images of the training file (all 60,000 as it ran),
+  standardised by a StandardScaler fitted on them, scored on those same images (the accuracy it published) and on
+  the official test set.
+"""
 
 import sys
 import time
@@ -10,6 +19,7 @@ from sklearn.svm import SVC
 
 from . import provenance
 from .conditions import Conditions
+from .idx import FILES, read_idx
 from .records import read_json, write_metrics
 from .split import load_pooled, load_split, stratified_subset
 
@@ -39,9 +49,35 @@ def sample_training_indices(train_indices: np.ndarray, labels: np.ndarray, run: 
     return stratified_subset(train_indices, labels, asked, run["seed"])
 
 
-def features(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N, 784) float64 in [0, 1]; libsvm works in float64, so no copy is made later."""
-    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+def first_of_the_training_file(run: dict, train_file_images: int) -> np.ndarray:
+    """The seeds' training images: the first `train_samples` of the training file, in file order."""
+    if run["train_samples"] > train_file_images:
+        raise TrainSamplesError(
+            f"SVM run {run_name(run)} asks for the first {run['train_samples']} images of the training file, which "
+            f"has {train_file_images}. Lower train_samples in svm_studies."
+        )
+    return np.arange(run["train_samples"])
+
+
+def protocol_data(run: dict, images, labels, parts, train_file_images: int):
+    """(x_train, y_train, x_test, y_test) of the run's protocol (module docstring). `parts`: its split's indices; the
+    seeds' protocols read the `seed001` split, whose test part is the official test set."""
+    if run["protocol"] == "stratified":
+        train = sample_training_indices(parts["train"], labels, run)
+    else:
+        train = first_of_the_training_file(run, train_file_images)
+    test = parts["test"]
+    # (N, 784) float64: libsvm works in float64, so no copy is made later.
+    flat_train = images[train].reshape(len(train), -1).astype(np.float64)
+    flat_test = images[test].reshape(len(test), -1).astype(np.float64)
+    if run["protocol"] == "stratified":
+        flat_train, flat_test = flat_train / 255.0, flat_test / 255.0
+    elif run["protocol"] == "seed000":
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(flat_train)
+        flat_train, flat_test = scaler.transform(flat_train), scaler.transform(flat_test)
+    return flat_train, labels[train], flat_test, labels[test]
 
 
 def resolved_gamma(gamma, x_train: np.ndarray) -> float:
@@ -53,8 +89,9 @@ def resolved_gamma(gamma, x_train: np.ndarray) -> float:
     return float(gamma)
 
 
-def fit_and_test(x_train, y_train, x_test, y_test, kernel: str, hyperparameters: dict) -> dict:
-    """Fit one SVC and test it; wall times by time.perf_counter around fit and predict alone."""
+def fit_and_test(x_train, y_train, x_test, y_test, kernel: str, hyperparameters: dict) -> tuple[SVC, dict]:
+    """Fit one SVC and test it: (the model, its figures); wall times by time.perf_counter around fit and predict
+    alone."""
     model = SVC(kernel=kernel, **hyperparameters)
     start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(x_train, y_train)
@@ -63,7 +100,7 @@ def fit_and_test(x_train, y_train, x_test, y_test, kernel: str, hyperparameters:
     start = time.perf_counter()
     predicted = model.predict(x_test)
     predict_time_s = time.perf_counter() - start
-    return {
+    return model, {
         "test_accuracy": float(np.mean(predicted == y_test)),
         "fit_time_s": fit_time_s,
         "fit_cpu_time_s": fit_cpu_time_s,
@@ -79,24 +116,28 @@ def run_svm(
     """Train and test one SVM run (dataset, kernel, train_samples, seed); write its metrics JSON; return it.
     `exclusive`: whether it runs alone on the machine (a timed study), recorded with its conditions."""
     log = log or sys.stderr
-    run = {k: v.item() if hasattr(v, "item") else v for k, v in run.items()}  # numpy scalars -> JSON-able
+    run = {"protocol": "stratified", **{k: v.item() if hasattr(v, "item") else v for k, v in run.items()}}
     conditions = Conditions("cpu", exclusive, torch_run=False)
     started_at = provenance.now()
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
     images, labels = load_pooled(data_dir)
-    parts = load_split(split_npz)
+    train_file_images = len(read_idx(Path(data_dir) / FILES["train_labels"]))
     try:
-        train_indices = sample_training_indices(parts["train"], labels, run)
+        x_train, y_train, x_test, y_test = protocol_data(run, images, labels, load_split(split_npz), train_file_images)
     except TrainSamplesError as err:
         print(err, file=log, flush=True)
         raise
+    del images
 
-    x_train = features(images[train_indices])
-    x_test = features(images[parts["test"]])
-    y_train, y_test = labels[train_indices], labels[parts["test"]]
-    print(f"SVM {run_name(run)} {hyperparameters}: fitting on {len(y_train)} images", file=log, flush=True)
-    result = fit_and_test(x_train, y_train, x_test, y_test, run["kernel"], hyperparameters)
+    print(
+        f"SVM {run_name(run)} ({run['protocol']} protocol) {hyperparameters}: fitting on {len(y_train)} images",
+        file=log,
+        flush=True,
+    )
+    model, result = fit_and_test(x_train, y_train, x_test, y_test, run["kernel"], hyperparameters)
     fit_cpu_time_s = result.pop("fit_cpu_time_s")
+    # Seed 000 published the accuracy on the images it fitted on: scored here too, outside the timed predict.
+    train_accuracy = float(np.mean(model.predict(x_train) == y_train)) if run["protocol"] == "seed000" else None
     print(
         f"test accuracy {result['test_accuracy']:.4f} on {len(y_test)} images | fit {result['fit_time_s']:.2f} s, "
         f"predict {result['predict_time_s']:.2f} s | {result['n_support_vectors']} support vectors",
@@ -111,6 +152,7 @@ def run_svm(
         "svm_hyperparameters": dict(hyperparameters),
         "gamma_value": resolved_gamma(hyperparameters["gamma"], x_train),
         "train_samples_actual": len(y_train),
+        "train_accuracy": train_accuracy,
         "train_class_counts": np.bincount(y_train, minlength=N_CLASSES).tolist(),
         "test_samples": len(y_test),
         "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
