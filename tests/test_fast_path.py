@@ -67,6 +67,7 @@ def test_graph_warm_up_leaves_no_trace(optimizer, resumed):
         assert torch.equal(a, b)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a CUDA device; none on this host")
 def test_cuda_resident_path_captures_a_graph_and_learns(prepared_split, tmp_path):
     record = run_resnet(**train_args(prepared_split, tmp_path, loader="resident", device="cuda"))

@@ -40,6 +40,9 @@ def test_a_run_writes_valid_metrics_with_provenance(reference):
     provenance = reference["provenance"]
     assert provenance["packages"]["torch"] == torch.__version__.split("+")[0]
     assert provenance["threads"] == 1 and provenance["seed"] == 0
+    # The torch that ran: the venv's here (the host's own under TORCH=system: test_bundle), and its CUDA build.
+    assert provenance["torch_build"] == torch.__version__ and provenance["torch_from"] == "venv"
+    assert provenance["cuda_version"] == torch.version.cuda
     assert len(provenance["split_checksum"]) == 64 and len(provenance["data_sha256"]) == 4
 
 

@@ -47,6 +47,9 @@ PROVENANCE = [
     "threads",
     "gpu_name",
     "cuda_version",
+    # torch's full build (e.g. 2.11.0+cu128) and whether it was the venv's or the host's own (TORCH=system).
+    "torch_build",
+    "torch_from",
     "slurm_job_id",
     "data_source",
     "started_at",
@@ -202,6 +205,8 @@ def read_runs(path) -> pd.DataFrame:
         "time_covers",
         "gpu_name",
         "cuda_version",
+        "torch_build",
+        "torch_from",
         "slurm_job_id",
         "torch",
         "device_name",

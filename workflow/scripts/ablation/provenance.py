@@ -74,7 +74,11 @@ def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, d
         import torch
 
         record["threads"] = torch.get_num_threads()
+        # The torch that ran: its full build (e.g. 2.11.0+cu128), the CUDA it was built for (null for a CPU build),
+        # and whether it is the venv's (the lock's) or the host's own (`make venv TORCH=system`).
+        record["torch_build"] = torch.__version__
+        record["cuda_version"] = torch.version.cuda
+        record["torch_from"] = "venv" if Path(torch.__file__).is_relative_to(sys.prefix) else "host"
         if device == "cuda":
             record["gpu_name"] = torch.cuda.get_device_name(0)
-            record["cuda_version"] = torch.version.cuda
     return record

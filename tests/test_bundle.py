@@ -1,0 +1,105 @@
+"""`make bundle` and a venv built from it without network, on the host's own torch (`TORCH=system`), for real."""
+
+import importlib.metadata as metadata
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from packaging.requirements import Requirement
+
+from ablation.bundle import TARGET_TORCH, closure, read_pins, read_requirements, select, system_torch_lock
+from ablation.idx import FILES, sha256_file
+from conftest import REPO, write_config
+
+LOCK = read_pins(REPO / "requirements.lock")
+REQUIREMENTS = read_requirements(REPO / "requirements.in")
+
+
+def test_the_bundle_leaves_torch_and_what_only_it_needs_to_the_target():
+    chosen = select(LOCK, REQUIREMENTS, target={})
+    left_out = set(chosen["left_out"])
+    assert set(TARGET_TORCH) <= left_out and "triton" in left_out
+    assert {name for name in LOCK if name.startswith("nvidia-")} <= left_out
+    # thop requires torch, and numpy is torchvision's too: neither pulls torch's own dependencies in nor is left out.
+    assert {"thop", "numpy", "pandas", "snakemake"} <= set(chosen["bundled"])
+    assert set(chosen["bundled"]) | left_out == set(LOCK)
+    # The lint tools stay at home; pytest comes along (the CUDA tests run on the target).
+    assert {"ruff", "snakefmt", "black"} <= left_out and "pytest" in chosen["bundled"]
+
+
+def test_a_target_package_is_used_where_every_locked_dependent_accepts_its_version():
+    """A GPU node's own numpy 1.26 is refused (pandas and the SLURM plugin want >= 2), its scipy 1.13 is taken."""
+    target = {"torch": "2.11.0", "numpy": "1.26.4", "scipy": "1.13.1", "jinja2": LOCK["jinja2"]}
+    chosen = select(LOCK, REQUIREMENTS, target)
+    assert chosen["from_target"] == {"scipy": "1.13.1", "jinja2": LOCK["jinja2"]}
+    assert "numpy" in chosen["bundled"] and "pandas (numpy>=" in chosen["target_rejected"]["numpy"]
+
+
+def test_the_system_torch_lock_is_what_make_lock_generates_now():
+    current = (REPO / "requirements-system-torch.lock").read_text()
+    assert current == system_torch_lock(), "requirements-system-torch.lock is stale: run `make lock`"
+
+
+def host_torch(site) -> dict[str, str]:
+    """A host Python's own torch, as a cluster module or Colab provides it: torch, torchvision and what they need,
+    linked from this venv into one directory (put on PYTHONPATH). Returns its `pip freeze`."""
+    site.mkdir()
+    names = closure([Requirement(name) for name in TARGET_TORCH])
+    for name in names:
+        dist = metadata.distribution(name)
+        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] != ".."}:
+            if not (site / top).exists() and os.path.exists(dist.locate_file(top)):
+                (site / top).symlink_to(dist.locate_file(top))
+    return {name: metadata.version(name) for name in names}
+
+
+@pytest.mark.slow
+def test_a_venv_built_offline_from_a_bundle_on_the_hosts_torch_runs_the_data_and_split_stages(fixture_data, tmp_path):
+    site = tmp_path / "host-site"
+    freeze = host_torch(site)
+    (tmp_path / "freeze.txt").write_text("".join(f"{n}=={v}\n" for n, v in freeze.items()))
+    tiny = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+                     "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": tiny})
+    bundle, venv = tmp_path / "bundle", tmp_path / "venv"
+    make = ["make", "-C", str(REPO), f"CONFIG={config}"]
+    built = subprocess.run([*make, "bundle", f"BUNDLE={bundle}", f"TARGET_FREEZE={tmp_path / 'freeze.txt'}"],
+                           capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    wheels = sorted(p.name for p in (bundle / "wheels").iterdir())
+    assert not [w for w in wheels if w.startswith(("torch-", "torchvision-", "nvidia_", "triton-"))]
+    assert len(wheels) == len(manifest["bundled"]) and "numpy" in manifest["from_target"]
+    for dataset in ("mnist", "fashion_mnist"):
+        for name in FILES.values():
+            entry = manifest["files"][f"data/{dataset}/{name}.gz"]
+            assert sha256_file(bundle / "data" / dataset / f"{name}.gz") == entry["sha256"]
+            assert entry["raw_sha256"] == fixture_data[1][dataset][name]
+
+    # The target: no index (pip --no-index), its torch on PYTHONPATH.
+    env = {**os.environ, "PYTHONPATH": str(site), "PIP_NO_INDEX": "1"}
+    offline = subprocess.run([*make, "venv", "TORCH=system", f"OFFLINE={bundle}", f"VENV={venv}",
+                              f"PYTHON={sys.base_prefix}/bin/python3"], env=env, capture_output=True, text=True,
+                             timeout=900)  # fmt: skip
+    assert offline.returncode == 0, offline.stdout[-2000:] + offline.stderr[-3000:]
+    assert "Using the host's torch" in offline.stdout and str(site) in offline.stdout
+    where = subprocess.run([venv / "bin/python", "-c", "import torch, pandas; print(torch.__file__, pandas.__file__)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert where[0].startswith(str(site)) and where[1].startswith(str(venv)), where
+
+    # The data and split stages, the data from the bundle only, and a run on the host's torch.
+    work = tmp_path / "work"
+    stages = subprocess.run([venv / "bin/snakemake", "--until", "train_resnet", "--cores", "2", "-s",
+                             str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config),
+                             str(bundle / "offline.yaml")], env=env, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert stages.returncode == 0, stages.stderr[-3000:]
+    assert json.loads((work / "resources/data/mnist/manifest.json").read_text())["source"] == "local_dir"
+    assert (tmp_path / "results/splits/pooled/mnist.npz").exists()
+    assert "source local_dir: four files verified" in (work / "resources/logs/fetch_data/mnist.log").read_text()
+    (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
+    provenance = json.loads(metrics.read_text())["provenance"]
+    assert provenance["torch_from"] == "host" and provenance["torch_build"].startswith(freeze["torch"])
