@@ -1,5 +1,5 @@
-"""What only a GPU can show: a leased CUDA job sees its one GPU, pin_memory really pins, amp trains. CI has no GPU: these
-are skipped there, and `make gpu-check` runs them on a GPU host (`pytest -m cuda`)."""
+"""What only a GPU can show: a leased CUDA job sees its one GPU, pin_memory really pins, amp trains. CI has no GPU:
+these are skipped there, and `make gpu-check` runs them on a GPU host (`pytest -m cuda`)."""
 
 import os
 import subprocess
