@@ -14,7 +14,7 @@ OFFLINE ?=
 ARGS ?=
 SNAKEMAKE_ARGS = $(if $(OFFLINE),--configfile $(CONFIG) $(OFFLINE)/offline.yaml) $(ARGS)
 
-.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle
+.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-check
 
 # The venv is rebuilt only when the lock (or the TORCH mode) changes. pip (not uv/poetry) finds the pinned torch on
 # local disks.
@@ -82,6 +82,12 @@ bench: venv
 bench-timing: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --skip training grid overhead --out results/bench/timing.json
+
+## make gpu-check: on a GPU host, the CUDA tests, the GPU benchmark, seed 001's Question 2 rows through snakemake at
+##   224 (as run) and 28x28 with both loops at gpu_slots 1 and 4, and the default config's CUDA runs projected from
+##   them; JSON into benchmarks/results/, a table per part (ARGS='--parts slice --models resnet18' narrows it)
+gpu-check: venv
+	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
 
 ## make config-docs: regenerate config/README.md's key tables and run counts from the schema and config/config.yaml
 config-docs: venv

@@ -1,0 +1,55 @@
+"""`make gpu-check`'s machinery on the CPU, on fixture data: the slice of seed 001's Question 2 rows through snakemake
+at two slot counts, each run beside seed 001's published row, and the projection of the default config's CUDA runs.
+The GPU figures themselves need a GPU host."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, write_config
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gpu_check import published  # noqa: E402
+
+
+def test_a_slice_run_is_set_beside_seed_001s_committed_row():
+    run = {"model": "resnet18", "batch_size": 16, "optimizer": "adam", "lr": 0.001, "epochs": 5, "pin_memory": True}
+    row = published(run)
+    assert row["dataset"] == "FashionMNIST" and row["device"] == "cuda" and row["use_amp"]
+    assert (row["test_accuracy"], round(row["train_time_ms"])) == (92.07, 407906)  # its README's Question 2 row
+    assert published({**run, "epochs": 1}) is None
+
+
+def test_without_cuda_gpu_check_stops_and_says_where_to_run_it():
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1 and "torch sees no CUDA device here" in proc.stderr and "--device cpu" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_slice_runs_at_each_slot_count_and_projects_the_default_configs_cuda_runs(fixture_data, tmp_path):
+    data = write_config(tmp_path / "data.yaml", fixture_data)
+    out = tmp_path / "check.json"
+    command = [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--parts", "slice", "projection",
+               "--models", "resnet18", "--epochs", "5", "--epochs-cap", "1", "--slots", "1", "2", "--sizes", "32",
+               "28", "--subset", "100", "20", "40", "--cores", "2", "--configfile", str(data), "--out", str(out),
+               "--workdir", str(tmp_path / "slice")]  # fmt: skip
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and result["torch"] and "date" in result
+    for slots in ("1", "2"):
+        runs = result["slice"]["by_slots"][slots]["runs"]
+        # Seed 001's three ResNet-18 5-epoch rows (two differ only in pin_memory, one run on a CPU) x 2 sizes x 2 loops.
+        assert len(runs) == 2 * 2 * 2 and all(r["status"] == "ok" for r in runs)
+        assert {(r["params"]["input_size"], r["params"]["loader"]) for r in runs} == {
+            (32, "dataloader"), (32, "resident"), (28, "dataloader"), (28, "resident")}  # fmt: skip
+        assert {r["params"]["split"] for r in runs} == {"seed001", "pooled"}
+        assert result["slice"]["by_slots"][slots]["wall_s"] > 0
+    projection = result["projection"]
+    # The default config's 28x28 ResNet-18 batch-16 CUDA runs match a measured key; its 224 runs do not (32 here).
+    assert 0 < projection["projected_runs"] < projection["cuda_runs"]
+    assert "('resnet18', 16, 224, 'dataloader', 'amp')" in projection["unmatched"]
+    assert 0 < projection["wall_s"] <= projection["compute_s"] + 1e-6  # at most one run after another
+    assert "Projection (from the slice at gpu_slots" in proc.stdout
