@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from ablation import claims, plots
 from ablation import readme as report_readme
@@ -115,6 +116,7 @@ def resnet_record(run: dict, diverged_epoch: int | None = None) -> dict:
         "macs": macs,
         "flops": 2 * macs,
         "params_count": params,
+        "split": {"train": 49_000, "val": 7_000, "test": 14_000},
         "provenance": {**PROVENANCE, "seed": run["seed"]},
         # Seed 0 timed alone on 2 threads, seed 1 beside other jobs on 1.
         "conditions": conditions(run["seed"] == 0, 2 - run["seed"], sum(h["epoch_time_s"] for h in history)),
@@ -135,6 +137,7 @@ def svm_record(run: dict) -> dict:
         "n_support_vectors": 500,
         "svm_hyperparameters": {"C": 1.0, "gamma": "scale"},
         "train_samples_actual": run["train_samples"],
+        "test_samples": 14_000,
         "provenance": {**PROVENANCE, "seed": run["seed"]},
     }
     # The smallest fit was recorded before runs recorded their conditions; the others were timed alone.
@@ -342,8 +345,13 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     assert "- Training loop: the seeds' DataLoader loop for `" in readme
     assert "1 CUDA run(s) not run: no GPU" in readme
     assert "Excluded from every comparison: 1 diverged run(s) and 1 run(s) not run (no GPU)." in readme
+    # Each claim once: its verdict in the list, its parts in the analysis table with their tests and p-values.
     for claim in found:
-        assert f"{claim.number}. {claim.text} **{claim.verdict.capitalize()}.**" in readme
+        assert f"- Claim {claim.number}: **{claim.verdict.capitalize()}.**" in readme
+        assert readme.count(claim.text) == 1
+        for part in claim.parts:
+            assert part.comparison in readme and (part.p_value is None or part.p_text() in readme)
+    assert "sign test: p = " in readme and ", Holm " in readme
 
 
 def test_setup_names_the_loop_each_study_trained_with():
@@ -382,15 +390,17 @@ def adam_sgd_pairs(differences_points: list[float]) -> pd.DataFrame:
     return resnet_frame(rows)
 
 
-def test_adam_ahead_by_two_points_in_five_pairs_is_supported_with_an_interval_around_two():
-    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([1.5, 2.5, 2.0, 1.8, 2.2]))
+def test_adam_winning_9_of_10_pairs_is_consistent_by_an_exact_sign_test():
+    differences = [1.5, 2.5, 2.0, 1.8, 2.2, 0.5, 3.0, 1.0, 1.2, -0.4]
+    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs(differences))
     (part,) = claim.parts
-    # mean 2, sd 0.3808, se 0.1703, t(0.975, 4) = 2.7764: [1.527, 2.473]
-    assert part.estimate.n == 5
-    assert part.estimate.value == pytest.approx(2.0)
-    assert part.estimate.low == pytest.approx(1.5272, abs=1e-3)
-    assert part.estimate.high == pytest.approx(2.4728, abs=1e-3)
-    assert claim.verdict == SUPPORTED
+    # P(at least 9 wins of 10 | a fair coin) = (10 + 1) / 1024.
+    assert part.p_value == pytest.approx(11 / 1024) and part.test == "sign test"
+    # The median (1.65) and its distribution-free interval: for n = 10, the 2nd and 9th order statistics (97.9%).
+    assert part.estimate.value == pytest.approx(1.65)
+    assert (part.estimate.low, part.estimate.high) == pytest.approx((0.5, 2.5))
+    assert part.verdict == SUPPORTED and "Adam won 9 of 10 pairs" in part.reason
+    assert "by lr and model: lr 0.001 ResNet-18 9/10" in part.reason
 
 
 def test_sgd_at_two_momenta_gives_claim_1_a_part_for_each_with_adam_paired_to_both():
@@ -404,16 +414,17 @@ def test_sgd_at_two_momenta_gives_claim_1_a_part_for_each_with_adam_paired_to_bo
     })  # fmt: skip
 
 
-def test_a_constant_difference_gives_a_zero_width_interval_at_it():
+def test_five_wins_of_five_are_consistent_and_too_few_pairs_give_no_median_interval():
     claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 5))
-    estimate = claim.parts[0].estimate
-    assert (estimate.low, estimate.value, estimate.high) == pytest.approx((2.0, 2.0, 2.0))
-    assert claim.verdict == SUPPORTED
+    (part,) = claim.parts
+    assert part.p_value == pytest.approx(1 / 32) and part.verdict == SUPPORTED
+    assert part.estimate.value == pytest.approx(2.0) and not part.estimate.has_interval  # 5 pairs: 93.75% at most
 
 
-def test_mixed_differences_are_inconclusive_and_sgd_ahead_is_contradicted():
-    assert claims.claim_adam_vs_sgd(adam_sgd_pairs([2, -2, 1, -1, 0.5])).verdict == INCONCLUSIVE
-    assert claims.claim_adam_vs_sgd(adam_sgd_pairs([-3.0, -2.5, -3.5])).verdict == CONTRADICTED
+def test_a_minority_of_wins_contradicts_consistency_and_a_few_mixed_pairs_are_inconclusive():
+    two_of_ten = claims.claim_adam_vs_sgd(adam_sgd_pairs([1, 1, -1, -1, -1, -1, -1, -1, -1, -1]))
+    assert two_of_ten.verdict == CONTRADICTED and "share's 95% interval lies below 80%" in two_of_ten.parts[0].reason
+    assert claims.claim_adam_vs_sgd(adam_sgd_pairs([2, 1, -1, 0.5])).verdict == INCONCLUSIVE  # 3 of 4
 
 
 def test_one_pair_has_no_interval_and_is_inconclusive():
@@ -425,11 +436,42 @@ def test_one_pair_has_no_interval_and_is_inconclusive():
 
 
 def test_claims_are_judged_per_dataset_and_need_every_dataset():
-    both = pd.concat([adam_sgd_pairs([2.0, 2.1, 1.9]), adam_sgd_pairs([2.0, 2.1, 1.9]).assign(dataset="fashion_mnist")])
+    wins = [2.0, 2.1, 1.9, 1.5, 2.2]
+    both = pd.concat([adam_sgd_pairs(wins), adam_sgd_pairs(wins).assign(dataset="fashion_mnist")])
     assert claims.claim_adam_vs_sgd(both).verdict == SUPPORTED
-    mixed = pd.concat([adam_sgd_pairs([2.0, 2.1, 1.9]), adam_sgd_pairs([2, -2, 1]).assign(dataset="fashion_mnist")])
+    mixed = pd.concat([adam_sgd_pairs(wins), adam_sgd_pairs([2, -2, 1, 1, -1]).assign(dataset="fashion_mnist")])
     claim = claims.claim_adam_vs_sgd(mixed)
     assert [p.verdict for p in claim.parts] == [SUPPORTED, INCONCLUSIVE] and claim.verdict == INCONCLUSIVE
+
+
+def test_equivalence_is_shown_inside_the_margin_refuted_outside_and_open_in_between():
+    """TOST of the accuracy difference within +-1 point, on pairs whose difference is known."""
+
+    def part(differences):
+        rows = []
+        for seed, diff in enumerate(differences):
+            rows.append({"device": "cpu", "seed": seed, "train_time_s": 200.0, "test_accuracy": 0.90})
+            rows.append({"device": "cuda", "seed": seed, "train_time_s": 10.0, "test_accuracy": 0.90 + diff / 100})
+        return claims.claim_gpu_speedup(resnet_frame(rows)).parts[1]
+
+    inside = part([0.1, -0.1, 0.2, 0.0, -0.2])
+    # mean 0, sd sqrt(0.025), se 0.0707: t against each bound is 14.1 on 4 df.
+    assert inside.verdict == SUPPORTED and inside.p_value == pytest.approx(stats.t.sf(1 / math.sqrt(0.005), 4))
+    outside = part([2.0, 2.2, 1.8, 2.1, 1.9])
+    assert outside.verdict == CONTRADICTED and outside.p_value > 0.5
+    spread = part([0.9, -0.8, 1.5, -1.4, 0.2])
+    assert spread.verdict == INCONCLUSIVE and "not shown" in spread.reason
+
+
+def test_holm_adjusts_in_step_down_order_and_can_take_a_verdict_back():
+    assert claims.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # Five consistent wins (p = 1/32) are significant alone, not among six such tests.
+    wins = adam_sgd_pairs([2.0] * 5)
+    found = [claims.claim_adam_vs_sgd(wins) for _ in range(6)]
+    claims.adjust_for_multiplicity(found)
+    part = found[0].parts[0]
+    assert part.p_adjusted == pytest.approx(6 / 32) and part.verdict == INCONCLUSIVE
+    assert "not significant after Holm's adjustment across 6 tests" in part.reason
 
 
 def test_diverged_runs_are_left_out_of_the_pairs():
@@ -508,18 +550,24 @@ def test_claim_3_names_the_seeds_gpu_beside_ours():
     assert claim.note == "The seeds' GPU: an NVIDIA T4; ours: none (no CUDA run here)."
 
 
-def test_epochs_that_gain_until_ten_then_flatten_saturate():
+def test_epochs_that_gain_until_eight_then_flatten_saturate_and_the_note_says_where():
+    """Curves that gain 1.5 points per epoch up to 0.92 (epoch 8), then 0.02 per epoch: each run counted once."""
     runs = resnet_frame([{"epochs": 15, "seed": s, "test_accuracy": 0.95} for s in range(3)])
     history = pd.DataFrame(
         [
-            {"run_id": run_id, "epoch": e, "val_accuracy": min(0.80 + 0.015 * e, 0.95) + 0.001 * k}
+            {"run_id": run_id, "epoch": e, "val_accuracy": min(0.80 + 0.015 * e, 0.92) + 0.0002 * e + 0.001 * k}
             for k, run_id in enumerate(runs["run_id"])
             for e in range(1, 16)
         ]
     )
     claim = claims.claim_epochs_saturate(runs, history)
     assert [p.verdict for p in claim.parts] == [SUPPORTED, SUPPORTED]
-    assert claim.parts[0].estimate.value == pytest.approx(13.5)
+    # Epochs 1 to 10: (0.92 + 0.002) - (0.815 + 0.0002) over 9 epochs = 1.187 points per epoch; after: 0.02.
+    assert claim.parts[0].estimate.value == pytest.approx((0.922 - 0.8152) * 100 / 9)
+    assert claim.parts[1].estimate.value == pytest.approx(0.02)
+    assert claim.parts[0].estimate.n == 3 and claim.parts[0].estimate.n_label == "runs"
+    assert "Headroom left at epoch 10: 7.70 points" in claim.note
+    assert "gains less than 0.1 point per epoch from epoch 9 on" in claim.note
     assert (
         claims.claim_epochs_saturate(resnet_frame([{"test_accuracy": 0.9}]), history.iloc[:0]).verdict == INCONCLUSIVE
     )
@@ -538,25 +586,43 @@ def svm_frame(exponent: float, sizes=(1000, 2000, 5000, 10000)) -> pd.DataFrame:
 
 
 def test_svm_fit_time_growing_as_n_squared_scales_poorly_and_sqrt_n_does_not():
-    claim = claims.claim_svm_scaling(svm_frame(2.0))
-    assert claim.parts[0].estimate.value == pytest.approx(2.0, abs=0.05)
-    assert claim.verdict == SUPPORTED
+    exponent = claims.claim_svm_scaling(svm_frame(2.0)).parts[-1]
+    assert exponent.estimate.value == pytest.approx(2.0, abs=0.05) and exponent.verdict == SUPPORTED
+    assert exponent.p_value < 1e-6 and exponent.test == "one-sided t"
     assert claims.claim_svm_scaling(svm_frame(0.5)).verdict == CONTRADICTED
-    assert claims.claim_svm_scaling(svm_frame(2.0, sizes=(1000,))).verdict == INCONCLUSIVE
+    assert claims.claim_svm_scaling(svm_frame(2.0, sizes=(1000,))).parts[-1].verdict == INCONCLUSIVE
+
+
+def test_an_svm_within_a_point_of_the_best_resnet_is_competitive_and_four_points_behind_is_not():
+    def competitive(svm_accuracy):
+        svm = svm_frame(2.0).assign(test_accuracy=svm_accuracy, test_images=14_000)
+        resnet = resnet_frame([{"test_accuracy": 0.98, "split": "pooled"}]).assign(test_images=14_000)
+        return claims.competitive_part(pd.concat([svm, resnet], ignore_index=True))
+
+    close = competitive(0.979)
+    # -0.1 points; se = 100 sqrt(0.979 x 0.021 / 14,000 + 0.98 x 0.02 / 14,000) = 0.1694 points.
+    se = 100 * math.sqrt(0.979 * 0.021 / 14_000 + 0.98 * 0.02 / 14_000)
+    assert close.estimate.value == pytest.approx(-0.1) and close.verdict == SUPPORTED
+    assert close.p_value == pytest.approx(stats.norm.sf(0.9 / se))
+    assert competitive(0.94).verdict == CONTRADICTED
 
 
 def test_the_scaling_exponent_is_fitted_on_our_protocol_only():
     ours = svm_frame(2.0)
     seeds = ours.assign(protocol="seed000", train_samples=60000, fit_time_s=1.0)  # standardised: another rate
     claim = claims.claim_svm_scaling(pd.concat([ours, seeds], ignore_index=True))
-    assert claim.parts[0].estimate.value == pytest.approx(2.0, abs=0.05)
+    assert claim.parts[-1].estimate.value == pytest.approx(2.0, abs=0.05)
 
 
 def test_the_fixture_study_gets_all_six_claims(study):
     found = evaluate_claims(study["runs"], study["history"])
     assert [c.number for c in found] == [1, 2, 3, 4, 5, 6]
     assert found[2].verdict == INCONCLUSIVE  # its GPU run was not run
-    assert found[5].parts[0].estimate.value == pytest.approx(2.0)  # fit time ~ n^2, three sizes
+    (exponent,) = [p for p in found[5].parts if p.comparison.startswith("growth exponent")]
+    assert exponent.estimate.value == pytest.approx(2.0)  # fit time ~ n^2, three sizes
+    # The best SVM against the best ResNet on MNIST's pooled test part, each by its binomial error.
+    (competitive,) = [p for p in found[5].parts if p.comparison.startswith("MNIST: best SVM")]
+    assert competitive.estimate is not None and competitive.test == "TOST (z)"
     assert math.isfinite(found[0].parts[0].estimate.value)
 
 

@@ -36,6 +36,7 @@ METRICS = [
     "n_support_vectors",
     # An SVM's accuracy on the images it was fitted on: recorded under the `seed000` protocol, which published it.
     "train_accuracy",
+    "test_images",
 ]
 # Where and with what each number was produced; the whole record stays in the run's metrics.json.
 PROVENANCE = [
@@ -125,6 +126,8 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
         **{f: params[f] for f in factors},
         **{m: record.get(m) for m in METRICS},
         "val_accuracy": history[-1]["val_accuracy"] if history else None,
+        # The images test_accuracy is over (claim 6 compares two accuracies by their binomial errors).
+        "test_images": record.get("test_samples") if kind == "svm" else record.get("split", {}).get("test"),
         **times_taken(kind, record, planned.get("time_covers", "training")),
         "epochs_completed": len(history) if kind == "resnet" else None,
         **{p: provenance.get(p) for p in PROVENANCE},
