@@ -100,9 +100,11 @@ def read_json(path) -> dict:
 #   seed001_part_a_as_run 8 rows x 2 models x 2 datasets = 32; seed001_q2_as_run 10 rows, 1 of them Part A's (+9).
 # seed000_q2_as_run (fp32, 3ch at 224, its split, SGD momentum 0) is new to all of them: 1 cpu row and 4 cuda rows.
 AS_RUN = 32 + 1 + 1 + 32 + 9 + 4
-CPU_ONLY_RUNS = 32 + 4 + 32 + 6 + 1  # best -> cpu, CUDA runs left out
+# seed000_q1_sgd_momentum0: Q1's 16 SGD cells again at momentum 0, all new (on the device `best` gives).
+SENSITIVITY = 16
+CPU_ONLY_RUNS = 32 + SENSITIVITY + 4 + 32 + 6 + 1  # best -> cpu, CUDA runs left out
 CPU_ONLY_LEFT_OUT = 4 + 4 + 10 + AS_RUN  # pin_memory (False = cpu_vs_gpu's cuda points, True), q2 cuda, as run
-GPU_RUNS = 32 + 4 + 4 + 4 + 32 + 9 + 8 + 1 + AS_RUN  # best -> cuda, plus the explicit cpu runs
+GPU_RUNS = 32 + SENSITIVITY + 4 + 4 + 4 + 32 + 9 + 8 + 1 + AS_RUN  # best -> cuda, plus the explicit cpu runs
 
 
 # --- Training one grid point (shared by test_train, test_fast_path and test_slurm) ---------------------------------

@@ -380,4 +380,5 @@ def test_readme_run_counts_agree_with_the_hand_count():
     assert "| `seed000_cpu_vs_gpu` | 8 | 8 | 0 | 0 | 0 |" in counts
     assert "| `seed000_pin_memory_as_run` | 2 | 1 | 1 | 1 | 0 |" in counts
     assert "| `seed000_q2_as_run` | 5 | 0 | 5 | 4 | 1 |" in counts
-    assert f"| total | 189 | 17 | 172 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts
+    assert "| `seed000_q1_sgd_momentum0` | 16 | 0 | 16 | 0 | 16 |" in counts
+    assert f"| total | 205 | 17 | 188 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts

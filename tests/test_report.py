@@ -352,6 +352,9 @@ def test_readme_embeds_every_table_figure_and_claim(study):
         for part in claim.parts:
             assert part.comparison in readme and (part.p_value is None or part.p_text() in readme)
     assert "sign test: p = " in readme and ", Holm " in readme
+    # The assumptions, each with its config key and the value this run used.
+    assert "## Assumptions and deviations" in readme
+    assert "| `factor_defaults.momentum` | 0.9 |" in readme and "| `training.num_workers` | 0 |" in readme
 
 
 def test_setup_names_the_loop_each_study_trained_with():

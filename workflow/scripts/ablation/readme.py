@@ -10,6 +10,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.claims import excluded_runs
+from ablation.assumptions import ASSUMPTIONS, config_value
 from ablation.fidelity import DIFFERENCES
 from ablation.names import DASH, LOADER_NAMES, ORDER
 from ablation.split import POOLED_IMAGES
@@ -154,4 +155,5 @@ def readme_context(
         "excluded": excluded_runs(runs),
         "plots": plots,
         "seed_code": DIFFERENCES,
+        "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
     }
