@@ -9,8 +9,8 @@ import jinja2
 import pandas as pd
 
 from ablation.aggregate import in_studies
-from ablation.claims import excluded_runs
 from ablation.assumptions import ASSUMPTIONS, config_value
+from ablation.claims import excluded_runs
 from ablation.fidelity import DIFFERENCES
 from ablation.names import DASH, LOADER_NAMES, ORDER
 from ablation.split import POOLED_IMAGES
