@@ -352,6 +352,9 @@ def test_readme_embeds_every_table_figure_and_claim(study):
         for part in claim.parts:
             assert part.comparison in readme and (part.p_value is None or part.p_text() in readme)
     assert "sign test: p = " in readme and ", Holm " in readme
+    # The same claims on each seed's published numbers, beside ours.
+    assert "| Claim | Our runs | Seed 000's own numbers | Seed 001's own numbers |" in readme
+    assert "| Claim 1 | **" in readme
     # The assumptions, each with its config key and the value this run used.
     assert "## Assumptions and deviations" in readme
     assert "| `factor_defaults.momentum` | 0.9 |" in readme and "| `training.num_workers` | 0 |" in readme

@@ -21,6 +21,7 @@ from ablation.layout import FIGURES, TABLES, figure_stem
 from ablation.migrate import migrate
 from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
+from ablation.seeds import seed_files
 from ablation.split import PROTOCOLS
 from ablation.factors import SVM_PROTOCOL_SPLITS
 
@@ -125,6 +126,7 @@ REPORT_TEMPLATES = [
     f"{workflow.basedir}/report/{name}"
     for name in ("README.md.j2", "table.md.j2", "table.html.j2")
 ]
+SEED_FILES = [str(p) for p in seed_files()]
 # The outputs of rule aggregate, by the names ablation.layout.Figure.inputs uses.
 AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
 

@@ -51,3 +51,5 @@ ORDER = {
     "kernel": ["rbf", "poly"],
 }
 DASH = "—"
+# The GPU of seed 000's timings, as its README states ("Hardware: CPU and T4 GPU").
+SEEDS_GPU = "NVIDIA T4"

@@ -10,11 +10,12 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.assumptions import ASSUMPTIONS, config_value
-from ablation.claims import excluded_runs
+from ablation.claims import evaluate_claims, excluded_runs
 from ablation.fidelity import DIFFERENCES
 from ablation.names import DASH, LOADER_NAMES, ORDER
+from ablation.seeds import SEED_NAMES, seed_runs
 from ablation.split import POOLED_IMAGES
-from ablation.tables import TableDoc, show
+from ablation.tables import TableDoc, claims_side_by_side, show
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "report"
 
@@ -108,6 +109,10 @@ def readme_context(
 ) -> dict:
     """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims."""
     resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
+    # The same claims on each seed's published numbers (which have no validation curves), beside ours.
+    no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
+    by_source = {"Our runs": claims}
+    by_source |= {SEED_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in seed_runs().items()}
     split, subset = config["data"]["split"], config["data"]["subset"]
     split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
     split_text += f" of the pooled {POOLED_IMAGES:,} images"
@@ -156,4 +161,6 @@ def readme_context(
         "plots": plots,
         "seed_code": DIFFERENCES,
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
+        "claims_sources": list(by_source),
+        "claims_side_by_side": claims_side_by_side(by_source),
     }

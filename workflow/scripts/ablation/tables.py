@@ -394,6 +394,22 @@ def analysis_table(claims: list[Claim], excluded: str = "") -> TableDoc:
     return doc
 
 
+def claims_side_by_side(by_source: dict[str, list[Claim]]) -> list[list[str]]:
+    """One row per claim: its text, then for each source (our runs, each seed's own numbers) the overall verdict and
+    each part's effect and verdict, so that a claim a seed's own data do not support shows as such."""
+
+    def cell(claim: Claim) -> str:
+        parts = "; ".join(
+            f"{part.comparison.split(' (')[0].split(', paired')[0]}: "
+            f"{part.estimate.text(2) if part.estimate is not None else 'no data'}, {part.verdict}"
+            for part in claim.parts
+        )
+        return f"**{claim.verdict}**. {parts}"
+
+    sources = list(by_source.values())
+    return [[f"Claim {claims[0].number}", *(cell(c) for c in claims)] for claims in zip(*sources)]
+
+
 @dataclass(frozen=True)
 class Builder:
     kind: str  # the runs it shows: "resnet" or "svm"
