@@ -196,9 +196,10 @@ def figure_pngs(name):
 
 
 def report_targets():
-    """README.md and every figure; the tables are written with README.md."""
+    """README.md, the interactive runs table and every figure; the tables are written with README.md."""
     return [
         f"{REPORT}/README.md",
+        f"{REPORT}/runs.html",
         *[png for name in FIGURES for png in figure_pngs(name)],
     ]
 

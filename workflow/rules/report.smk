@@ -31,6 +31,25 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
+rule runs_table:
+    input:
+        runs=AGGREGATED["runs"],
+    output:
+        html=report(
+            f"{REPORT}/runs.html",
+            caption="../../report/runs_table.rst",
+            category="Data",
+            labels={"item": "runs (interactive table)", "studies": "all"},
+        ),
+    log:
+        f"{OUTDIR}/logs/report/runs_table.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/runs_table.py"
+
+
 # One rule per figure of ablation.layout.FIGURES (plot_curves, plot_accuracy_heatmap, ...); a figure with wildcards
 # (the curves: dataset, model) is one file per value. Seconds of matplotlib each: run where snakemake runs.
 for name, figure in FIGURES.items():

@@ -216,7 +216,10 @@ def read_runs(path) -> pd.DataFrame:
         "device_index",
     )
     text_columns = {c: "string" for c in text_columns}
-    return typed(pd.read_csv(path, dtype=text_columns, keep_default_na=True)).fillna({"note": "", "studies": ""})
+    runs = pd.read_csv(path, dtype=text_columns, keep_default_na=True)
+    # A runs.csv written before a column existed reads it as empty (the workflow writes it anew when the code changes).
+    runs = runs.reindex(columns=[*RUN_COLUMNS, *(c for c in runs.columns if c not in RUN_COLUMNS)])
+    return typed(runs).fillna({"note": "", "studies": ""})
 
 
 def read_history(path) -> pd.DataFrame:

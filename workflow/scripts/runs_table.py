@@ -1,0 +1,7 @@
+"""Rule runs_table: runs.csv as an interactive table (ablation.runs_table)."""
+
+from ablation.runs_table import write_runs_table
+
+with open(snakemake.log[0], "w") as log:
+    write_runs_table(snakemake.input.runs, snakemake.output.html)
+    print(f"wrote {snakemake.output.html}", file=log)
