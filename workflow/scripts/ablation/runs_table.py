@@ -34,10 +34,8 @@ def runs_table_html(runs: pd.DataFrame, title: str) -> str:
         layout={"topStart": "search", "topEnd": "pageLength", "bottomStart": "info", "bottomEnd": "paging"},
     )  # fmt: skip
     init = javascript.generate_init_offline_itables_html(options.dt_bundle)
-    return (
-        '<!doctype html>\n<html><head><meta charset="utf-8"><title>' + title + "</title></head>\n<body>\n"
-        + init + "\n" + table + "\n</body></html>\n"
-    )
+    head = f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
+    return f"{head}{init}\n{table}\n</body></html>\n"
 
 
 def write_runs_table(runs_csv, out, title: str = "Every run: its factors, metrics and conditions") -> None:
