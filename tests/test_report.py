@@ -4,7 +4,6 @@ nothing is trained."""
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from scipy import stats
 from ablation import claims, plots
 from ablation import readme as report_readme
 from ablation import tables as report_tables
-from ablation.aggregate import collect_runs, read_history, read_runs, times_taken, write_runs
+from ablation.aggregate import UnusableMetrics, collect_runs, read_history, read_runs, times_taken, write_runs
 from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
 from ablation.factors import complete_factors
@@ -247,14 +246,16 @@ def test_the_time_a_table_shows_covers_evaluation_only_where_the_study_says_so()
     assert times_taken("resnet", earlier, "training")["time_taken_s"] == 10.0
 
 
-def test_aggregation_refuses_a_json_that_is_not_the_planned_run(study, tmp_path):
+def test_aggregation_refuses_a_json_that_is_not_the_planned_run_naming_every_such_file(study, tmp_path):
     (first_run, _), (_, second_path) = study["pairs"][:2]
-    with pytest.raises(ValueError, match="do not match the planned run"):
-        collect_runs([(first_run, second_path)], [], [])
-    broken = tmp_path / "metrics.json"
+    broken, truncated = tmp_path / "metrics.json", tmp_path / "truncated.json"
     broken.write_text(json.dumps({"kind": "resnet"}))
-    with pytest.raises(ValueError, match=re.escape(str(broken))):
-        collect_runs([(first_run, broken)], [], [])
+    truncated.write_text('{"kind": "res')
+    with pytest.raises(UnusableMetrics) as err:
+        collect_runs([(first_run, second_path), (first_run, broken), (first_run, truncated)], [], [])
+    (mismatch, why), (schema, _), (not_json, json_error) = err.value.files
+    assert (mismatch, schema, not_json) == (str(second_path), str(broken), str(truncated))
+    assert "do not match the planned run" in why and "Unterminated string" in json_error
 
 
 # Tables ------------------------------------------------------------------------------------------------------------

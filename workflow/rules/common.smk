@@ -21,6 +21,7 @@ from ablation.layout import FIGURES, TABLES, figure_stem
 from ablation.migrate import migrate
 from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
+from ablation.runlock import hold_run_lock
 from ablation.seeds import seed_files
 from ablation.split import PROTOCOLS
 from ablation.factors import SVM_PROTOCOL_SPLITS
@@ -32,6 +33,12 @@ IDX_FILES = list(FILES.values())
 # (renamed, times kept): their results stand, nothing is trained again. Once, by the snakemake the user started: every
 # cluster job parses this file again, and walking the runs there would cost each job that walk.
 if not (workflow.remote_exec or workflow.subprocess_exec):
+    # Held for the life of this snakemake: a later one finds out whether it is alive, and clears the lock of a dead
+    # one (a kill -9, a power loss) instead of stopping at it (ablation.runlock). Dry runs neither take nor clear it.
+    if not workflow.dryrun:
+        RUN_LOCK_NOTE = hold_run_lock()
+        if RUN_LOCK_NOTE:
+            print(RUN_LOCK_NOTE, file=sys.stderr)
     MIGRATED = migration_report(OUTDIR, *migrate(OUTDIR))
     if MIGRATED:
         print(MIGRATED, file=sys.stderr)

@@ -1,15 +1,23 @@
 """Rule aggregate: every run's metrics.json, and the runs left out of the plan, into runs.csv and history.csv."""
 
-from ablation.aggregate import collect_runs, write_runs
+import sys
+
+from ablation.aggregate import UnusableMetrics, collect_runs, set_aside, write_runs
 
 sm = snakemake
 with open(sm.log[0], "w") as log:
     # Inputs come in plan order (Paramspace.instance_patterns), so each path pairs with its plan row (and is checked).
-    runs, history = collect_runs(
-        resnet=zip(sm.params.resnet_plan, sm.input.resnet, strict=True),
-        svm=zip(sm.params.svm_plan, sm.input.svm, strict=True),
-        left_out=sm.params.resnet_left_out,
-    )
+    try:
+        runs, history = collect_runs(
+            resnet=zip(sm.params.resnet_plan, sm.input.resnet, strict=True),
+            svm=zip(sm.params.svm_plan, sm.input.svm, strict=True),
+            left_out=sm.params.resnet_left_out,
+        )
+    except UnusableMetrics as unusable:
+        # One message for all of them, no traceback; the files are kept, and their runs are trained anew next time.
+        message = set_aside(unusable.files)
+        print(message, file=log)
+        sys.exit(message)
     write_runs(runs, history, sm.output.runs, sm.output.history)
     counts = runs.groupby(["kind", "status"]).size()
     print(f"{len(runs)} runs, {len(history)} epochs:\n{counts.to_string()}", file=log)

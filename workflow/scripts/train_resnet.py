@@ -4,9 +4,11 @@ from pathlib import Path
 
 from ablation.gpus import host_gpus
 from ablation.leases import acquire
+from ablation.runlog import RunLog
 
 sm = snakemake
-with open(sm.log[0], "a") as log:  # append: a resumed run keeps the log of its first attempt
+# Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception.
+with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log")) as log:
     # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the
     # slots or the GPU count reruns nothing). The lease lasts as long as this process.
     lease = None

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+from ablation.runlog import RunLog
 from ablation.svm import run_svm
 
 sm = snakemake
-with open(sm.log[0], "w") as log:
+# Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception.
+with RunLog(sm.log[0], Path(sm.log[0]).with_suffix(".attempts")) as log:
     run_svm(
         run=sm.params.run,
         hyperparameters=sm.params.hyper,

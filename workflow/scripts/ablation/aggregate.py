@@ -4,6 +4,7 @@ Every planned run gets a row, whatever became of it: `ok`, `diverged` (with the 
 plan, e.g. a CUDA run on a host without GPU), so no table built from it can show a silent gap.
 """
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -168,15 +169,42 @@ def left_out_row(planned: dict, reason: str = NOT_RUN_NO_GPU) -> dict:
     }
 
 
+class UnusableMetrics(Exception):
+    """Metrics files that cannot be read as their run's record: [(path, why)]."""
+
+    def __init__(self, files: list[tuple[str, str]]):
+        super().__init__(f"{len(files)} metrics file(s) could not be used")
+        self.files = files
+
+
+def set_aside(files: list[tuple[str, str]]) -> str:
+    """Renames each unusable metrics file (kept, with the time) so that snakemake trains its run anew; returns the
+    message that names each and the fix."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    lines = [f"{len(files)} metrics file(s) could not be used, and were set aside (kept, renamed):"]
+    for path, why in files:
+        kept = Path(path).with_name(f"{Path(path).name}.unusable-{stamp}")
+        Path(path).rename(kept)
+        lines.append(f"  - {path}: {why}; kept as {kept.name}")
+    lines.append("Run the same command again: their runs are trained anew, and nothing else is.")
+    return "\n".join(lines)
+
+
 def collect_runs(resnet, svm, left_out) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, history). `resnet` and `svm` are (plan row, metrics path) pairs; `left_out` plan rows of ResNet runs
     left out of the plan (CUDA runs without a GPU)."""
-    rows, history = [], []
+    rows, history, unusable = [], [], []
     for kind, pairs in (("resnet", resnet), ("svm", svm)):
         for planned, path in pairs:
-            row, epochs = run_row(kind, planned, path)
+            try:
+                row, epochs = run_row(kind, planned, path)
+            except (OSError, ValueError, KeyError, TypeError) as err:  # unreadable, not JSON, or not its record
+                unusable.append((str(path), str(err).removeprefix(f"{path}: ")))
+                continue
             rows.append(row)
             history.extend(epochs)
+    if unusable:
+        raise UnusableMetrics(unusable)
     rows.extend(left_out_row(planned) for planned in left_out)
     runs = pd.DataFrame.from_records(rows, columns=RUN_COLUMNS)
     return typed(runs), pd.DataFrame.from_records(history, columns=HISTORY_COLUMNS)

@@ -1,0 +1,92 @@
+"""Recovery without a manual step, through the real workflow: a kill -9 leaves a stale lock that the same command clears
+(and a live run's lock is left alone), every attempt of a run stays in its log, and metrics files that cannot be read
+are set aside and their runs trained anew."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+
+STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
+                  "lr": [0.001], "epochs": [4]}}  # fmt: skip
+
+
+def workflow(tmp_path, fixture_data, study=STUDY) -> list[str]:
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    return ["--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+
+
+def wait_for(predicate, timeout=300, process=None):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process is None or process.poll() is None, "the workflow ended before it could be interrupted"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_log_keeps_every_attempt(
+    fixture_data, tmp_path
+):
+    args = workflow(tmp_path, fixture_data)
+    first = subprocess.Popen([*SNAKEMAKE, *args, "--until", "train_resnet"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    checkpoints = tmp_path / "results/checkpoints"
+    wait_for(lambda: any(checkpoints.rglob("checkpoint.pt")), process=first)
+    os.killpg(first.pid, signal.SIGKILL)  # the workflow and its job, as a power loss would
+    first.wait()
+    assert any((tmp_path / ".snakemake/locks").glob("*.lock")), "snakemake's lock is left behind"
+
+    again = run_snakemake(*args, "--until", "train_resnet")  # the same command, nothing by hand
+    assert "Cleared a stale snakemake lock" in again.stderr
+    (log,) = (tmp_path / "results/logs/resnet").rglob("*.log")
+    text = log.read_text()
+    assert text.count("--- attempt started") == 2 and "earlier attempts above" in text
+    first_attempt, second_attempt = text.split("--- attempt started")[1:]
+    assert "epoch 1:" in first_attempt and "resuming after epoch" in second_attempt
+    assert "epoch 4:" in second_attempt
+    assert not list(checkpoints.rglob("attempts.log")), "once the run succeeded its log holds every attempt"
+
+
+@pytest.mark.slow
+def test_a_live_runs_lock_is_left_alone_and_its_run_named(fixture_data, tmp_path):
+    args = workflow(tmp_path, fixture_data)
+    first = subprocess.Popen([*SNAKEMAKE, *args, "--until", "train_resnet"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    wait_for(lambda: any((tmp_path / "results/checkpoints").rglob("checkpoint.pt")), process=first)
+    second = run_snakemake(*args, "--until", "train_resnet", check=False)
+    assert second.returncode != 0, "snakemake's own lock stops the second run"
+    assert f"Another snakemake of this workflow is running in this directory (pid {first.pid}," in second.stderr
+    assert "Cleared" not in second.stderr
+    assert first.wait(timeout=300) == 0, "the live run was not disturbed"
+
+
+@pytest.mark.slow
+def test_metrics_that_cannot_be_read_are_named_set_aside_and_trained_anew(fixture_data, tmp_path):
+    study = {**STUDY, "grid": {**STUDY["grid"], "optimizer": ["sgd", "adam"], "epochs": [1]}}
+    args = workflow(tmp_path, fixture_data, study)
+    run_snakemake(*args, "--until", "aggregate")
+    sgd, adam = sorted((tmp_path / "results/runs/resnet").rglob("metrics.json"), key=lambda p: "adam" in str(p))
+    sgd.write_text(sgd.read_text()[:100])  # truncated: a full disk, a copy gone wrong
+    record = json.loads(adam.read_text())
+    record["test_accuracy"] = "high"  # hand-edited
+    adam.write_text(json.dumps(record))
+
+    failed = run_snakemake(*args, "--until", "aggregate", check=False)
+    assert failed.returncode != 0
+    message = (tmp_path / "results/logs/report/aggregate.log").read_text()
+    assert "2 metrics file(s) could not be used" in message and "Traceback" not in message
+    for path in (sgd, adam):
+        assert str(path) in message and not path.exists()
+        (kept,) = path.parent.glob("metrics.json.unusable-*")
+        assert kept.stat().st_size > 0, "the file is kept as it was"
+    assert "Run the same command again" in message
+
+    run_snakemake(*args, "--until", "aggregate")
+    assert sgd.exists() and adam.exists()
+    assert json.loads(adam.read_text())["test_accuracy"] != "high"
