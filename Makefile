@@ -43,8 +43,11 @@ endif
 
 venv: $(STAMP)
 
-## make run: the full study (config/config.yaml) on this machine
+## make run: the full study (config/config.yaml) on this machine; prints the plan first, and on a terminal asks
+##   before a plan of over a day on a host without a GPU (YES=1 does not ask)
 run: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES) --confirm \
+	  $(if $(YES),--yes)
 	$(SNAKEMAKE) --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 ## make demo: the same pipeline, small (config/demo.yaml), into results/demo/
@@ -65,7 +68,7 @@ test: venv
 
 ## make plan: runs per study and device, estimated compute and local wall time (CONFIG=..., CORES=N)
 CONFIG ?= config/config.yaml
-NCORES ?= $(shell nproc)
+NCORES ?= $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 plan: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES)
 

@@ -1,5 +1,6 @@
 """The plan and its cost before launch: the cost model's constants, the scheduler estimate, `make plan` itself."""
 
+import os
 import re
 import subprocess
 import sys
@@ -89,3 +90,45 @@ def test_timed_runs_go_one_at_a_time_alone_and_the_plan_says_what_that_costs():
     config["timing"] = "shared"
     shared = render(config, "c", cores=2, visible=False, throughput={}, throughput_source="defaults")
     assert "timed run(s)" not in shared
+
+
+def plan_on_a_terminal(answer: str | None, *extra: str) -> tuple[int, str]:
+    """`python -m ablation.plan --confirm` with a terminal as its stdin (a pseudo-terminal), answering `answer`."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ablation.plan", "--configfile", str(REPO / "config/config.yaml"), "--cores", "2",
+         "--gpu", "false", "--confirm", *extra],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
+    )  # fmt: skip
+    if answer is not None:
+        os.write(controller, f"{answer}\n".encode())
+    out, _ = proc.communicate(timeout=120)
+    os.close(controller)
+    os.close(terminal)
+    return proc.returncode, out
+
+
+def test_make_run_asks_before_a_plan_of_days_on_a_cpu_and_names_the_alternatives():
+    code, out = plan_on_a_terminal("n")
+    assert "Local wall time at --cores 2" in out, "the plan is printed first"
+    assert "on this host, which has no GPU" in out and "Start it anyway? [y/N]" in out
+    assert "`make demo`" in out and "profiles/slurm" in out
+    assert code == 1 and "Not started." in out
+    code, out = plan_on_a_terminal("y")
+    assert code == 0
+    code, out = plan_on_a_terminal(None, "--yes")
+    assert code == 0 and "YES=1: starting it." in out and "[y/N]" not in out
+
+
+def test_without_a_terminal_make_run_goes_on_and_a_short_plan_is_not_questioned(tmp_path):
+    command = [sys.executable, "-m", "ablation.plan", "--cores", "2", "--gpu", "false", "--confirm"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    full = subprocess.run([*command, "--configfile", str(REPO / "config/config.yaml")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+    assert full.returncode == 0 and "No terminal to ask: starting it." in full.stdout
+    demo = subprocess.run([*command, "--configfile", str(REPO / "config/demo.yaml")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+    assert demo.returncode == 0 and "on this host, which has no GPU" not in demo.stdout

@@ -6,6 +6,7 @@ python -m ablation.plan [--configfile config/config.yaml] [--cores N] [--gpu aut
 import argparse
 import heapq
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -77,11 +78,7 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     lines.append(f"{'svm':<8} {len(svm):>6} {hours(svm['estimate_s'].sum()):>12}")
     if len(left_out):
         lines.append(f"{'(cuda, left out)':<8} {len(left_out):>6} {hours(left_out['estimate_s'].sum()):>12}")
-    cpu_slots = max(1, cores // config["training"]["cpu_threads"])
-    # GPUs x gpu_slots CUDA runs at a time, as the workflow's GPU leases allow (one GPU assumed where none is seen).
-    gpus, gpu_slots = max(1, host_gpus(config)), config["gpu_slots"]
-    columns = ["device", "exclusive", "estimate_s"]
-    jobs = pd.concat([planned[columns], svm.assign(device="cpu")[columns]])
+    jobs, cpu_slots, gpus, gpu_slots = local_jobs(config, planned, svm, cores)
     shared_wall = wall_time(jobs.assign(exclusive=False), cpu_slots, gpus * gpu_slots)
     wall = wall_time(jobs, cpu_slots, gpus * gpu_slots)
     timed = jobs[jobs["exclusive"].astype(bool)]
@@ -101,12 +98,52 @@ def render(config: dict, source: str, cores: int, visible: bool, throughput: dic
     return "\n".join(lines)
 
 
+def local_jobs(config: dict, planned: pd.DataFrame, svm: pd.DataFrame, cores: int):
+    """(jobs with device, exclusive and estimate_s; CPU slots; GPUs; slots per GPU) of the plan on this host."""
+    cpu_slots = max(1, cores // config["training"]["cpu_threads"])
+    # GPUs x gpu_slots CUDA runs at a time, as the workflow's GPU leases allow (one GPU assumed where none is seen).
+    gpus, gpu_slots = max(1, host_gpus(config)), config["gpu_slots"]
+    columns = ["device", "exclusive", "estimate_s"]
+    return pd.concat([planned[columns], svm.assign(device="cpu")[columns]]), cpu_slots, gpus, gpu_slots
+
+
+# `make run` asks before starting a plan longer than this on a host without a GPU.
+CONFIRM_ABOVE_S = 24 * 3600
+
+
+def confirm(config: dict, cores: int, visible: bool, throughput: dict, yes: bool, stdin=sys.stdin) -> bool:
+    """Whether `make run` goes on: yes unless the plan takes over a day on a host without a GPU, and a person at a
+    terminal, asked, says no. YES=1 (`yes`) and no terminal go on."""
+    planned, _ = plan_table(config, visible, throughput)
+    svm = svm_runs(config)
+    svm["estimate_s"] = [svm_seconds(n, p) for n, p in zip(svm["train_samples"], svm["protocol"])]
+    jobs, cpu_slots, gpus, gpu_slots = local_jobs(config, planned, svm, cores)
+    wall = wall_time(jobs, cpu_slots, gpus * gpu_slots)
+    if wall <= CONFIRM_ABOVE_S or (planned["device"] == "cuda").any():
+        return True
+    question = (
+        f"This plan takes about {hours(wall)} on this host, which has no GPU. Alternatives: `make demo` (the same "
+        "pipeline in minutes), a GPU host (README: 'On a GPU host'), or a cluster (`make run ARGS='--profile "
+        "profiles/slurm'`)."
+    )
+    if yes:
+        print(f"{question} YES=1: starting it.")
+        return True
+    if not stdin.isatty():
+        print(f"{question} No terminal to ask: starting it.")
+        return True
+    print(f"{question} Start it anyway? [y/N] ", end="", flush=True)
+    return stdin.readline().strip().lower() in ("y", "yes")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configfile", default="config/config.yaml")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--gpu", choices=["auto", "true", "false"], help="override the config's gpu key")
     parser.add_argument("--throughput", default=str(THROUGHPUT_PATH))
+    parser.add_argument("--confirm", action="store_true", help="`make run`: ask before a plan of over a day on a CPU")
+    parser.add_argument("--yes", action="store_true", help="with --confirm: do not ask (YES=1)")
     args = parser.parse_args(argv)
     config = load_config(args.configfile)
     if args.gpu:
@@ -116,6 +153,8 @@ def main(argv=None) -> None:
     config["gpus"] = host_gpus(config)  # counted once (nvidia-smi), for the plan and the GPU wall time
     visible = cuda_visible(config)
     print(render(config, args.configfile, args.cores, visible, throughput, source))
+    if args.confirm and not confirm(config, args.cores, visible, throughput, args.yes):
+        sys.exit("Not started. `make demo` runs the same pipeline in minutes.")
 
 
 if __name__ == "__main__":
