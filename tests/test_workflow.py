@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 
 import pytest
 
@@ -213,3 +214,25 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     run_snakemake(str(results / "runs.csv"), "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
                   "--configfile", str(config))  # fmt: skip
     assert "split~pooled" in (results / "runs.csv").read_text()
+
+
+@pytest.mark.slow
+def test_an_edit_of_the_code_redraws_the_report_and_retrains_nothing(fixture_data, tmp_path):
+    """The profiles' rerun triggers leave finished runs alone when a script changes (hours each, every one records
+    its git commit); the report's rules take the code as input and are redrawn. On a copy of the workflow, edited."""
+    copy = tmp_path / "workflow-copy"
+    copy.mkdir()
+    for part in ("Snakefile", "workflow", "report", "profiles", "config", "envs"):
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    args = ["-s", str(copy / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    run_snakemake("--cores", "2", *args)
+    for script in ("workflow/scripts/train_resnet.py", "workflow/scripts/ablation/tables.py"):
+        with open(copy / script, "a") as f:
+            f.write("\n# an edit\n")
+    planned = job_counts(run_snakemake("-n", *args).stdout)
+    assert "train_resnet" not in planned, "a finished run is not trained again for an edit of the code"
+    assert planned["aggregate"] == 1 and planned["render_report"] == 1

@@ -1,6 +1,7 @@
 # Shared by all rule files. The plan (one table of runs per kind, wrapped in Paramspaces) and input functions.
 
 import os
+from pathlib import Path
 
 from snakemake.utils import Paramspace
 
@@ -134,6 +135,11 @@ REPORT_TEMPLATES = [
     for name in ("README.md.j2", "table.md.j2", "table.html.j2")
 ]
 SEED_FILES = [str(p) for p in seed_files()]
+# The report's rules take the code as input: an edit of it redraws the report (seconds), while the profiles' rerun
+# triggers leave finished training runs alone (hours each; each records its git commit).
+REPORT_CODE = sorted(
+    str(p) for p in Path(workflow.basedir, "workflow/scripts").rglob("*.py")
+)
 # The outputs of rule aggregate, by the names ablation.layout.Figure.inputs uses.
 AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
 

@@ -7,6 +7,7 @@ rule aggregate:
     input:
         resnet=resnet_metrics(),
         svm=svm_metrics(),
+        code=REPORT_CODE,
     output:
         runs=report(
             AGGREGATED["runs"],
@@ -34,6 +35,7 @@ rule aggregate:
 rule runs_table:
     input:
         runs=AGGREGATED["runs"],
+        code=REPORT_CODE,
     output:
         html=report(
             f"{REPORT}/runs.html",
@@ -59,6 +61,7 @@ for name, figure in FIGURES.items():
             f"plot_{name}"
         input:
             **{table: AGGREGATED[table] for table in figure.inputs},
+            code=REPORT_CODE,
         output:
             png=figure_png(name),
             svg=f"{REPORT}/plots/{figure_stem(name)}.svg",
@@ -82,6 +85,7 @@ rule render_report:
         # The figures README.md embeds; listed so that it is written once they exist.
         plots=[png for name in FIGURES for png in figure_pngs(name)],
         templates=REPORT_TEMPLATES,
+        code=REPORT_CODE,
         # The seeds' published numbers, tested beside ours.
         seeds=SEED_FILES,
     output:
