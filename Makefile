@@ -14,7 +14,7 @@ OFFLINE ?=
 ARGS ?=
 SNAKEMAKE_ARGS = $(if $(OFFLINE),--configfile $(CONFIG) $(OFFLINE)/offline.yaml) $(ARGS)
 
-.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-check
+.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-check status
 
 # The venv is rebuilt only when the lock (or the TORCH mode) changes. pip (not uv/poetry) finds the pinned torch on
 # local disks.
@@ -71,6 +71,11 @@ CONFIG ?= config/config.yaml
 NCORES ?= $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 plan: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES)
+
+## make status: runs done / running / pending / failed / diverged per study, each running run's epoch and step, and
+##   the ETA (CONFIG=config/demo.yaml for the demo)
+status: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.status --configfile $(CONFIG) --cores $(NCORES)
 
 ## make calibrate: measure training images/s on this host (resources/throughput.json), used by plan and SLURM runtimes
 calibrate: venv

@@ -17,7 +17,7 @@ HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 LIGHT_ABLATION = {
     "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.factors", "ablation.gpus",
     "ablation.hyperparameters", "ablation.idx", "ablation.layout", "ablation.migrate", "ablation.names",
-    "ablation.records", "ablation.seeds", "ablation.split",
+    "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
 }  # fmt: skip
 
 

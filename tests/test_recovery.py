@@ -38,6 +38,8 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     checkpoints = tmp_path / "results/checkpoints"
     wait_for(lambda: any(checkpoints.rglob("checkpoint.pt")), process=first)
+    (progress,) = checkpoints.rglob("progress.json")  # what `make status` reads while the run trains
+    assert json.loads(progress.read_text())["epochs"] == 4
     os.killpg(first.pid, signal.SIGKILL)  # the workflow and its job, as a power loss would
     first.wait()
     assert any((tmp_path / ".snakemake/locks").glob("*.lock")), "snakemake's lock is left behind"
@@ -51,6 +53,7 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
     assert "epoch 1:" in first_attempt and "resuming after epoch" in second_attempt
     assert "epoch 4:" in second_attempt
     assert not list(checkpoints.rglob("attempts.log")), "once the run succeeded its log holds every attempt"
+    assert not list(checkpoints.rglob("progress.json")), "a finished run is no longer in progress"
 
 
 @pytest.mark.slow

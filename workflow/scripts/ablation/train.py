@@ -26,6 +26,7 @@ from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
 from .split import load_pooled, load_split
+from .status import PROGRESS, write_progress
 
 MODELS = {
     "resnet18": torchvision.models.resnet18,
@@ -223,6 +224,16 @@ def complete_run(run: dict) -> dict:
     return complete_factors({k: v.item() if hasattr(v, "item") else v for k, v in run.items()})
 
 
+def reporting(steps, progress_path, epoch: int, epochs: int, total: int, every_s: float = 5.0):
+    """The steps, unchanged, writing the run's position to its progress file at most every `every_s` seconds."""
+    last = -math.inf
+    for step, item in enumerate(steps):
+        if time.monotonic() - last >= every_s:
+            write_progress(progress_path, epoch, epochs, step, total)
+            last = time.monotonic()
+        yield item
+
+
 def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_workers: int = 0, precision=None):
     """Chooses the training loop once, by `run["loader"]`: returns `run_epoch(permutation, progress=...) -> result` and
     the one-off cost of setting it up (the CUDA graph capture, in seconds; None where nothing is captured).
@@ -363,13 +374,16 @@ def run_resnet(
     spec, eval_batch_size = (run["input_size"], run["stem"]), training["eval_batch_size"]
 
     bar_file = LogLines(log)
+    # Where the run is (epoch, step) for `make status`, beside the checkpoint; gone once the run is done.
+    progress_path = checkpoint_path.with_name(PROGRESS)
     diverged_epoch = None
     for epoch in range(len(history) + 1, run["epochs"] + 1):
         # The order depends on (seed, epoch) only, so a resumed run sees the batches it would have seen.
         permutation = epoch_permutation(run["seed"], epoch, n_train)
 
         def progress(steps, epoch=epoch):
-            return tqdm(steps, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
+            reported = reporting(steps, progress_path, epoch, run["epochs"], math.ceil(n_train / run["batch_size"]))
+            return tqdm(reported, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
 
         cpu_start = time.process_time()
         result = run_epoch(permutation, progress)
@@ -428,6 +442,7 @@ def run_resnet(
     write_metrics(metrics_path, record)
     # The metrics are written: the run is done and a rerun starts afresh.
     checkpoint_path.unlink(missing_ok=True)
+    progress_path.unlink(missing_ok=True)
     return record
 
 

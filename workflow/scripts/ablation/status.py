@@ -1,0 +1,152 @@
+"""`make status`: how far the study is, per study, and when it will end.
+
+For every run of the plan: done (its metrics.json says ok), diverged, running (a progress file a live training run
+keeps beside its checkpoint: epoch and step), failed (an attempt ended with an exception and none is running), or
+pending. The ETA is the cost model's estimate of what is left (pending runs, and the rest of each running one),
+corrected by how this host's finished epochs compare with the model, scheduled as `make plan` schedules the study.
+Reads files only: no torch, no snakemake.
+
+    python -m ablation.status [--configfile config/config.yaml] [--cores N]
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
+from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
+from .gpus import cuda_visible, host_gpus
+from .plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
+
+PROGRESS = "progress.json"
+# A progress file not updated for this long belongs to a run that is no longer alive.
+STALE_AFTER_S = 15 * 60
+STATES = ["done", "running", "pending", "failed", "diverged"]
+
+
+def point_path(run: dict, factors: list[str]) -> str:
+    return "/".join(f"{f}~{run[f]}" for f in factors)
+
+
+def write_progress(path, epoch: int, epochs: int, step: int, steps: int) -> None:
+    """What a training run is doing, for `make status` (replaced whole, so a reader never sees half of it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    record = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps, "pid": os.getpid(), "at": time.time()}
+    partial.write_text(json.dumps(record))
+    os.replace(partial, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
+    """One run's state, with its epoch and step while running and its measured training time once done."""
+    metrics = outdir / "runs" / kind / point / "metrics.json"
+    if metrics.exists():
+        try:
+            record = json.loads(metrics.read_text())
+        except ValueError:
+            return {"state": "failed", "why": "its metrics.json cannot be read"}
+        # The attempt's wall time, what the cost model estimates (start-up and evaluation included).
+        interval = record.get("conditions", {}).get("interval_unix")
+        time_s = interval[1] - interval[0] if interval else None
+        return {"state": "done" if record.get("status") == "ok" else "diverged", "measured_s": time_s,
+                "epochs_done": len(record.get("history", []))}  # fmt: skip
+    progress = outdir / "checkpoints" / kind / point / PROGRESS
+    if progress.exists():
+        try:
+            record = json.loads(progress.read_text())
+        except ValueError:
+            record = {}
+        if record and now - record["at"] < STALE_AFTER_S and _alive(record["pid"]):
+            return {"state": "running", **record}
+    attempts = outdir / "checkpoints" / kind / point / "attempts.log"
+    if attempts.exists() and "the attempt failed" in attempts.read_text()[-20_000:]:
+        return {"state": "failed", "why": f"see {attempts}"}
+    return {"state": "pending"}
+
+
+def study_status(config: dict, cores: int, throughput: dict, now: float | None = None) -> dict:
+    """Counts per study and state, the running runs, and the ETA with its arithmetic."""
+    now = time.time() if now is None else now
+    outdir = Path(config["outdir"])
+    visible = cuda_visible(config)
+    sizes = split_sizes(config)
+    planned, _ = resnet_runs(config, visible)
+    svm = svm_runs(config)
+    rows = []
+    for kind, table, factors in (("resnet", planned, RESNET_FACTORS), ("svm", svm, SVM_FACTORS)):
+        for run in table.to_dict("records"):
+            state = run_state(outdir, kind, point_path(run, factors), now)
+            if kind == "resnet":
+                estimate = estimate_seconds(run, sizes, throughput)
+            else:
+                estimate = svm_seconds(run["train_samples"], run["protocol"])
+            rows.append({**state, "kind": kind, "studies": run["studies"], "device": run.get("device", "cpu"),
+                         "exclusive": run["exclusive"], "estimate_s": estimate, "epochs": run.get("epochs"),
+                         "point": point_path(run, factors)})  # fmt: skip
+    runs = pd.DataFrame(rows)
+    # The cost model, corrected by this host: measured against estimated training time of the finished runs.
+    done = runs[(runs["state"] == "done") & runs["measured_s"].notna()] if "measured_s" in runs else runs.iloc[:0]
+    correction = float(done["measured_s"].sum() / done["estimate_s"].sum()) if len(done) else 1.0
+    left = runs[runs["state"].isin(["pending", "running", "failed"])].copy()
+    if "epoch" in left:
+        share_done = ((left["epoch"].fillna(1) - 1) / left["epochs"].fillna(1)).where(left["state"] == "running", 0)
+    else:
+        share_done = 0.0
+    left["estimate_s"] = correction * left["estimate_s"] * (1 - share_done)
+    jobs, cpu_slots, gpus, gpu_slots = local_jobs(config, left[left["kind"] == "resnet"], left[left["kind"] == "svm"],
+                                                  cores)  # fmt: skip
+    eta_s = wall_time(jobs, cpu_slots, gpus * gpu_slots) if len(jobs) else 0.0
+    per_study = {}
+    for row in rows:
+        for study in row["studies"].split(","):
+            per_study.setdefault(study, dict.fromkeys(STATES, 0))[row["state"]] += 1
+    running = [r for r in rows if r["state"] == "running"]
+    return {"per_study": per_study, "running": running, "eta_s": eta_s, "correction": correction,
+            "finished_timed": len(done), "totals": {s: int((runs["state"] == s).sum()) for s in STATES}}  # fmt: skip
+
+
+def render(status: dict) -> str:
+    width = max([24, *(len(s) for s in status["per_study"])])
+    lines = [f"{'study':<{width}} " + " ".join(f"{s:>8}" for s in STATES)]
+    for study, counts in status["per_study"].items():
+        lines.append(f"{study:<{width}} " + " ".join(f"{counts[s]:>8}" for s in STATES))
+    lines.append(f"{'distinct runs':<{width}} " + " ".join(f"{status['totals'][s]:>8}" for s in STATES))
+    for run in status["running"]:
+        lines.append(
+            f"running: epoch {run['epoch']}/{run['epochs']}, step {run['step']}/{run['steps']}: {run['point']}"
+        )
+    lines.append(
+        f"ETA: {hours(status['eta_s'])} from now (the cost model x {status['correction']:.2f}, this host's measured "
+        f"over estimated time of {status['finished_timed']} finished run(s); what is left, scheduled as make plan does)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--throughput", default=str(THROUGHPUT_PATH))
+    args = parser.parse_args(argv)
+    config = load_config(args.configfile)
+    config["gpus"] = host_gpus(config)
+    print(render(study_status(config, args.cores, load_throughput(args.throughput))))
+
+
+if __name__ == "__main__":
+    main()
