@@ -7,7 +7,8 @@
    FLOPs per image) over the matrix-multiply peak measured in the same run.
 2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
    the same grid one job at a time with all threads.
-3. Workflow overhead: `snakemake -n` on a generated 1,000-run grid; aggregating 1,000 metrics files.
+3. Workflow overhead: `snakemake -n` on a generated 1,000-run grid; aggregating 1,000 metrics files; `make status`
+   on the 1,000-run plan.
 4. Timing noise: one timed run repeated alone on the machine (`timing: exclusive`) and as often beside a concurrent
    grid (`timing: shared`), through the workflow: the coefficient of variation of its epoch time each way
    (`make bench-timing` runs this part alone).
@@ -274,8 +275,19 @@ def bench_overhead(n_runs=1000) -> dict:
                               str(work / "config.yaml"), cwd=work)  # fmt: skip
     planned = int(re.search(r"^train_resnet\s+(\d+)$", output, re.MULTILINE)[1])
     aggregate_s = time_aggregation(work, n_runs)
+    status_s = time_status(work / "config.yaml")
     shutil.rmtree(work)
-    return {"dry_run_s": dry_s, "planned_runs": planned, "aggregate_s": aggregate_s, "n_metrics": n_runs}
+    return {"dry_run_s": dry_s, "planned_runs": planned, "aggregate_s": aggregate_s, "n_metrics": n_runs,
+            "status_s": status_s}  # fmt: skip
+
+
+def time_status(config_path: Path) -> float:
+    """Seconds of `make status` (a fresh process, as a user runs it) on the plan of `config_path`."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ablation.status", "--configfile", str(config_path), "--cores", "2"],
+                   cwd=config_path.parent, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")})  # fmt: skip
+    return time.perf_counter() - start
 
 
 def synthetic_record(point: dict, epochs: int = 10) -> dict:
@@ -379,7 +391,8 @@ def main(argv=None):
         overhead = bench_overhead()
         result["overhead"] = overhead
         print(f"\nWorkflow overhead: snakemake -n on {overhead['planned_runs']} runs {overhead['dry_run_s']:.1f} s; "
-              f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s")  # fmt: skip
+              f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s; "
+              f"make status on the same plan {overhead['status_s']:.2f} s")  # fmt: skip
     if "timing" not in args.skip:
         timing = bench_timing(
             cores, args.timing_repeats, args.timing_grid_runs, args.timing_train_images, args.timing_epochs,

@@ -33,7 +33,7 @@ def test_grid_bench_trains_the_grid_both_ways(bench, fixture_data):
 def test_overhead_bench_plans_and_aggregates_1000_runs(bench):
     overhead = bench.bench_overhead()
     assert overhead["planned_runs"] == 1000 and overhead["n_metrics"] == 1000
-    assert overhead["dry_run_s"] > 0 and overhead["aggregate_s"] > 0
+    assert overhead["dry_run_s"] > 0 and overhead["aggregate_s"] > 0 and overhead["status_s"] > 0
 
 
 def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fixture_data):
