@@ -344,25 +344,26 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
     defaults = {"seed": None, **LEGACY_SVM_FACTOR_VALUES}
     table = _expand(config["svm_studies"], SVM_FACTORS, defaults, config["seeds"], source)
     seeds_protocol = table["protocol"] != "stratified"
-    from_the_file = table[seeds_protocol & (table["train_samples"] > TRAIN_FILE_IMAGES)]
-    if len(from_the_file):
-        studies = ", ".join(dict.fromkeys(from_the_file["study"]))
-        raise ConfigError(
-            f"Invalid config ({source}): SVM studies {studies} ask for train_samples up to "
-            f"{from_the_file['train_samples'].max()} under the protocol {from_the_file['protocol'].iloc[0]}, which "
-            f"fits on the first images of the training file: it has {TRAIN_FILE_IMAGES:,}. Lower train_samples."
-        )
     available = split_sizes(config)["train"]
-    too_large = table[~seeds_protocol & (table["train_samples"] > available)]
-    if len(too_large):
-        studies = ", ".join(dict.fromkeys(too_large["study"]))
-        raise ConfigError(
-            f"Invalid config ({source}): SVM studies {studies} ask for train_samples up to "
-            f"{too_large['train_samples'].max()}, but the training part of the split has {available} images "
-            f"(data.split.train={config['data']['split']['train']} of {POOLED_IMAGES:,}, "
-            f"data.subset={config['data']['subset']}). "
-            "Lower train_samples, or raise data.split.train (or data.subset.train)."
-        )
+    split = config["data"]["split"]
+    # (which runs, their limit, why) for the seeds' protocols (the training file) and ours (the split's part).
+    limits = [
+        (seeds_protocol, TRAIN_FILE_IMAGES, lambda rows: (
+            f" under the protocol {rows['protocol'].iloc[0]}, which fits on the first images of the training file: "
+            f"it has {TRAIN_FILE_IMAGES:,}. Lower train_samples.")),
+        (~seeds_protocol, available, lambda rows: (
+            f", but the training part of the split has {available} images (data.split.train={split['train']} of "
+            f"{POOLED_IMAGES:,}, data.subset={config['data']['subset']}). Lower train_samples, or raise "
+            "data.split.train (or data.subset.train).")),
+    ]  # fmt: skip
+    for runs, limit, why in limits:
+        too_large = table[runs & (table["train_samples"] > limit)]
+        if len(too_large):
+            studies = ", ".join(dict.fromkeys(too_large["study"]))
+            raise ConfigError(
+                f"Invalid config ({source}): SVM studies {studies} ask for train_samples up to "
+                f"{too_large['train_samples'].max()}{why(too_large)}"
+            )
     return _merge_studies(table, SVM_FACTORS, timed_studies(config))
 
 
