@@ -50,6 +50,23 @@ def column(page, header: str) -> list[str]:
     return page.locator(f"table.dataTable tbody tr td:nth-child({index})").all_inner_texts()
 
 
+def sort_by(page, header: str, direction: str):
+    """Click a header's sort control and wait until the column shows in that order: DataTables 2 sorts in a timeout
+    after the click (to show its processing indicator), so rows read at once may still be in the old order."""
+    th = page.locator("table.dataTable thead th", has_text=header)
+    th.locator("span.dt-column-order").click()  # itables' DataTables sorts on its arrows, not on the title
+    page.wait_for_function(
+        """([index, sign]) => {
+            const cells = [...document.querySelectorAll(`table.dataTable tbody tr td:nth-child(${index})`)];
+            const values = cells.map(cell => parseFloat(cell.innerText));
+            return values.every((v, i) => i === 0 || sign * (v - values[i - 1]) >= 0);
+        }""",
+        arg=[page.locator("table.dataTable thead th").all_inner_texts().index(header) + 1,
+             1 if direction == "ascending" else -1],
+    )  # fmt: skip
+    assert th.get_attribute("aria-sort") == direction
+
+
 def test_report_html_shows_the_runs_table_which_filters_by_dataset_and_sorts_by_accuracy(report, browser):
     runs = read_runs(report["results"] / "runs.csv")
     window = browser.new_page()
@@ -65,14 +82,13 @@ def test_report_html_shows_the_runs_table_which_filters_by_dataset_and_sorts_by_
     page.wait_for_function("document.querySelectorAll('table.dataTable tbody tr').length === 2")
     assert sorted(column(page, "run_id")) == sorted(runs.loc[runs["dataset"] == "fashion_mnist", "run_id"])
     page.locator("div.dt-search input").fill("")
+    page.wait_for_function(f"document.querySelectorAll('table.dataTable tbody tr').length === {len(runs)}")
 
-    # The header's sort control (itables' DataTables sorts on its arrows, not on the title).
-    header = page.locator("table.dataTable thead th", has_text="test_accuracy_pct").locator("span.dt-column-order")
     accuracy = dict(zip(runs["run_id"], (100 * runs["test_accuracy"]).round(2)))
-    header.click()
+    sort_by(page, "test_accuracy_pct", "ascending")
     shown = [accuracy[run_id] for run_id in column(page, "run_id")]
     assert shown == sorted(accuracy.values()) and [float(v) for v in column(page, "test_accuracy_pct")] == shown
-    header.click()
+    sort_by(page, "test_accuracy_pct", "descending")
     assert [accuracy[run_id] for run_id in column(page, "run_id")] == sorted(accuracy.values(), reverse=True)
     window.close()
 
