@@ -105,7 +105,11 @@ def test_every_figure_of_report_html_loads_with_a_non_zero_size(report, browser)
             page.locator('a[iconname="eye"]').nth(i).click()
             image = page.locator('img[src^="data:image/png"]')
             image.wait_for()
-            width, height = image.evaluate("e => [e.naturalWidth, e.naturalHeight]")
+            # Its size once it has loaded or failed (an image still decoding reads 0 x 0).
+            width, height = image.evaluate("""e => new Promise(done => {
+                const size = () => done([e.naturalWidth, e.naturalHeight]);
+                if (e.complete) size(); else { e.addEventListener('load', size); e.addEventListener('error', size); }
+            })""")
             assert width > 0 and height > 0, (category, i)
             loaded.append(image.get_attribute("src").split(";")[2])
             page.go_back()
