@@ -141,7 +141,11 @@ def train_args(prepared_split, out_dir, **run_changes) -> dict:
 def without_times(record: dict) -> dict:
     """The metrics that must be identical between two runs of the same point (times, dates and the conditions of the
     measurement aside)."""
-    history = [{k: v for k, v in h.items() if not k.endswith("_time_s")} for h in record["history"]]
+    # An epoch a signal stopped and a later attempt finished says where it stopped: a record of the attempts, not a
+    # metric.
+    history = [
+        {k: v for k, v in h.items() if not k.endswith("_time_s") and k != "stopped_at_steps"} for h in record["history"]
+    ]
     kept = {
         k: v
         for k, v in record.items()

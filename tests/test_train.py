@@ -77,6 +77,48 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepar
     assert not checkpoint.exists(), "the checkpoint is removed once the run succeeded"
 
 
+@pytest.mark.parametrize("loader, stop_signal", [("dataloader", signal.SIGTERM), ("resident", signal.SIGINT)])
+def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_the_same_metrics(
+    loader, stop_signal, reference, prepared_split, tmp_path
+):
+    """SIGTERM (a SLURM time limit or preemption) or Ctrl-C in the middle of an epoch: the run saves where it is in the
+    epoch and exits; the next attempt goes on from that step to the metrics of a run never stopped."""
+    uninterrupted = reference
+    if loader != "dataloader":
+        uninterrupted = run_resnet(**train_args(prepared_split, tmp_path / "uninterrupted", loader=loader))
+    args = train_args(prepared_split, tmp_path, loader=loader)
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
+    command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The progress file says epoch 2 as that epoch's first step begins: the signal lands inside the epoch.
+    progress = checkpoint.with_name("progress.json")
+    deadline = time.monotonic() + 300
+    while first.poll() is None and time.monotonic() < deadline:
+        if progress.exists() and json.loads(progress.read_text() or "{}").get("epoch") == 2:
+            break
+        time.sleep(0.01)
+    assert first.poll() is None, "the run ended before it could be stopped; make the fixture run longer"
+    first.send_signal(stop_signal)
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 128 + stop_signal, stderr[-2000:]
+    assert not (tmp_path / "metrics.json").exists()
+    position = torch.load(checkpoint, weights_only=False)["position"]
+    steps = -(-json.loads(prepared_split["split_json"].read_text())["sizes"]["train"] // RUN["batch_size"])
+    assert position["epoch"] == 2 and 1 <= position["step"] < steps, position
+    assert f"{stop_signal.name}: stopped in epoch 2 at step {position['step']} of {steps}" in stderr
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming in epoch 2 at step {position['step']}" in second.stderr
+    resumed = json.loads((tmp_path / "metrics.json").read_text())
+    assert without_times(resumed) == without_times(uninterrupted)  # bit-identical: losses, accuracies, every epoch
+    assert resumed["history"][1]["stopped_at_steps"] == [position["step"]]
+    assert "stopped_at_steps" not in resumed["history"][0] | resumed["history"][2]
+    validate_metrics(resumed)
+
+
 def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(reference, prepared_split, tmp_path):
     args = train_args(prepared_split, tmp_path)
     checkpoint = Path(args["checkpoint_path"])

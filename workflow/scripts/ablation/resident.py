@@ -20,6 +20,7 @@ from torch import nn
 
 from .factors import NATIVE_SIZE
 from .inputs import model_input
+from .interrupt import start_of_epoch
 from .precision import Precision
 
 
@@ -98,18 +99,22 @@ class ResidentTrainer:
         torch.cuda.synchronize()
         self.capture_time_s = time.perf_counter() - start
 
-    def epoch(self, permutation: torch.Tensor, progress=lambda steps: steps) -> dict:
-        """One pass in the order of `permutation`; the same dict as the DataLoader path's epoch."""
+    def epoch(self, permutation: torch.Tensor, progress=lambda steps: steps, position=None, stop=None) -> dict:
+        """One pass in the order of `permutation`, from `position` (an interrupted pass's step and partial sums) where
+        given, until the end or until `stop` is true; the same dict as the DataLoader path's epoch."""
+        position = position or start_of_epoch()
         self.model.train()
-        self.loss_sum.zero_()
-        self.correct.zero_()
+        # Filled in place: a captured graph accumulates into these very tensors (float64 and int64 hold the saved
+        # Python float and int exactly).
+        self.loss_sum.fill_(position["loss_sum"])
+        self.correct.fill_(position["correct"])
         permutation = permutation.to(self.device)
         n, bs = len(permutation), self.batch_size
         full = n // bs * bs
         if self.cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        for i in progress(range(0, full, bs)):
+        for i in progress(range(position["step"] * bs, full, bs)):
             index = permutation[i : i + bs]
             if self.graph is not None:
                 self.static_x.copy_(self.batch(index))
@@ -117,10 +122,15 @@ class ResidentTrainer:
                 self.graph.replay()
             else:
                 self._step(self.batch(index), self.y[index])
+            if stop:
+                loss_sum, correct = self.loss_sum.item(), self.correct.item()
+                elapsed = position["epoch_time_s"] + time.perf_counter() - start
+                return {"diverged": False, "stopped_at": {"step": i // bs + 1, "loss_sum": loss_sum,
+                        "correct": correct, "seen": i + bs, "epoch_time_s": elapsed, "data_time_s": 0.0}}  # fmt: skip
         if full < n:
             self._step(self.batch(permutation[full:]), self.y[permutation[full:]])
         loss_sum, correct = self.loss_sum.item(), self.correct.item()  # the epoch's one host sync
-        elapsed = time.perf_counter() - start
+        elapsed = position["epoch_time_s"] + time.perf_counter() - start
         if not torch.isfinite(torch.tensor(loss_sum)):
             return {"diverged": True}
         return {

@@ -22,6 +22,7 @@ from . import provenance
 from .conditions import Conditions, torch_threads
 from .factors import NATIVE_SIZE, complete_factors
 from .inputs import STEMS, model_input
+from .interrupt import StopRequest, rng_states, set_rng_states, start_of_epoch
 from .precision import Precision
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
@@ -125,14 +126,18 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=None) -> dict:
+def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=None, position=None, stop=None) -> dict:
     """Train one pass; returns loss/accuracy and the time split, or `diverged` at the first non-finite loss.
 
     `non_blocking` lets the host-to-device copies overlap the step; it only helps from pinned memory. `precision`:
-    the run's ablation.precision.Precision (fp32 where None)."""
+    the run's ablation.precision.Precision (fp32 where None). `position`: where an interrupted pass stopped (its step
+    and partial sums, ablation.interrupt), `loader` then holding the batches after it. Once `stop` is true the pass
+    returns `stopped_at`, its position after the step in progress."""
     precision = precision or Precision("fp32", device)
+    position = position or start_of_epoch()
     model.train()
-    loss_sum, correct, seen, data_time = 0.0, 0, 0, 0.0
+    step, loss_sum, correct, seen = position["step"], position["loss_sum"], position["correct"], position["seen"]
+    data_time = position["data_time_s"]
     _sync(device)
     start = fetch_start = time.perf_counter()
     for x, y in loader:
@@ -150,13 +155,18 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=No
         loss_sum += batch_loss * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
+        step += 1
+        if stop:
+            elapsed = position["epoch_time_s"] + time.perf_counter() - start
+            return {"diverged": False, "stopped_at": {"step": step, "loss_sum": loss_sum, "correct": correct,
+                    "seen": seen, "epoch_time_s": elapsed, "data_time_s": data_time}}  # fmt: skip
         fetch_start = time.perf_counter()
     _sync(device)
     return {
         "diverged": False,
         "train_loss": loss_sum / seen,
         "train_accuracy": correct / seen,
-        "epoch_time_s": time.perf_counter() - start,
+        "epoch_time_s": position["epoch_time_s"] + time.perf_counter() - start,
         "data_time_s": data_time,
     }
 
@@ -224,10 +234,11 @@ def complete_run(run: dict) -> dict:
     return complete_factors({k: v.item() if hasattr(v, "item") else v for k, v in run.items()})
 
 
-def reporting(steps, progress_path, epoch: int, epochs: int, total: int, every_s: float = 5.0):
-    """The steps, unchanged, writing the run's position to its progress file at most every `every_s` seconds."""
+def reporting(steps, progress_path, epoch: int, epochs: int, total: int, first: int = 0, every_s: float = 5.0):
+    """The steps, unchanged, writing the run's position to its progress file at most every `every_s` seconds (`first`:
+    the step a resumed epoch starts at)."""
     last = -math.inf
-    for step, item in enumerate(steps):
+    for step, item in enumerate(steps, start=first):
         if time.monotonic() - last >= every_s:
             write_progress(progress_path, epoch, epochs, step, total)
             last = time.monotonic()
@@ -240,7 +251,8 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
 
     Both loops train one pass over `train_part` (uint8 images, labels) in the order of `permutation` at the run's
     batch size and return the same dict: `diverged`, and unless it diverged train_loss, train_accuracy, epoch_time_s
-    and data_time_s. `progress` wraps the steps (a progress bar). Make the runner after a checkpoint is loaded: a
+    and data_time_s, or `stopped_at` (ablation.interrupt) once `stop` is true. `position`: where an interrupted pass
+    stopped, to go on from. `progress` wraps the steps (a progress bar). Make the runner after a checkpoint is loaded: a
     captured graph holds the optimizer's state tensors as they are at capture."""
     images, labels = train_part
     batch_size, device = run["batch_size"], run["device"]
@@ -254,16 +266,20 @@ def make_epoch_runner(run: dict, model, optimizer, train_part, mean, std, num_wo
 
     dataset = NormalizedImages(images, labels, mean, std, input_size, stem)
 
-    def run_epoch(permutation, progress=lambda steps: steps):
-        # A DataLoader per epoch, as its sampler is the epoch's permutation. Pinning only means something for CUDA.
+    def run_epoch(permutation, progress=lambda steps: steps, position=None, stop=None):
+        # A DataLoader per epoch, as its sampler is the epoch's permutation (from the step an interrupted pass reached).
+        # Pinning only means something for CUDA.
+        begin = position["step"] * batch_size if position else 0
         batches = torch.utils.data.DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=permutation.tolist(),
+            sampler=permutation[begin:].tolist(),
             pin_memory=run["pin_memory"] and device == "cuda",
             num_workers=num_workers,
         )
-        return train_one_epoch(model, progress(batches), optimizer, device, run["pin_memory"], precision)
+        return train_one_epoch(
+            model, progress(batches), optimizer, device, run["pin_memory"], precision, position, stop
+        )
 
     return run_epoch, None
 
@@ -278,46 +294,71 @@ def set_aside(checkpoint_path: Path, reason: str, log) -> Path:
 
 def resume(
     checkpoint_path: Path, run: dict, model, optimizer, precision, device, started_at: str, log
-) -> tuple[list[dict], str]:
+) -> tuple[list[dict], str, dict | None]:
     """Loads the weights, optimizer and GradScaler state of a checkpoint, where there is one, into `model`,
-    `optimizer` and `precision`, and returns the history and start time saved with them; without one, a fresh run's
-    ([], started_at). A checkpoint that cannot be read, or that trained with another learning rate or momentum (one
-    moved from an earlier layout with a guessed momentum), is set aside and the run starts over."""
+    `optimizer` and `precision`, puts back the random generators' states, and returns the history and start time
+    saved with them and the position in the next epoch of a run stopped mid-epoch (None at an epoch's end); without
+    one, a fresh run's ([], started_at, None). A checkpoint that cannot be read, or that trained with another
+    learning rate or momentum (one moved from an earlier layout with a guessed momentum), is set aside and the run
+    starts over."""
+    fresh = [], started_at, None
     if not checkpoint_path.exists():
-        return [], started_at
+        return fresh
     try:
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
     except Exception as err:  # truncated or corrupted: torch raises several kinds
         set_aside(checkpoint_path, f"cannot be read ({type(err).__name__}: {err})", log)
-        return [], started_at
+        return fresh
     group = state["optimizer"]["param_groups"][0]
     saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
     expected = {"lr": run["lr"], "momentum": run["momentum"]}
     if saved != expected:
         set_aside(checkpoint_path, f"trained with {saved}, not this run's {expected}", log)
-        return [], started_at
+        return fresh
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     precision.load_state_dict(state.get("scaler"))
-    print(f"resuming after epoch {len(state['history'])} from {checkpoint_path}", file=log, flush=True)
-    return state["history"], state["started_at"]
+    set_rng_states(state.get("rng"))
+    position = state.get("position")
+    history = state["history"]
+    where = f"in epoch {position['epoch']} at step {position['step']}" if position else f"after epoch {len(history)}"
+    print(f"resuming {where} from {checkpoint_path}", file=log, flush=True)
+    return history, state["started_at"], position
 
 
-def save_checkpoint(checkpoint_path: Path, model, optimizer, precision, history: list[dict], started_at: str) -> None:
-    """Everything `resume` needs to continue after the last finished epoch. Written whole or not at all (atomic
-    replace), so a run killed while saving still finds the previous epoch's checkpoint."""
+def save_checkpoint(
+    checkpoint_path: Path, model, optimizer, precision, history: list[dict], started_at: str, position=None
+) -> None:
+    """Everything `resume` needs to continue after the last finished epoch, or from `position` in the next one (a
+    run stopped mid-epoch). Written whole or not at all (atomic replace), so a run killed while saving still finds
+    the previous checkpoint."""
     buffer = io.BytesIO()
     torch.save(
         {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scaler": precision.state_dict(),
+            "rng": rng_states(next(model.parameters()).device.type),
             "history": history,
             "started_at": started_at,
+            "position": position,
         },
         buffer,
     )
     atomic_write_bytes(checkpoint_path, buffer.getvalue())
+
+
+def exit_on(stop: StopRequest, where: str, checkpoint_path: Path, log) -> None:
+    """Ends an attempt a signal stopped, once its checkpoint is saved: the exit status says which signal (128 + its
+    number, as a shell reports a process it killed), so snakemake and SLURM count the attempt as failed and run it
+    again, and the next attempt continues from `where`."""
+    message = (
+        f"{stop.name}: stopped {where}; checkpoint saved in {checkpoint_path}. Run the same command again to continue "
+        "from there (the cluster profile retries the job by itself)."
+    )
+    print(message, file=log, flush=True)
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(128 + stop.signum)
 
 
 def run_resnet(
@@ -337,8 +378,8 @@ def run_resnet(
 
     `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
     `threads`: what the job was allotted; `exclusive`: whether it runs alone (a timed study); `gpu_lease`: its GPU
-    lease (ablation.leases) on CUDA. A checkpoint after every epoch lets a killed run continue where it stopped with
-    identical results.
+    lease (ablation.leases) on CUDA. A checkpoint after every epoch, and mid-epoch on SIGTERM or Ctrl-C, lets a killed
+    or stopped run continue where it stopped with identical results.
     """
     # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then the threads and
     # determinism, the data, and the seeded model.
@@ -362,87 +403,108 @@ def run_resnet(
     torch.manual_seed(run["seed"])
     model, optimizer = build_model_and_optimizer(run, training)
 
-    # Resume: a killed run continues after its last finished epoch, with the start time of its first attempt.
+    # Resume: a killed run continues after its last finished epoch (a stopped one from its step), with the start time
+    # of its first attempt.
     checkpoint_path = Path(checkpoint_path)
-    history, started_at = resume(checkpoint_path, run, model, optimizer, precision, device, started_at, log)
+    history, started_at, position = resume(checkpoint_path, run, model, optimizer, precision, device, started_at, log)
 
     # The training loop, chosen once for the run's loader.
     run_epoch, compile_time_s = make_epoch_runner(
         run, model, optimizer, tensors["train"], mean, std, training["num_workers"], precision
     )
     n_train = len(tensors["train"][1])
+    steps = math.ceil(n_train / run["batch_size"])
     spec, eval_batch_size = (run["input_size"], run["stem"]), training["eval_batch_size"]
 
     bar_file = LogLines(log)
     # Where the run is (epoch, step) for `make status`, beside the checkpoint; gone once the run is done.
     progress_path = checkpoint_path.with_name(PROGRESS)
     diverged_epoch = None
-    for epoch in range(len(history) + 1, run["epochs"] + 1):
-        # The order depends on (seed, epoch) only, so a resumed run sees the batches it would have seen.
-        permutation = epoch_permutation(run["seed"], epoch, n_train)
+    # SIGTERM or Ctrl-C: stop after the step in progress, keeping the epoch's position (ablation.interrupt).
+    with StopRequest() as stop:
+        for epoch in range(len(history) + 1, run["epochs"] + 1):
+            # The order depends on (seed, epoch) only, so a resumed run sees the batches it would have seen.
+            permutation = epoch_permutation(run["seed"], epoch, n_train)
+            # Where a stopped attempt left this epoch, if it did; the steps it stopped at stay in the epoch's record,
+            # as its time is then the sum of its parts.
+            resumed, position = position, None
+            first_step = resumed["step"] if resumed else 0
 
-        def progress(steps, epoch=epoch):
-            reported = reporting(steps, progress_path, epoch, run["epochs"], math.ceil(n_train / run["batch_size"]))
-            return tqdm(reported, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30, ascii=True)
+            def progress(steps_of_epoch, epoch=epoch, first_step=first_step):
+                reported = reporting(steps_of_epoch, progress_path, epoch, run["epochs"], steps, first_step)
+                return tqdm(reported, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30,
+                            ascii=True, total=steps, initial=first_step)  # fmt: skip
 
-        cpu_start = time.process_time()
-        result = run_epoch(permutation, progress)
-        # Process CPU time (all threads) of the training pass, against its wall time `epoch_time_s`.
-        result["cpu_time_s"] = time.process_time() - cpu_start
-        if result.pop("diverged"):
-            diverged_epoch = epoch
-            print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
-            break
+            cpu_start = time.process_time()
+            result = run_epoch(permutation, progress, resumed, stop)
+            # Process CPU time (all threads) of the training pass, against its wall time `epoch_time_s`.
+            cpu_time_s = (resumed["cpu_time_s"] if resumed else 0.0) + time.process_time() - cpu_start
+            stopped_at = (resumed or {}).get("stopped_at_steps", [])
+            if "stopped_at" in result:
+                position = {"epoch": epoch, **result["stopped_at"], "cpu_time_s": cpu_time_s,
+                            "stopped_at_steps": [*stopped_at, result["stopped_at"]["step"]]}  # fmt: skip
+                save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at, position)
+                exit_on(stop, f"in epoch {epoch} at step {position['step']} of {steps}", checkpoint_path, log)
+            if result.pop("diverged"):
+                diverged_epoch = epoch
+                print(f"epoch {epoch}: non-finite training loss; the run diverged", file=log, flush=True)
+                break
+            result["cpu_time_s"] = cpu_time_s
+            if stopped_at:
+                result["stopped_at_steps"] = stopped_at
 
-        # Evaluation on the validation part after every epoch, timed apart from training (eval_time_s).
-        (val_loss, val_accuracy), result["eval_time_s"] = timed(
-            device, evaluate, model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision
-        )
-        history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
-        print(
-            f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
-            f"val loss {val_loss:.4f} acc {val_accuracy:.4f} | {result['epoch_time_s']:.1f} s "
-            f"(data {result['data_time_s']:.1f} s)",
-            file=log,
-            flush=True,
-        )
-        save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at)
+            # Evaluation on the validation part after every epoch, timed apart from training (eval_time_s).
+            (val_loss, val_accuracy), result["eval_time_s"] = timed(
+                device, evaluate, model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision
+            )
+            history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
+            print(
+                f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
+                f"val loss {val_loss:.4f} acc {val_accuracy:.4f} | {result['epoch_time_s']:.1f} s "
+                f"(data {result['data_time_s']:.1f} s)",
+                file=log,
+                flush=True,
+            )
+            save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at)
+            if stop:
+                exit_on(stop, f"after epoch {epoch}", checkpoint_path, log)
 
-    # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash.
-    if diverged_epoch is None:
-        (test_loss, test_accuracy), test_time_s = timed(
-            device, evaluate, model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
-        )
-    else:
-        test_loss, test_accuracy, test_time_s = None, None, None
-    macs, params_count = count_macs(run["model"], *spec)
-    train_time_s = sum(h["epoch_time_s"] for h in history)
-    record = {
-        "kind": "resnet",
-        "params": dict(run),
-        "status": "ok" if diverged_epoch is None else "diverged",
-        "diverged_epoch": diverged_epoch,
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "train_time_s": train_time_s,
-        # The test pass; with each epoch's eval_time_s, what a time "with evaluation" adds (seed 000's pin_memory).
-        "test_time_s": test_time_s,
-        # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
-        "compile_time_s": compile_time_s,
-        "history": history,
-        "macs": macs,
-        "flops": 2 * macs,
-        "params_count": params_count,
-        "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
-        "training": dict(training),
-        "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device),
-        # Epochs from before a resume have no CPU time when their checkpoint predates it: counted as unknown (0).
-        "conditions": conditions.finish(threads, sum(h.get("cpu_time_s", 0.0) for h in history), train_time_s),
-    }
-    write_metrics(metrics_path, record)
-    # The metrics are written: the run is done and a rerun starts afresh.
-    checkpoint_path.unlink(missing_ok=True)
-    progress_path.unlink(missing_ok=True)
+        # The record: test metrics only for a run that finished; a diverged run is a result too, not a crash. A signal
+        # from here on lets the run finish: what is left is one evaluation pass.
+        if diverged_epoch is None:
+            (test_loss, test_accuracy), test_time_s = timed(
+                device, evaluate, model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
+            )
+        else:
+            test_loss, test_accuracy, test_time_s = None, None, None
+        macs, params_count = count_macs(run["model"], *spec)
+        train_time_s = sum(h["epoch_time_s"] for h in history)
+        record = {
+            "kind": "resnet",
+            "params": dict(run),
+            "status": "ok" if diverged_epoch is None else "diverged",
+            "diverged_epoch": diverged_epoch,
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "train_time_s": train_time_s,
+            # The test pass; with each epoch's eval_time_s, what a time "with evaluation" adds (seed 000's pin_memory).
+            "test_time_s": test_time_s,
+            # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
+            "compile_time_s": compile_time_s,
+            "history": history,
+            "macs": macs,
+            "flops": 2 * macs,
+            "params_count": params_count,
+            "split": {p: split_meta["sizes"][p] for p in ("train", "val", "test")},
+            "training": dict(training),
+            "provenance": provenance.collect(manifest, split_meta, run["seed"], started_at, device),
+            # Epochs from before a resume have no CPU time when their checkpoint predates it: counted as unknown (0).
+            "conditions": conditions.finish(threads, sum(h.get("cpu_time_s", 0.0) for h in history), train_time_s),
+        }
+        write_metrics(metrics_path, record)
+        # The metrics are written: the run is done and a rerun starts afresh.
+        checkpoint_path.unlink(missing_ok=True)
+        progress_path.unlink(missing_ok=True)
     return record
 
 

@@ -1,0 +1,70 @@
+"""Stopping a training run on a signal without losing its epoch.
+
+SIGTERM (a SLURM time limit, which the cluster profile asks to be sent ahead with `--signal`, a preemption, `kill`) and
+SIGINT (Ctrl-C) ask the run to stop after the step in progress. The training loop then returns where it stands (its
+position in the epoch's permutation and the epoch's partial sums), the run saves a mid-epoch checkpoint with it and
+exits, and the next attempt continues from that step to the same final metrics. Evaluation passes are not cut: a
+signal during one stops the run once the pass and its checkpoint are done. A second signal stops at once (the last
+checkpoint stays as it was: checkpoints are replaced whole).
+"""
+
+import random
+import signal
+
+import numpy as np
+import torch
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequest:
+    """`with StopRequest() as stop:` true once a stop signal came; the handlers are put back on leaving."""
+
+    def __init__(self):
+        self.signum = None
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    def _handle(self, signum, frame):
+        if self:
+            raise KeyboardInterrupt(f"a second {signal.Signals(signum).name}: stopping at once")
+        self.signum = signum
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def start_of_epoch() -> dict:
+    """The position of an epoch not yet begun: the loops' partial sums start from it."""
+    return {"step": 0, "loss_sum": 0.0, "correct": 0, "seen": 0, "epoch_time_s": 0.0, "data_time_s": 0.0}
+
+
+def rng_states(device: str) -> dict:
+    """Every random generator a run could draw from, for a checkpoint."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if device == "cuda" else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(states: dict | None) -> None:
+    """Puts back what rng_states saved (a checkpoint from before they were saved has none)."""
+    if not states:
+        return
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
