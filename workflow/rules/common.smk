@@ -99,8 +99,18 @@ def timed(space):
     return lambda wildcards: int(space.wildcard_pattern.format(**wildcards) in TIMED)
 
 
-def slurm_exclusive(space):
-    return lambda wildcards: "--exclusive" if timed(space)(wildcards) else ""
+def slurm_extra(space, signal_ahead_s=0):
+    """sbatch options beyond the executor's: the whole node for a timed run, and for a training run SIGTERM
+    `signal_ahead_s` before its time limit, on which it saves a mid-epoch checkpoint and exits (ablation.interrupt):
+    the profile's retries continue it instead of SLURM killing it and losing the epoch."""
+
+    def options(wildcards):
+        flags = ["--exclusive"] if timed(space)(wildcards) else []
+        if signal_ahead_s:
+            flags.append(f"--signal=TERM@{signal_ahead_s}")
+        return " ".join(flags)
+
+    return options
 
 
 def job_threads(space, threads):
@@ -247,7 +257,8 @@ SPLIT_SIZES = split_sizes(config)
 def resnet_runtime_min(wildcards, attempt):
     """SLURM time limit in minutes; grows with each retry."""
     run = resnet_run(wildcards)
-    return slurm_runtime_min(estimate_seconds(run, SPLIT_SIZES, THROUGHPUT), attempt)
+    seconds = estimate_seconds(run, SPLIT_SIZES, THROUGHPUT)
+    return slurm_runtime_min(seconds, attempt, config["training"]["stop_signal_ahead_s"])
 
 
 def svm_runtime_min(wildcards, attempt):

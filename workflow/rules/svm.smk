@@ -13,7 +13,7 @@ rule train_svm:
     threads: job_threads(SVM, lambda wc: 1)
     resources:
         exclusive=timed(SVM),
-        slurm_extra=slurm_exclusive(SVM),
+        slurm_extra=slurm_extra(SVM),
         runtime=svm_runtime_min,
         mem_mb=lambda wc, attempt: 4000 * attempt,
     params:

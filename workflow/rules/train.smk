@@ -13,7 +13,7 @@ rule train_resnet:
     resources:
         gpu=lambda wc: 1 if wc.device == "cuda" else 0,
         exclusive=timed(RESNET),
-        slurm_extra=slurm_exclusive(RESNET),
+        slurm_extra=slurm_extra(RESNET, config["training"]["stop_signal_ahead_s"]),
         runtime=resnet_runtime_min,
         mem_mb=resnet_mem_mb,
     params:

@@ -87,8 +87,10 @@ def estimate_mem_mb(run: dict) -> int:
     return int(math.ceil((1500 + state_mb + activations_mb) / 100) * 100)
 
 
-def slurm_runtime_min(seconds: float, attempt: int) -> int:
-    return int(math.ceil(seconds * SAFETY_FACTOR * attempt / 60))
+def slurm_runtime_min(seconds: float, attempt: int, signal_ahead_s: float = 0.0) -> int:
+    """A job's SLURM time limit: the estimate with its safety factor, growing with each retry, plus the time a training
+    job is signalled ahead of its limit (the estimate's time stays before the signal)."""
+    return int(math.ceil((seconds * SAFETY_FACTOR * attempt + signal_ahead_s) / 60))
 
 
 def load_throughput(path) -> dict:
