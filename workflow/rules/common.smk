@@ -102,7 +102,8 @@ def timed(space):
 def slurm_extra(space, signal_ahead_s=0):
     """sbatch options beyond the executor's: the whole node for a timed run, and for a training run SIGTERM
     `signal_ahead_s` before its time limit, on which it saves a mid-epoch checkpoint and exits (ablation.interrupt):
-    the profile's retries continue it instead of SLURM killing it and losing the epoch."""
+    the profile's retries continue it instead of SLURM killing it and losing the epoch.
+    """
 
     def options(wildcards):
         flags = ["--exclusive"] if timed(space)(wildcards) else []
@@ -258,7 +259,9 @@ def resnet_runtime_min(wildcards, attempt):
     """SLURM time limit in minutes; grows with each retry."""
     run = resnet_run(wildcards)
     seconds = estimate_seconds(run, SPLIT_SIZES, THROUGHPUT)
-    return slurm_runtime_min(seconds, attempt, config["training"]["stop_signal_ahead_s"])
+    return slurm_runtime_min(
+        seconds, attempt, config["training"]["stop_signal_ahead_s"]
+    )
 
 
 def svm_runtime_min(wildcards, attempt):
