@@ -52,8 +52,13 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
     first_attempt, second_attempt = text.split("--- attempt started")[1:]
     assert "epoch 1:" in first_attempt and "resuming after epoch" in second_attempt
     assert "epoch 4:" in second_attempt
-    assert not list(checkpoints.rglob("attempts.log")), "once the run succeeded its log holds every attempt"
     assert not list(checkpoints.rglob("progress.json")), "a finished run is no longer in progress"
+    # Its resume state stays until the run is aggregated (a rerun of a job whose metrics snakemake deleted as incomplete
+    # would resume from it), then goes.
+    assert list(checkpoints.rglob("attempts.log")) and list(checkpoints.rglob("checkpoint.pt"))
+    run_snakemake(*args, "--until", "aggregate")
+    assert not list(checkpoints.rglob("attempts.log")) and not list(checkpoints.rglob("checkpoint.pt"))
+    assert "removed 2 checkpoint and attempts file(s)" in (tmp_path / "results/logs/report/aggregate.log").read_text()
 
 
 @pytest.mark.slow

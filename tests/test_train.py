@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ablation.records import validate_metrics
 from ablation.train import build_model, count_macs, run_resnet
-from conftest import REPO, RUN, train_args, without_times
+from conftest import REPO, RUN, TRAINING, train_args, without_times
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,6 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepar
     assert f"resuming after epoch {epochs_done}" in second.stderr
     resumed = json.loads((tmp_path / "metrics.json").read_text())
     assert without_times(resumed) == without_times(reference)
-    assert not checkpoint.exists(), "the checkpoint is removed once the run succeeded"
 
 
 @pytest.mark.parametrize("loader, stop_signal", [("dataloader", signal.SIGTERM), ("resident", signal.SIGINT)])
@@ -146,8 +145,33 @@ def test_a_checkpoint_of_another_momentum_is_not_resumed(prepared_split, tmp_pat
     with open(tmp_path / "run.log", "w") as log:
         record = run_resnet(**args, log=log)
     assert [h["epoch"] for h in record["history"]] == [1], "trained from the start"
-    assert "'momentum': 0.8}, not this run's {'lr': 0.001, 'momentum': 0.9}" in (tmp_path / "run.log").read_text()
+    assert "trained another run (momentum 0.8, this run's 0.9)" in (tmp_path / "run.log").read_text()
     assert len(list(checkpoint.parent.glob("checkpoint.pt.set-aside-*"))) == 1
+
+
+def test_a_checkpoint_of_another_weight_decay_is_not_resumed(reference, prepared_split, tmp_path):
+    """A change of `weight_decay` reruns a run at the same path: its old checkpoint trained another run."""
+    first = run_resnet(**{**train_args(prepared_split, tmp_path), "training": {**TRAINING, "weight_decay": 0.01}})
+    assert first["test_loss"] != reference["test_loss"]
+    (tmp_path / "metrics.json").unlink()  # as snakemake does before it reruns the job
+    with open(tmp_path / "run.log", "w") as log:
+        again = run_resnet(**train_args(prepared_split, tmp_path), log=log)
+    assert "trained another run (weight_decay 0.01, this run's 0.0)" in (tmp_path / "run.log").read_text()
+    assert without_times(again) == without_times(reference)
+
+
+def test_metrics_deleted_before_snakemake_saw_the_job_end_cost_only_the_test_pass(reference, prepared_split, tmp_path):
+    """A kill between the metrics' write and snakemake's record of the job's end: snakemake deletes the metrics as
+    incomplete and runs the job again, which finds the last epoch's checkpoint and only redoes the test pass."""
+    run_resnet(**train_args(prepared_split, tmp_path))
+    checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
+    assert len(torch.load(checkpoint, weights_only=False)["history"]) == RUN["epochs"], "kept until aggregated"
+    (tmp_path / "metrics.json").unlink()
+    with open(tmp_path / "run.log", "w") as log:
+        again = run_resnet(**train_args(prepared_split, tmp_path), log=log)
+    assert f"resuming after epoch {RUN['epochs']}" in (tmp_path / "run.log").read_text()
+    assert "epoch 1:" not in (tmp_path / "run.log").read_text(), "nothing trained again"
+    assert without_times(again) == without_times(reference)
 
 
 def test_a_diverging_run_ends_with_status_diverged_not_a_crash(prepared_split, tmp_path):

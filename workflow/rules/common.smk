@@ -129,6 +129,12 @@ def resnet_metrics():
     return [f"{OUTDIR}/runs/resnet/{p}/metrics.json" for p in RESNET.instance_patterns]
 
 
+def resnet_checkpoint(pattern=RESNET.wildcard_pattern):
+    """Where a ResNet run keeps what it resumes from: outside the declared outputs, as snakemake deletes incomplete
+    outputs but a checkpoint must survive a kill."""
+    return f"{OUTDIR}/checkpoints/resnet/{pattern}/checkpoint.pt"
+
+
 def svm_metrics():
     return [f"{OUTDIR}/runs/svm/{p}/metrics.json" for p in SVM.instance_patterns]
 

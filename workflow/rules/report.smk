@@ -28,6 +28,8 @@ rule aggregate:
         svm_plan=SVM_RUNS.to_dict("records"),
         # Runs left out of the plan have no JSON; they still get a row ("not run: no GPU").
         resnet_left_out=RESNET_LEFT_OUT.to_dict("records"),
+        # Removed once their runs are aggregated (kept until then: a job run again resumes from them).
+        resnet_checkpoints=[resnet_checkpoint(p) for p in RESNET.instance_patterns],
     script:
         "../scripts/aggregate.py"
 

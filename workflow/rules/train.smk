@@ -21,7 +21,6 @@ rule train_resnet:
         # Only the hyperparameters outside the grid that this run's optimizer reads: a change to `weight_decay`
         # reruns the ResNet runs. Threads, workers and the eval batch size rerun nothing.
         hyper=lambda wc: hyperparameters("resnet", wc.optimizer, config["training"]),
-        # Outside the declared outputs: snakemake deletes incomplete outputs, but a checkpoint must survive a kill.
-        checkpoint=f"{OUTDIR}/checkpoints/resnet/{RESNET.wildcard_pattern}/checkpoint.pt",
+        checkpoint=resnet_checkpoint(),
     script:
         "../scripts/train_resnet.py"

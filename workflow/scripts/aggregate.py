@@ -2,7 +2,7 @@
 
 import sys
 
-from ablation.aggregate import UnusableMetrics, collect_runs, set_aside, write_runs
+from ablation.aggregate import UnusableMetrics, collect_runs, discard_resume_state, set_aside, write_runs
 
 sm = snakemake
 with open(sm.log[0], "w") as log:
@@ -19,5 +19,8 @@ with open(sm.log[0], "w") as log:
         print(message, file=log)
         sys.exit(message)
     write_runs(runs, history, sm.output.runs, sm.output.history)
+    # The ResNet runs are counted: their checkpoints and attempts files are no longer needed to resume them.
+    discarded = discard_resume_state(sm.params.resnet_checkpoints)
+    print(f"removed {discarded} checkpoint and attempts file(s) of runs now aggregated", file=log)
     counts = runs.groupby(["kind", "status"]).size()
     print(f"{len(runs)} runs, {len(history)} epochs:\n{counts.to_string()}", file=log)

@@ -7,8 +7,9 @@ from ablation.leases import acquire
 from ablation.runlog import RunLog
 
 sm = snakemake
-# Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception.
-with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log")) as log:
+# Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception. The
+# attempts file stays with the checkpoint until the aggregation has counted the run.
+with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), keep=True) as log:
     # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the
     # slots or the GPU count reruns nothing). The lease lasts as long as this process.
     lease = None

@@ -190,6 +190,19 @@ def set_aside(files: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def discard_resume_state(checkpoints) -> int:
+    """Removes what aggregated ResNet runs kept to resume (the last epoch's checkpoint, the attempts file beside it):
+    once a run is in runs.csv, snakemake has recorded its job as done, so nothing will resume it. Returns the number
+    of files removed. A run trained again later (a changed weight decay, --forcerun) then starts from scratch."""
+    removed = 0
+    for checkpoint in map(Path, checkpoints):
+        for path in (checkpoint, checkpoint.with_name("attempts.log")):
+            if path.exists():
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def collect_runs(resnet, svm, left_out) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, history). `resnet` and `svm` are (plan row, metrics path) pairs; `left_out` plan rows of ResNet runs
     left out of the plan (CUDA runs without a GPU)."""

@@ -3,7 +3,9 @@
 snakemake empties a job's `log:` file when the job starts again, so a resumed run's log would hold its last attempt
 only. Every line is therefore also appended to an attempts file outside snakemake's outputs (beside the run's
 checkpoint), and a new attempt starts its log with the earlier attempts' lines. An exception is written into the log
-before it ends the attempt. Once the run has succeeded its log holds every attempt, and the attempts file goes.
+before it ends the attempt. Once the run has succeeded its log holds every attempt, and the attempts file goes, or
+with `keep`, stays until the run's resume state is discarded (ablation.aggregate.discard_resume_state): a job whose
+metrics snakemake deletes as incomplete (a kill just after it succeeded) runs again with its log whole.
 """
 
 import os
@@ -15,8 +17,8 @@ from pathlib import Path
 class RunLog:
     """`with RunLog(log_path, attempts_path) as log:` a file-like log (write, flush) for one attempt."""
 
-    def __init__(self, log_path, attempts_path):
-        self.log_path, self.attempts_path = Path(log_path), Path(attempts_path)
+    def __init__(self, log_path, attempts_path, keep: bool = False):
+        self.log_path, self.attempts_path, self.keep = Path(log_path), Path(attempts_path), keep
 
     def __enter__(self):
         self.attempts_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,5 +48,5 @@ class RunLog:
             self.write(f"the attempt ended: {exc_type.__name__} {exc or ''}\n")
         self.log.close()
         self.attempts.close()
-        if exc_type is None:
+        if exc_type is None and not self.keep:
             self.attempts_path.unlink(missing_ok=True)

@@ -293,14 +293,14 @@ def set_aside(checkpoint_path: Path, reason: str, log) -> Path:
 
 
 def resume(
-    checkpoint_path: Path, run: dict, model, optimizer, precision, device, started_at: str, log
+    checkpoint_path: Path, identity: dict, model, optimizer, precision, device, started_at: str, log
 ) -> tuple[list[dict], str, dict | None]:
     """Loads the weights, optimizer and GradScaler state of a checkpoint, where there is one, into `model`,
     `optimizer` and `precision`, puts back the random generators' states, and returns the history and start time
     saved with them and the position in the next epoch of a run stopped mid-epoch (None at an epoch's end); without
-    one, a fresh run's ([], started_at, None). A checkpoint that cannot be read, or that trained with another
-    learning rate or momentum (one moved from an earlier layout with a guessed momentum), is set aside and the run
-    starts over."""
+    one, a fresh run's ([], started_at, None). A checkpoint that cannot be read, or that trained another run than
+    `identity` (run_identity: another weight decay; or one moved from an earlier layout with a guessed momentum), is
+    set aside and the run starts over."""
     fresh = [], started_at, None
     if not checkpoint_path.exists():
         return fresh
@@ -309,11 +309,15 @@ def resume(
     except Exception as err:  # truncated or corrupted: torch raises several kinds
         set_aside(checkpoint_path, f"cannot be read ({type(err).__name__}: {err})", log)
         return fresh
-    group = state["optimizer"]["param_groups"][0]
-    saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
-    expected = {"lr": run["lr"], "momentum": run["momentum"]}
+    if "identity" in state:
+        saved, expected = state["identity"], identity
+    else:  # a checkpoint from before identities were saved: its optimizer says what it trained with
+        group = state["optimizer"]["param_groups"][0]
+        saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
+        expected = {"lr": identity["lr"], "momentum": identity["momentum"]}
     if saved != expected:
-        set_aside(checkpoint_path, f"trained with {saved}, not this run's {expected}", log)
+        differ = "; ".join(f"{k} {saved.get(k)}, this run's {v}" for k, v in expected.items() if saved.get(k) != v)
+        set_aside(checkpoint_path, f"trained another run ({differ})", log)
         return fresh
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -326,15 +330,22 @@ def resume(
     return history, state["started_at"], position
 
 
+def run_identity(run: dict, training: dict) -> dict:
+    """What a checkpoint must have trained for a run to go on from it: every factor and the weight decay."""
+    return {**run, "weight_decay": training["weight_decay"]}
+
+
 def save_checkpoint(
-    checkpoint_path: Path, model, optimizer, precision, history: list[dict], started_at: str, position=None
-) -> None:
+    checkpoint_path: Path, identity: dict, model, optimizer, precision, history: list[dict], started_at: str,
+    position=None,
+) -> None:  # fmt: skip
     """Everything `resume` needs to continue after the last finished epoch, or from `position` in the next one (a
     run stopped mid-epoch). Written whole or not at all (atomic replace), so a run killed while saving still finds
     the previous checkpoint."""
     buffer = io.BytesIO()
     torch.save(
         {
+            "identity": identity,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scaler": precision.state_dict(),
@@ -406,7 +417,10 @@ def run_resnet(
     # Resume: a killed run continues after its last finished epoch (a stopped one from its step), with the start time
     # of its first attempt.
     checkpoint_path = Path(checkpoint_path)
-    history, started_at, position = resume(checkpoint_path, run, model, optimizer, precision, device, started_at, log)
+    identity = run_identity(run, training)
+    history, started_at, position = resume(
+        checkpoint_path, identity, model, optimizer, precision, device, started_at, log
+    )
 
     # The training loop, chosen once for the run's loader.
     run_epoch, compile_time_s = make_epoch_runner(
@@ -443,7 +457,7 @@ def run_resnet(
             if "stopped_at" in result:
                 position = {"epoch": epoch, **result["stopped_at"], "cpu_time_s": cpu_time_s,
                             "stopped_at_steps": [*stopped_at, result["stopped_at"]["step"]]}  # fmt: skip
-                save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at, position)
+                save_checkpoint(checkpoint_path, identity, model, optimizer, precision, history, started_at, position)
                 exit_on(stop, f"in epoch {epoch} at step {position['step']} of {steps}", checkpoint_path, log)
             if result.pop("diverged"):
                 diverged_epoch = epoch
@@ -465,7 +479,7 @@ def run_resnet(
                 file=log,
                 flush=True,
             )
-            save_checkpoint(checkpoint_path, model, optimizer, precision, history, started_at)
+            save_checkpoint(checkpoint_path, identity, model, optimizer, precision, history, started_at)
             if stop:
                 exit_on(stop, f"after epoch {epoch}", checkpoint_path, log)
 
@@ -502,8 +516,9 @@ def run_resnet(
             "conditions": conditions.finish(threads, sum(h.get("cpu_time_s", 0.0) for h in history), train_time_s),
         }
         write_metrics(metrics_path, record)
-        # The metrics are written: the run is done and a rerun starts afresh.
-        checkpoint_path.unlink(missing_ok=True)
+        # The metrics are written, but until snakemake has seen the job end they may still be deleted as incomplete (a
+        # kill in between): the last epoch's checkpoint stays, so that such a rerun only redoes the test pass. Rule
+        # aggregate removes it once the run is counted (ablation.aggregate.discard_resume_state).
         progress_path.unlink(missing_ok=True)
     return record
 
