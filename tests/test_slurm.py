@@ -103,3 +103,41 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     logs = cluster_dir / "results/logs/resnet" / relative.removeprefix("runs/resnet/")
     message = (logs / "device~cuda" / f"{point}.log").read_text()
     assert "torch sees no CUDA device" in message and "profiles/slurm" in message
+
+
+def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epoch_and_is_retried(
+    slurm_cluster, fixture_data, tmp_path
+):
+    """The profile's training jobs ask SLURM for SIGTERM `stop_signal_ahead_s` before their time limit: a run longer
+    than its limit saves its place in the epoch, exits, and the profile's retries continue it to the metrics of a run
+    never stopped. Here the limit is 2 minutes and the signal is asked 60 s ahead (SLURM sends it up to 30 s earlier
+    still, as it checks limits every 30 s); the run trains for about 70 s."""
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [25], "device": ["cpu"]}}  # fmt: skip
+    local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
+    for directory in (local_dir, cluster_dir):
+        directory.mkdir()
+        write_config(directory / "config.yaml", fixture_data, resnet_studies={"long": study},
+                     training={"stop_signal_ahead_s": 60})  # fmt: skip
+    run_snakemake("--until", "train_resnet", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(local_dir),
+                  "--configfile", str(local_dir / "config.yaml"))  # fmt: skip
+
+    cluster = run_snakemake(
+        "--until", "train_resnet", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"),
+        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=2", "--retries", "4",
+        "--slurm-init-seconds-before-status-checks", "5", "--configfile", str(cluster_dir / "config.yaml"),
+        check=False,
+    )  # fmt: skip
+    assert cluster.returncode == 0, (cluster.stdout + cluster.stderr)[-3000:]
+    jobs = re.findall(r"rule_train_resnet/\S*/(\d+)\.log", cluster.stdout + cluster.stderr)
+    assert len(set(jobs)) >= 2, "the first job was stopped and the run went on in another"
+    for job in set(jobs):
+        assert "TimeLimit=00:02:00" in job_record(job)
+
+    (local,) = (local_dir / "results/runs/resnet").rglob("metrics.json")
+    (remote,) = (cluster_dir / "results/runs/resnet").rglob("metrics.json")
+    assert without_times(read_json(remote)) == without_times(read_json(local))
+    (log,) = (cluster_dir / "results/logs/resnet").rglob("*.log")
+    text = log.read_text()
+    assert "SIGTERM: stopped in epoch" in text and "resuming in epoch" in text
+    assert any("stopped_at_steps" in epoch for epoch in read_json(remote)["history"])
