@@ -166,11 +166,15 @@ def test_explicit_runs_cross_the_grid():
 def test_svm_studies_expand():
     config = load_config(REPO / "config/config.yaml")
     runs = svm_runs(config)
-    assert not runs.duplicated(subset=["dataset", "kernel", "train_samples", "seed", "protocol"]).any()
+    assert not runs.duplicated(subset=["dataset", "kernel", "train_samples", "seed", "protocol", "backend"]).any()
     assert {10000} <= set(runs["train_samples"])
     assert set(runs["kernel"]) == {"rbf", "poly"}
-    # 22 of ours, and the seeds' SVMs as their code ran them: 2 datasets x 2 kernels each.
-    assert runs["protocol"].value_counts().to_dict() == {"stratified": 22, "seed001": 4, "seed000": 4}
+    # 22 of ours under scikit-learn's SVC, the fit-time series again under scikit-learn-intelex's (2 datasets x 2
+    # kernels x 5 sizes, and RBF on the 49,000), and the seeds' SVMs as their code ran them (2 datasets x 2 kernels).
+    assert runs["protocol"].value_counts().to_dict() == {"stratified": 22 + 22, "seed001": 4, "seed000": 4}
+    assert runs["backend"].value_counts().to_dict() == {"sklearn": 30, "sklearnex": 22}
+    sklearnex = runs[runs["backend"] == "sklearnex"]
+    assert set(sklearnex["studies"]) == {"svm_scaling", "svm_scaling_full"} and sklearnex["exclusive"].all()
     assert set(runs.loc[runs["protocol"] == "seed000", "train_samples"]) == {60000}
 
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ablation.migrate import LEGACY_SUFFIX, migrate, report
 
 FIRST_LAYOUT = (
@@ -53,13 +55,17 @@ def test_an_sgd_run_of_the_second_layout_moves_to_the_momentum_its_metrics_recor
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == moved
 
 
-def test_an_svm_run_recorded_before_its_protocol_moves_to_the_stratified_one(tmp_path):
+@pytest.mark.parametrize("recorded_before", ["protocol", "backend"])
+def test_an_svm_run_recorded_before_its_protocol_or_backend_moves_to_ours_and_sklearn(recorded_before, tmp_path):
     point = "dataset~mnist/kernel~rbf/train_samples~1000/seed~0"
+    if recorded_before == "backend":
+        point += "/protocol~seed001"
     for path in (f"runs/svm/{point}/metrics.json", f"logs/svm/{point}.log", f"benchmarks/svm/{point}.tsv"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(path)
     assert migrate(tmp_path) == (3, [])
-    assert (tmp_path / f"runs/svm/{point}/protocol~stratified/metrics.json").read_text().startswith("runs/")
-    assert (tmp_path / f"logs/svm/{point}/protocol~stratified.log").exists()
-    assert (tmp_path / f"benchmarks/svm/{point}/protocol~stratified.tsv").exists()
+    new = point + ("/protocol~stratified" if recorded_before == "protocol" else "")
+    assert (tmp_path / f"runs/svm/{new}/backend~sklearn/metrics.json").read_text().startswith("runs/")
+    assert (tmp_path / f"logs/svm/{new}/backend~sklearn.log").exists()
+    assert (tmp_path / f"benchmarks/svm/{new}/backend~sklearn.tsv").exists()
     assert migrate(tmp_path) == (0, []), "the new layout is not moved again"

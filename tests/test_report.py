@@ -621,6 +621,26 @@ def test_the_scaling_exponent_is_fitted_on_our_protocol_only():
     assert claim.parts[-1].estimate.value == pytest.approx(2.0, abs=0.05)
 
 
+@pytest.mark.parametrize("intel_exponent, depends", [(1.9, False), (0.8, True)])
+def test_claim_6_tests_the_exponent_under_each_svc_implementation_and_says_whether_the_verdict_depends_on_it(
+    intel_exponent, depends
+):
+    ours = svm_frame(2.0).assign(backend="sklearn")
+    intel = svm_frame(intel_exponent).assign(backend="sklearnex", fit_time_s=lambda f: f["fit_time_s"] / 1.6)
+    claim = claims.claim_svm_scaling(pd.concat([ours, intel], ignore_index=True))
+    sklearn_part, intel_part = [p for p in claim.parts if p.comparison.startswith("growth exponent")]
+    assert "(sklearn's SVC)" in sklearn_part.comparison and "(sklearnex's SVC)" in intel_part.comparison
+    assert sklearn_part.estimate.value == pytest.approx(2.0, abs=0.05)
+    assert intel_part.estimate.value == pytest.approx(intel_exponent, abs=0.05)
+    assert intel_part.verdict == (CONTRADICTED if depends else SUPPORTED)
+    claims.implementations_note(claim)
+    said = "depends on the implementation." if depends else "does not depend on the implementation."
+    assert claim.note.endswith(said) and "sklearnex: b = " in claim.note
+    # Runs recorded before the backend was a factor are scikit-learn's: one part, named as before.
+    alone = claims.claim_svm_scaling(ours.drop(columns="backend"))
+    assert [p.comparison for p in alone.parts if "SVC)" in p.comparison] == []
+
+
 def test_the_fixture_study_gets_all_six_claims(study):
     found = evaluate_claims(study["runs"], study["history"])
     assert [c.number for c in found] == [1, 2, 3, 4, 5, 6]

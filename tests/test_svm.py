@@ -41,7 +41,7 @@ def test_a_tiny_fit_writes_valid_metrics_and_learns_the_fixture_classes(prepared
     assert read_json(tmp_path / "metrics.json") == record
     validate_metrics(record)
     assert record["kind"] == "svm" and record["status"] == "ok"
-    assert record["params"] == {**RUN, "kernel": kernel, "protocol": "stratified"}
+    assert record["params"] == {**RUN, "kernel": kernel, "protocol": "stratified", "backend": "sklearn"}
     assert record["svm_hyperparameters"] == hyperparameters("svm", kernel, SVM_CONFIG)
     assert record["train_samples_actual"] == 200 and sum(record["train_class_counts"]) == 200
     # Tested on the whole test part of the split.
@@ -51,6 +51,19 @@ def test_a_tiny_fit_writes_valid_metrics_and_learns_the_fixture_classes(prepared
     assert record["test_accuracy"] > 0.9
     assert record["fit_time_s"] > 0 and record["predict_time_s"] > 0
     assert record["provenance"]["packages"]["scikit-learn"] is not None
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "poly"])
+def test_the_sklearnex_backend_fits_the_same_svc_and_says_so(prepared_split, tmp_path, kernel):
+    """scikit-learn-intelex's SVC, opt-in: the same sample, hyperparameters and predictions as scikit-learn's on the
+    fixture, recorded with its version and the threads it was given."""
+    ours = run_svm(**svm_args(prepared_split, tmp_path / "sklearn", kernel=kernel))
+    intel = run_svm(**svm_args(prepared_split, tmp_path / "sklearnex", kernel=kernel, backend="sklearnex"), threads=2)
+    validate_metrics(intel)
+    assert intel["params"] == {**ours["params"], "backend": "sklearnex"}
+    assert intel["test_accuracy"] == ours["test_accuracy"] and intel["train_class_counts"] == ours["train_class_counts"]
+    assert intel["provenance"]["packages"]["scikit-learn-intelex"] is not None
+    assert intel["conditions"]["threads"] == 2 and ours["conditions"]["threads"] == 1
 
 
 def test_the_sample_is_stratified_and_seeded(prepared_split):

@@ -10,7 +10,8 @@ rule train_svm:
     conda:
         "../../envs/svm.yaml"
     # libsvm fits on one core (a timed fit takes them all locally, so that nothing runs beside it).
-    threads: job_threads(SVM, lambda wc: 1)
+    # libsvm fits on one thread; oneDAL (backend sklearnex) on as many as it is given.
+    threads: job_threads(SVM, lambda wc: 1 if wc.backend == "sklearn" else workflow.cores)
     resources:
         exclusive=timed(SVM),
         slurm_extra=slurm_extra(SVM),

@@ -17,4 +17,5 @@ with RunLog(sm.log[0], Path(sm.log[0]).with_suffix(".attempts")) as log:
         metrics_path=sm.output.metrics,
         log=log,
         exclusive=bool(sm.resources.exclusive),
+        threads=sm.threads,
     )

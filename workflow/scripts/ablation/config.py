@@ -36,8 +36,9 @@ RESNET_FACTORS = [
     "normalisation",
     "momentum",
 ]
-# The SVM's protocol came after the seed, so a run recorded before it moves by appending its default (ablation.migrate).
-SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed", "protocol"]
+# The SVM's protocol came after the seed, and its backend after that, so a run recorded before them moves by appending
+# their defaults (ablation.migrate).
+SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed", "protocol", "backend"]
 
 
 # Keys of earlier configs that moved, (section, key) -> (section, key): named in the error a config naming them gets.

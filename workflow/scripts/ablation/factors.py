@@ -8,8 +8,10 @@ NATIVE_SIZE = 28  # the images' own side
 # then names the value it used in its metrics' `training`; `legacy_momentum` reads it from there.
 LEGACY_SGD_MOMENTUM = 0.9
 
-# An SVM run recorded before its protocol was a factor: ours, a stratified sample scored on the split's test part.
-LEGACY_SVM_FACTOR_VALUES = {"protocol": "stratified"}
+# An SVM run recorded before its protocol and backend were factors: ours, a stratified sample scored on the split's
+# test part, fitted by scikit-learn's own SVC.
+LEGACY_SVM_FACTOR_VALUES = {"protocol": "stratified", "backend": "sklearn"}
+SVM_BACKENDS = ("sklearn", "sklearnex")  # the SVC implementations (config $defs.svm_backend)
 # The split an SVM protocol reads: ours the pooled split; the seeds' the `seed001` split, for its test part, the
 # official test set (they fit on the first images of the training file, which no split holds in order).
 SVM_PROTOCOL_SPLITS = {"stratified": "pooled", "seed001": "seed001", "seed000": "seed001"}

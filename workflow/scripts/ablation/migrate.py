@@ -47,6 +47,7 @@ EARLIER_LAYOUTS = [
     ("resnet", "/".join(["*"] * 9 + ["seed~*"]), lambda outdir, point: [*LEGACY_SUFFIX, _momentum_dir(outdir, point)]),
     ("resnet", "/".join(["*"] * 14 + ["normalisation~*"]), lambda outdir, point: [_momentum_dir(outdir, point)]),
     ("svm", "*/*/*/seed~*", lambda outdir, point: [f"{k}~{v}" for k, v in LEGACY_SVM_FACTOR_VALUES.items()]),
+    ("svm", "*/*/*/*/protocol~*", lambda outdir, point: [f"backend~{LEGACY_SVM_FACTOR_VALUES['backend']}"]),
 ]
 
 

@@ -40,6 +40,7 @@ FACTOR_HEADERS = {
     "normalisation": "Normalisation",
     "momentum": "Momentum",
     "protocol": "Protocol",
+    "backend": "SVC Implementation",
 }
 GRID_FACTORS = list(FACTOR_HEADERS)
 # Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.

@@ -317,6 +317,17 @@ def cpu_vs_gpu_times(stem, title, runs) -> list[Path]:
     return save(fig, stem)
 
 
+def plot_fit_series(ax, group: pd.DataFrame, label: str, style: str, i: int) -> None:
+    """One series of SVM fits: the mean fit time per n as a line (with its own exponent in the label) over the runs."""
+    means = group.groupby("train_samples")["fit_time_s"].mean()
+    if len(means) >= 2:
+        slope = np.polyfit(np.log(means.index.astype(float)), np.log(means.values), 1)[0]
+        label += f": b = {slope:.2f}"
+    ax.plot(means.index, means.values, style, color=colour(i), marker=marker(i), label=label)
+    ax.plot(group["train_samples"], group["fit_time_s"], linestyle="none", marker=marker(i), color=colour(i),
+            alpha=0.4)  # fmt: skip
+
+
 @figure("SVM fit time against training-set size", kind="svm")
 def svm_scaling(stem, title, runs) -> list[Path]:
     """SVM fit time against training samples on log-log axes, with the fitted growth exponent."""
@@ -324,15 +335,13 @@ def svm_scaling(stem, title, runs) -> list[Path]:
     if fits.empty:
         return no_data(stem, title, "no SVM run of these studies finished")
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, ((dataset, kernel), group) in enumerate(fits.groupby(["dataset", "kernel"], sort=True)):
-        means = group.groupby("train_samples")["fit_time_s"].mean()
-        label = f"{show('dataset', dataset)}, {show('kernel', kernel)}"
-        if len(means) >= 2:
-            slope = np.polyfit(np.log(means.index.astype(float)), np.log(means.values), 1)[0]
-            label += f": b = {slope:.2f}"
-        ax.plot(means.index, means.values, "-", color=colour(i), marker=marker(i), label=label)
-        ax.plot(group["train_samples"], group["fit_time_s"], linestyle="none", marker=marker(i), color=colour(i),
-                alpha=0.4)  # fmt: skip
+    # One colour per dataset and kernel; a dashed line for scikit-learn-intelex's SVC where both implementations ran.
+    several = fits["backend"].nunique() > 1
+    for i, ((dataset, kernel), series) in enumerate(fits.groupby(["dataset", "kernel"], sort=True)):
+        for backend, group in series.groupby("backend", sort=True):
+            style = "--" if backend == "sklearnex" else "-"
+            label = f"{show('dataset', dataset)}, {show('kernel', kernel)}" + (f", {backend}" if several else "")
+            plot_fit_series(ax, group, label, style, i)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training samples n (log scale)")
@@ -342,10 +351,13 @@ def svm_scaling(stem, title, runs) -> list[Path]:
     t0 = fits[fits["train_samples"] == n0]["fit_time_s"].mean()
     n = np.array([n0, fits["train_samples"].max()], dtype=float)
     ax.plot(n, t0 * n / n0, ":", color="grey", label="slope 1 (linear, as a deep model's epoch)")
-    groups = (fits["dataset"] + "/" + fits["kernel"]).tolist()
-    if fits.groupby(["dataset", "kernel"])["train_samples"].nunique().max() >= 2:
-        exponent = loglog_slope(fits["train_samples"], fits["fit_time_s"], groups)
-        ax.set_title(f"{title}\nfitted growth exponent: fit time ~ n^b, b = {exponent.text()}", fontsize=9)
+    if fits.groupby(["dataset", "kernel", "backend"])["train_samples"].nunique().max() >= 2:
+        exponents = []
+        for backend, group in fits.groupby("backend", sort=True):
+            groups = (group["dataset"] + "/" + group["kernel"]).tolist()
+            b = loglog_slope(group["train_samples"], group["fit_time_s"], groups).text()
+            exponents.append(f"{backend}: b = {b}" if several else f"b = {b}")
+        ax.set_title(f"{title}\nfitted growth exponent: fit time ~ n^b, {'; '.join(exponents)}", fontsize=9)
     else:
         ax.set_title(f"{title}\n(one training-set size: no growth exponent)", fontsize=9)
     ax.legend(fontsize=8)

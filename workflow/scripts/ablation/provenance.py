@@ -54,7 +54,8 @@ def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, d
         "git_dirty": None if status is None else bool(status),
         "python": sys.version.split()[0],
         "packages": {
-            name: _version(name) for name in ("torch", "torchvision", "snakemake", "scikit-learn", "numpy", "thop")
+            name: _version(name)
+            for name in ("torch", "torchvision", "snakemake", "scikit-learn", "scikit-learn-intelex", "numpy", "thop")
         },
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),

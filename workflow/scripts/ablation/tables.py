@@ -299,7 +299,7 @@ def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     """One row per (dataset, kernel, train samples) and, where the runs have several, protocol. Seed 000's protocol
     also shows the accuracy on the images fitted on, the figure it published."""
     factors = ["dataset", "kernel", "train_samples"]
-    factors += [f for f in ("protocol",) if f in runs and runs[f].nunique() > 1]
+    factors += [f for f in ("protocol", "backend") if f in runs and runs[f].nunique() > 1]
     on_training = "train_accuracy" in runs and runs["train_accuracy"].notna().any()
     columns = ["Dataset", "Kernel", "Train Samples"] + [FACTOR_HEADERS[f] for f in factors[3:]]
     columns += ["Test Accuracy (%)"] + (["Accuracy on Its Training Images (%)"] if on_training else [])
