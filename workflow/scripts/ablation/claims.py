@@ -493,7 +493,7 @@ def claim_svm_scaling(runs: pd.DataFrame) -> Claim:
 
 def exponent_part(fits: pd.DataFrame, backend: str) -> Part:
     """The growth exponent of SVM fit time in n (one SVC implementation's fits) against a deep model's 1."""
-    implementation = f" ({backend}'s SVC)" if backend else ""
+    implementation = f" under {backend}'s SVC" if backend else ""
     sizes_per_group = fits.groupby(["dataset", "kernel"])["train_samples"].nunique()
     if fits.empty or sizes_per_group.max() < 2:
         why = "SVM fit times at fewer than two training-set sizes" if not fits.empty else "no SVM runs"
@@ -511,7 +511,7 @@ def exponent_part(fits: pd.DataFrame, backend: str) -> Part:
 def implementations_note(claim: Claim) -> None:
     """Says whether claim 6's scaling verdict depends on the SVC implementation, where the runs used several (after
     Holm's adjustment, which can change a verdict)."""
-    named = {b: p for b in SVM_BACKENDS for p in claim.parts if f"({b}'s SVC)" in p.comparison}
+    named = {b: p for b in SVM_BACKENDS for p in claim.parts if f" under {b}'s SVC" in p.comparison}
     if len(named) < 2:
         return
     listed = "; ".join(f"{name}: b = {p.estimate.text() if p.estimate else 'n/a'}, {p.verdict}" for name, p in

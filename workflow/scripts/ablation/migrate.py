@@ -104,10 +104,12 @@ def report(outdir, moved: int, kept: list[Path]) -> str:
     if moved:
         lines.append(
             f"Moved {moved} file(s) of runs recorded before input_size, stem, precision, split, normalisation and "
-            f"momentum (ResNet) and the protocol (SVM) were factors to their new paths under {outdir} (their "
-            "values then: "
+            f"momentum (ResNet) and the protocol and backend (SVM) were factors to their new paths under {outdir} "
+            "(their values then: "
             + ", ".join(f"{k} {v}" for k, v in LEGACY_FACTOR_VALUES.items())
-            + ", SGD momentum as recorded in each run's metrics, SVM protocol stratified); nothing is trained again."
+            + ", SGD momentum as recorded in each run's metrics, "
+            + ", ".join(f"SVM {k} {v}" for k, v in LEGACY_SVM_FACTOR_VALUES.items())
+            + "); nothing is trained again."
         )
     if kept:
         lines.append(

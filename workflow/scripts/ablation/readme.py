@@ -13,7 +13,7 @@ from ablation.assumptions import ASSUMPTIONS, config_value
 from ablation.claims import evaluate_claims, excluded_runs
 from ablation.fidelity import DIFFERENCES
 from ablation.names import DASH, LOADER_NAMES, ORDER
-from ablation.seeds import SEED_NAMES, seed_runs
+from ablation.seeds import SEED_NAMES, seed001_beside_ours, seed_runs
 from ablation.split import POOLED_IMAGES
 from ablation.tables import TableDoc, claims_side_by_side, show
 
@@ -163,4 +163,5 @@ def readme_context(
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
         "claims_sources": list(by_source),
         "claims_side_by_side": claims_side_by_side(by_source),
+        "seed001_beside_ours": seed001_beside_ours(runs),
     }

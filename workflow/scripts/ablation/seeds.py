@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from .aggregate import RUN_COLUMNS, typed
-from .names import SEEDS_GPU
+from .names import DASH, FACTOR_HEADERS, SEEDS_GPU
+from .tables import show
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "report" / "seeds"
 DATASETS = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist"}
@@ -100,3 +101,88 @@ def seed_runs() -> dict[str, pd.DataFrame]:
 def seed_files() -> list[Path]:
     """The data files the seeds' tables are read from (the report depends on them)."""
     return sorted(p for p in SEEDS_DIR.rglob("*") if p.suffix in (".csv", ".jsonl"))
+
+
+# Seed 001's README tables as published (report/seeds/seed001_readme_tables.csv), each beside our runs of the same
+# points: the runs made as its code ran them where there are any, else ours at 28x28, the protocol difference named.
+SEED001_PROTOCOL = {"input_size": 224, "stem": "1ch", "precision": "amp", "split": "seed001", "normalisation": "half"}
+SEED001_TABLES = {
+    "part_a": ("Seed 001, Part A (MNIST)", ["model", "batch_size", "optimizer", "lr", "epochs", "pin_memory"]),
+    "svm": ("Seed 001, Part B: SVM", ["dataset", "kernel", "train_samples"]),
+    "q2": ("Seed 001, Question 2 (Fashion-MNIST)", ["model", "batch_size", "optimizer", "lr", "epochs", "pin_memory"]),
+}
+
+
+def seed001_published() -> pd.DataFrame:
+    counts = dict.fromkeys(["batch_size", "epochs", "train_samples"], "Int64")
+    return pd.read_csv(SEEDS_DIR / "seed001_readme_tables.csv", dtype={"pin_memory": "boolean", **counts})
+
+
+def _matching(row, runs: pd.DataFrame, factors: list[str]) -> tuple[pd.DataFrame, str]:
+    """Our finished runs of a published row's point, and how they were made: as seed 001's code ran (its protocol, on
+    CUDA), else under our protocol at 28x28 (on CUDA with its pin_memory where run there, else on the CPU)."""
+    kind = "svm" if row["table"] == "svm" else "resnet"
+    same = runs[(runs["kind"] == kind) & (runs["status"] == "ok") & (runs["dataset"] == row["dataset"])]
+    for factor in factors:
+        if factor in ("dataset", "pin_memory"):
+            continue  # the dataset above; pinning per protocol below (it acts on CUDA only)
+        if factor in ("model", "optimizer", "kernel"):
+            same = same[same[factor] == row[factor]]
+        else:
+            same = same[same[factor].astype(float) == float(row[factor])]
+    if kind == "svm":
+        for protocol, how in (
+            ("seed001", "as its code ran"),
+            ("stratified", "our stratified sample (not its protocol)"),
+        ):
+            found = same[(same["protocol"] == protocol) & (same["backend"].fillna("sklearn") == "sklearn")]
+            if len(found):
+                return found, how
+        return same.iloc[:0], ""
+    as_run = same[(same["device"] == "cuda") & (same["pin_memory"] == row["pin_memory"])]
+    for factor, value in SEED001_PROTOCOL.items():
+        as_run = as_run[as_run[factor] == value]
+    if len(as_run):
+        return as_run, "as its code ran (224x224, amp, its split, CUDA)"
+    ours = same[(same["input_size"] == 28) & (same["split"] == "pooled")]
+    on_cuda = ours[(ours["device"] == "cuda") & (ours["pin_memory"] == row["pin_memory"])]
+    if len(on_cuda):
+        return on_cuda, "ours at 28x28 on CUDA (not its protocol)"
+    on_cpu = ours[ours["device"] == "cpu"]
+    return on_cpu, "ours at 28x28 on the CPU (not its protocol)" if len(on_cpu) else ""
+
+
+def seed001_beside_ours(runs: pd.DataFrame) -> list[dict]:
+    """Each of seed 001's published tables with its rows and columns, our figure beside each of its figures and the
+    difference: accuracy in points (ours - theirs), time as a ratio (ours / theirs) with the hardware of each side."""
+    tables = []
+    published = seed001_published()
+    for key, (title, factors) in SEED001_TABLES.items():
+        rows = []
+        timed = published.loc[published["table"] == key, "time_ms"].notna().any()
+        time_key = "fit_time_s" if key == "svm" else "train_time_s"
+        for _, row in published[published["table"] == key].iterrows():
+            ours, how = _matching(row, runs, factors)
+            theirs_acc = float(row["test_accuracy_pct"])
+            cells = [show(f, row[f]) for f in factors] + [f"{theirs_acc:.2f}"]
+            if len(ours):
+                acc = 100 * ours["test_accuracy"].mean()
+                cells += [f"{acc:.2f}", f"{acc - theirs_acc:+.2f}"]
+            else:
+                cells += [DASH, DASH]
+            if timed:
+                theirs_ms = float(row["time_ms"])
+                ours_ms = 1000 * ours[time_key].mean() if len(ours) else None
+                hardware = ", ".join(dict.fromkeys(ours["device_name"].dropna().astype(str))) if len(ours) else ""
+                cells += [f"{theirs_ms:,.0f}", f"{ours_ms:,.0f}" if ours_ms else DASH,
+                          f"{ours_ms / theirs_ms:.2f}x" if ours_ms else DASH, hardware or DASH]  # fmt: skip
+            cells.append(f"{len(ours)} run(s), {how}" if len(ours) else "not run here")
+            rows.append(cells)
+        headers = {**FACTOR_HEADERS, "kernel": "Kernel", "train_samples": "Train Samples"}
+        columns = [headers[f] for f in factors] + ["Seed 001 (%)", "Ours (%)", "Difference (points)"]
+        if timed:
+            columns += ["Seed 001 time (ms)", "Ours (ms)", "Ours / seed 001", "Our hardware"]
+        columns.append("Our runs")
+        theirs_hardware = "its CPU" if key == "svm" else "its CUDA GPU, amp, 224x224"
+        tables.append({"title": title, "columns": columns, "rows": rows, "theirs_hardware": theirs_hardware})
+    return tables
