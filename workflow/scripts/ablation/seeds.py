@@ -15,7 +15,6 @@ import pandas as pd
 
 from .aggregate import RUN_COLUMNS, typed
 from .names import DASH, FACTOR_HEADERS, SEEDS_GPU
-from .tables import show
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "report" / "seeds"
 DATASETS = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist"}
@@ -155,6 +154,9 @@ def _matching(row, runs: pd.DataFrame, factors: list[str]) -> tuple[pd.DataFrame
 def seed001_beside_ours(runs: pd.DataFrame) -> list[dict]:
     """Each of seed 001's published tables with its rows and columns, our figure beside each of its figures and the
     difference: accuracy in points (ours - theirs), time as a ratio (ours / theirs) with the hardware of each side."""
+    # Imported here: the Snakefile imports this module while it parses (seed_files), and ablation.tables brings scipy.
+    from .tables import show
+
     tables = []
     published = seed001_published()
     for key, (title, factors) in SEED001_TABLES.items():
