@@ -10,6 +10,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from ablation.bundle import TARGET_TORCH, closure, read_pins, read_requirements, select, system_torch_lock
+from ablation.config import load_config
+from ablation.data import data_dir
 from ablation.idx import FILES, sha256_file
 from conftest import REPO, write_config
 
@@ -97,7 +99,8 @@ def test_a_venv_built_offline_from_a_bundle_on_the_hosts_torch_runs_the_data_and
                              str(bundle / "offline.yaml")], env=env, capture_output=True, text=True,
                             timeout=600)  # fmt: skip
     assert stages.returncode == 0, stages.stderr[-3000:]
-    assert json.loads((work / "resources/data/mnist/manifest.json").read_text())["source"] == "local_dir"
+    manifest = work / data_dir(load_config(config)["data"], "mnist") / "manifest.json"
+    assert json.loads(manifest.read_text())["source"] == "local_dir"
     assert (tmp_path / "results/splits/pooled/mnist.npz").exists()
     assert "source local_dir: four files verified" in (work / "resources/logs/fetch_data/mnist.log").read_text()
     (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")

@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
+from ablation.data import data_dir
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
 from ablation.gpus import cuda_visible, host_gpus
 from ablation.hyperparameters import hyperparameters
@@ -234,13 +235,18 @@ def report_targets():
     ]
 
 
+def data_manifest(dataset):
+    """The manifest of a dataset's raw files for the sums this config pins."""
+    return f"{data_dir(config['data'], dataset)}/manifest.json"
+
+
 def split_inputs(wildcards):
     """The data and split of a run. An SVM has no split factor: ours uses the pooled split, the seeds' protocols the
     `seed001` split, whose test part is the official test set (ablation.svm.protocol_data).
     """
     split = wildcards.get("split") or SVM_PROTOCOL_SPLITS[wildcards.protocol]
     return {
-        "manifest": f"resources/data/{wildcards.dataset}/manifest.json",
+        "manifest": data_manifest(wildcards.dataset),
         "split_npz": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.npz",
         "split_json": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.json",
     }

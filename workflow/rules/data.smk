@@ -4,21 +4,25 @@ localrules:
     split_dataset,
 
 
+# The folder is named by the pinned sums where a config pins other files than the project's (ablation.data.data_dir):
+# the sums decide which files are up to date, and the stages that read them check them again.
 rule fetch_data:
     output:
-        files=expand("resources/data/{{dataset}}/{name}", name=IDX_FILES),
-        manifest="resources/data/{dataset}/manifest.json",
+        files=expand("resources/data/{{dataset}}{{pins}}/{name}", name=IDX_FILES),
+        manifest="resources/data/{dataset}{pins}/manifest.json",
     log:
-        "resources/logs/fetch_data/{dataset}.log",
+        "resources/logs/fetch_data/{dataset}{pins}.log",
     conda:
         "../../envs/data.yaml"
+    wildcard_constraints:
+        pins="(-sha256-[0-9a-f]{12})?",
     script:
         "../scripts/fetch_data.py"
 
 
 rule split_dataset:
     input:
-        manifest="resources/data/{dataset}/manifest.json",
+        manifest=lambda wc: data_manifest(wc.dataset),
     output:
         npz=f"{OUTDIR}/splits/{{split}}/{{dataset}}.npz",
         meta=f"{OUTDIR}/splits/{{split}}/{{dataset}}.json",

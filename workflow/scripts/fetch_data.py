@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ablation.data import DataError, fetch
+from ablation.data import DataError, fetch, pinned_sha256
 
 data = snakemake.config["data"]
 dataset = snakemake.wildcards.dataset
@@ -14,7 +14,7 @@ with open(snakemake.log[0], "w") as log:
             Path(snakemake.output.manifest).parent,
             sources=data["sources"],
             local_dir=data["local_dir"],
-            expected=data["sha256"].get(dataset),
+            expected=pinned_sha256(data, dataset),
             log=lambda line: print(line, file=log, flush=True),
         )
     except DataError as err:

@@ -2,15 +2,19 @@
 
 from pathlib import Path
 
+from ablation.data import pinned_sha256, require_verified
 from ablation.split import make_split, save_split
 
+data_dir = Path(snakemake.input.manifest).parent
 with open(snakemake.log[0], "w") as log:
+    manifest = require_verified(data_dir, pinned_sha256(snakemake.config["data"], snakemake.wildcards.dataset), log)
     parts, meta = make_split(
-        Path(snakemake.input.manifest).parent,
+        data_dir,
         fractions=snakemake.params.fractions,
         seed=snakemake.params.seed,
         subset=snakemake.params.subset,
         protocol=snakemake.params.protocol,
+        data_sha256=manifest["sha256"],
     )
     save_split(parts, meta, snakemake.output.npz, snakemake.output.meta)
     print(f"sizes {meta['sizes']}, checksum {meta['checksum']}", file=log)

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from .config import load_config
-from .data import DataError, fetch
+from .data import DataError, data_dir, fetch
 from .idx import FILES, sha256_file
 from .names import DATASETS
 
@@ -216,7 +216,7 @@ def bundle_data(out: Path, config: dict, datasets=DATASETS) -> dict[str, dict]:
         with tempfile.TemporaryDirectory(prefix=f"bundle-{dataset}-") as tmp:
             # The workflow's own fetch, verified by SHA-256: from the files `make run` fetched here, else from the
             # config's sources.
-            attempts = [(["local_dir"], str(REPO / "resources/data")), (data["sources"], data["local_dir"])]
+            attempts = [(["local_dir"], str(REPO / data_dir(data, dataset))), (data["sources"], data["local_dir"])]
             for i, (sources, local_dir) in enumerate(attempts):
                 try:
                     manifest = fetch(dataset, tmp, sources, local_dir=local_dir, expected=expected, log=lambda _: None)

@@ -5,6 +5,7 @@ one error lists every source, why it failed, and how to supply the files by hand
 """
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -46,7 +47,76 @@ class SourceUnavailable(Exception):
 
 
 class DataError(Exception):
-    """No source could provide verified files."""
+    """No source could provide verified files, or the files a stage is about to use are not the pinned ones."""
+
+
+def pinned_sha256(data_config: dict, dataset: str) -> dict[str, str]:
+    """The SHA-256 sums the config pins for a dataset's raw files: `data.sha256` where it names the dataset, else the
+    project's own. Every stage that fetches or reads the raw files checks them against these."""
+    return data_config.get("sha256", {}).get(dataset) or SHA256[dataset]
+
+
+DATA_ROOT = "resources/data"
+
+
+def data_dir(data_config: dict, dataset: str) -> str:
+    """Where the workflow keeps a dataset's raw files, relative to its working directory. Files for other pins than the
+    project's (test fixtures) get a folder of their own, named by their sums: the pins decide which files are up to
+    date, and fixture files can never stand in for the real ones, nor the real ones be overwritten by them."""
+    pinned = pinned_sha256(data_config, dataset)
+    if pinned == SHA256[dataset]:
+        return f"{DATA_ROOT}/{dataset}"
+    digest = hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()
+    return f"{DATA_ROOT}/{dataset}-sha256-{digest[:12]}"
+
+
+def verified_manifest(directory, pinned: dict[str, str], split_json=None) -> dict:
+    """The manifest of the raw files in `directory`, once its sums are the pinned ones and each file's bytes are those
+    sums (a manifest only says what was fetched once: files can be replaced, and a manifest written for other pins,
+    by a test's fixture or another config, must not pass for the real data). With `split_json`, also that the split
+    was cut from these files. Raises DataError naming the path, both sums and the fix.
+    """
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    refetch = (
+        f"Remove {directory}/ and run the same command again: the workflow fetches the files the config pins "
+        "(`data.sha256`, else the sums in workflow/scripts/ablation/data.py)."
+    )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        recorded = manifest["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{manifest_path} cannot be read ({type(err).__name__}: {err}). {refetch}") from None
+    for name, want in pinned.items():
+        if recorded.get(name) != want:
+            raise DataError(
+                f"{directory / name} is not the file this config pins: its manifest {manifest_path} (source "
+                f"{manifest.get('source')!r}) records SHA-256 {recorded.get(name)}, the config pins {want}. {refetch}"
+            )
+        actual = sha256_file(directory / name) if (directory / name).is_file() else "missing"
+        if actual != want:
+            raise DataError(
+                f"{directory / name} changed since it was fetched: SHA-256 {actual}, its manifest and the config "
+                f"pin {want}. {refetch}"
+            )
+    if split_json is not None:
+        cut_from = json.loads(Path(split_json).read_text()).get("data_sha256")
+        # Splits written before they recorded their raw files' sums carry none, and are taken as they are.
+        if cut_from is not None and cut_from != recorded:
+            raise DataError(
+                f"{split_json} was cut from other raw files than those in {directory} (SHA-256 {cut_from} against "
+                f"{recorded}). Remove {split_json} and its .npz and run the same command again to split these files."
+            )
+    return manifest
+
+
+def require_verified(directory, pinned: dict[str, str], log, split_json=None) -> dict:
+    """verified_manifest for a rule script: the reason goes to the job's log and ends the job with it."""
+    try:
+        return verified_manifest(directory, pinned, split_json)
+    except DataError as err:
+        print(err, file=log, flush=True)
+        raise SystemExit(str(err)) from None
 
 
 def _find(directory: Path, name: str) -> Path | None:

@@ -100,9 +100,11 @@ def split_checksum(parts: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def make_split(data_dir, fractions, seed, subset=None, protocol: str = "pooled") -> tuple[dict[str, np.ndarray], dict]:
-    """The split's indices into the pooled arrays and its metadata (protocol, sizes, class counts, checksum, and the
-    training part's mean/std)."""
+def make_split(
+    data_dir, fractions, seed, subset=None, protocol: str = "pooled", data_sha256: dict | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The split's indices into the pooled arrays and its metadata (protocol, sizes, class counts, checksum, the
+    training part's mean/std, and `data_sha256`, the raw files' sums, which the runs check their files against)."""
     images, labels = load_pooled(data_dir)
     train_file_images = len(read_idx(Path(data_dir) / FILES["train_labels"]))
     parts = protocol_split(labels, protocol, fractions, seed, train_file_images)
@@ -121,6 +123,7 @@ def make_split(data_dir, fractions, seed, subset=None, protocol: str = "pooled")
         "mean": mean,
         "std": std,
         "checksum": split_checksum(parts),
+        "data_sha256": data_sha256,
     }
     return parts, meta
 
