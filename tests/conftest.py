@@ -10,10 +10,37 @@ import numpy as np
 import pytest
 import yaml
 
+import hermetic
 from ablation.idx import FILES, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def pytest_sessionstart(session):
+    session.config.stash[CHECKOUT] = hermetic.snapshot(REPO)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run, naming each file, when the tests created, changed or deleted anything in the checkout."""
+    before = session.config.stash.get(CHECKOUT, None)
+    if before is None:
+        return
+    changes = hermetic.differences(before, hermetic.snapshot(REPO))
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"The tests wrote into the checkout {REPO} ({len(changes)} file(s)); they must write to tmp_path:"
+        lines = [message, *(f"  {line}" for line in changes)]
+        if reporter:
+            reporter.write_line("")
+            reporter.write_sep("=", "checkout changed", red=True)
+            reporter.write_line("\n".join(lines))
+        else:
+            print("\n".join(lines), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+CHECKOUT = pytest.StashKey[dict]()
 
 
 def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
