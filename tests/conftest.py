@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,19 @@ def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subproces
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def checkout_copy(destination: Path) -> Path:
+    """A copy of the checkout's own files (tracked, and new ones git does not ignore) at `destination`, for a test that
+    edits the workflow or runs make in it: nothing the test does reaches the checkout."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                            check=True).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
 
 
 def read_json(path) -> dict:

@@ -276,6 +276,15 @@ def test_a_value_of_the_wrong_type_shows_the_quoting_that_works(given, where, hi
     validate_config({key: value})
 
 
+def test_every_config_command_line_the_docs_show_is_valid():
+    """Each `--config '...'` example of the README and config/README.md, read the way snakemake reads it."""
+    docs = (REPO / "README.md").read_text() + README.read_text()
+    examples = re.findall(r"--config '([a-z_]+)=(\{[^']*\})'", docs)
+    assert examples, "the docs show how to give a nested value on the command line"
+    for key, text in examples:
+        validate_config({key: yaml.load(text, Loader=yaml.BaseLoader)})
+
+
 def test_config_given_on_the_real_snakemake_command_line_keeps_its_types(tmp_path, fixture_data):
     config = write_config(tmp_path / "config.yaml", fixture_data)
     study = "cli: {grid: {dataset: [mnist], model: [resnet18], batch_size: [16], optimizer: [sgd], lr: [1e-3], "

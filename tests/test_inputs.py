@@ -1,7 +1,5 @@
 """What the network sees: the seeds' resize and 3-channel stem, the same tensors on both loops, thop at the real input.
-
-Issue 13's factors `input_size`, `stem` and `precision` are not in the plan yet; run_resnet already reads them from a
-run."""
+The factors `input_size`, `stem` and `precision` are grid factors like any other; run_resnet reads them from a run."""
 
 import pytest
 import torch

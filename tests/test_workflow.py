@@ -3,12 +3,14 @@
 import json
 import os
 import re
-import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from ablation.records import validate_metrics
-from conftest import CPU_ONLY_RUNS, REPO, read_json, run_snakemake, write_config
+from conftest import CPU_ONLY_RUNS, REPO, checkout_copy, read_json, run_snakemake, write_config
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -220,11 +222,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
 def test_an_edit_of_the_code_redraws_the_report_and_retrains_nothing(fixture_data, tmp_path):
     """The profiles' rerun triggers leave finished runs alone when a script changes (hours each, every one records
     its git commit); the report's rules take the code as input and are redrawn. On a copy of the workflow, edited."""
-    copy = tmp_path / "workflow-copy"
-    copy.mkdir()
-    for part in ("Snakefile", "workflow", "report", "profiles", "config", "envs"):
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
+    copy = checkout_copy(tmp_path / "workflow-copy")
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
                       "lr": [0.001], "epochs": [1]}}  # fmt: skip
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
@@ -236,3 +234,24 @@ def test_an_edit_of_the_code_redraws_the_report_and_retrains_nothing(fixture_dat
     planned = job_counts(run_snakemake("-n", *args).stdout)
     assert "train_resnet" not in planned, "a finished run is not trained again for an edit of the code"
     assert planned["aggregate"] == 1 and planned["render_report"] == 1
+
+
+@pytest.mark.slow
+def test_make_run_plans_and_runs_the_study_of_its_config(fixture_data, tmp_path):
+    """`make run CONFIG=...` in a copy of the checkout: the plan it prints and the study it runs are both the config's,
+    not the default study."""
+    venv = Path(sys.executable).parents[1]
+    if not (venv / ".installed").exists():
+        pytest.skip(f"the tests run outside a venv `make venv` built ({venv}), which make would build anew")
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [128], "optimizer": ["adam"],
+                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    config = write_config(tmp_path / "tiny.yaml", fixture_data, resnet_studies={"tiny": study})
+    copy = checkout_copy(tmp_path / "checkout")
+    proc = subprocess.run(["make", "-C", str(copy), "run", f"CONFIG={config}", f"VENV={venv}", "CORES=2"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"Plan for {config}" in proc.stdout and re.search(r"^tiny +1 ", proc.stdout, re.MULTILINE), proc.stdout
+    (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
+    assert read_json(metrics)["params"]["batch_size"] == 128
+    assert (tmp_path / "results/report/README.md").exists()
+    assert not (copy / "results").exists(), "nothing of the default study's outdir"
