@@ -14,8 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from ablation.diskspace import checkpoint_bytes, metrics_bytes
+from ablation.diskspace import DiskFull, checkpoint_bytes, metrics_bytes
 from ablation.precision import Precision
+from ablation.records import read_json
+from ablation.split import load_split, save_split
 from ablation.train import (
     build_model,
     build_model_and_optimizer,
@@ -144,3 +146,14 @@ def test_the_checkpoint_estimate_bounds_a_saved_checkpoint_closely(optimizer, mo
     save_checkpoint(checkpoint, run_identity(run, TRAINING), model, optimizer, Precision("fp32", "cpu"), history, "now")
     saved = checkpoint.stat().st_size
     assert saved <= estimate < 3 * saved
+
+
+def test_a_split_that_cannot_fit_is_not_written_and_the_message_says_where(prepared_split, small_disk):
+    disk = small_disk(1)
+    parts, meta = load_split(prepared_split["split_npz"]), read_json(prepared_split["split_json"])
+    fill(disk / "other-job", leave=prepared_split["split_npz"].stat().st_size // 2)
+    npz = disk / "splits" / "pooled" / "mnist.npz"
+    with pytest.raises(DiskFull) as stopped:
+        save_split(parts, meta, npz, npz.with_suffix(".json"))
+    assert str(npz) in str(stopped.value) and "finished runs are untouched" in str(stopped.value)
+    assert [p.name for p in disk.rglob("*") if p.is_file()] == ["other-job"]
