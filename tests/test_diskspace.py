@@ -17,6 +17,7 @@ from torch import nn
 from ablation.diskspace import DiskFull, checkpoint_bytes, metrics_bytes
 from ablation.precision import Precision
 from ablation.records import read_json
+from ablation.runlog import RunLog
 from ablation.split import load_split, save_split
 from ablation.train import (
     build_model,
@@ -157,3 +158,14 @@ def test_a_split_that_cannot_fit_is_not_written_and_the_message_says_where(prepa
         save_split(parts, meta, npz, npz.with_suffix(".json"))
     assert str(npz) in str(stopped.value) and "finished runs are untouched" in str(stopped.value)
     assert [p.name for p in disk.rglob("*") if p.is_file()] == ["other-job"]
+
+
+def test_a_log_on_a_full_disk_loses_its_ending_not_the_message_that_ended_the_attempt(small_disk):
+    disk = small_disk(1)
+    log_path = disk / "run.log"
+    with pytest.raises(DiskFull) as stopped:
+        with RunLog(log_path, disk / "attempts.log") as log:
+            fill(disk / "other-job")
+            print("epoch 1: " + "x" * 8192, file=log)  # more than the log's last block has room for
+    assert str(log_path) in str(stopped.value)
+    assert log_path.read_text().startswith("--- attempt started"), "what was written before is kept"
