@@ -15,9 +15,9 @@ from conftest import REPO
 HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 # The ablation modules the rule files need while parsing: the plan, the cost model, names and the report's layout.
 LIGHT_ABLATION = {
-    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.factors", "ablation.gpus",
-    "ablation.hyperparameters", "ablation.idx", "ablation.layout", "ablation.migrate", "ablation.names",
-    "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
+    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.diskspace", "ablation.factors",
+    "ablation.gpus", "ablation.hyperparameters", "ablation.idx", "ablation.layout", "ablation.migrate",
+    "ablation.names", "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
 }  # fmt: skip
 
 

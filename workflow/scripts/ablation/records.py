@@ -9,6 +9,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .diskspace import reporting_full_disk
+
 METRICS_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "metrics.schema.yaml"
 
 
@@ -31,20 +33,24 @@ def validate_metrics(record: dict) -> None:
         raise error
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write beside the target, then rename: a killed job leaves either the old file or none, never half of one."""
+def atomic_write_bytes(path, data: bytes, durable: bool = True) -> None:
+    """Write beside the target, then rename: a killed job leaves either the old file or none, never half of one, and
+    a full disk the same, with DiskFull saying so. `durable`: on disk before the rename (fsync), for what a run
+    resumes from or a later rule reads."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with reporting_full_disk(path, len(data)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_metrics(path, record: dict) -> None:

@@ -8,10 +8,13 @@ with `keep`, stays until the run's resume state is discarded (ablation.aggregate
 metrics snakemake deletes as incomplete (a kill just after it succeeded) runs again with its log whole.
 """
 
+import contextlib
 import os
 import time
 import traceback
 from pathlib import Path
+
+from .diskspace import DiskFull, reporting_full_disk
 
 
 class RunLog:
@@ -34,19 +37,24 @@ class RunLog:
     def write(self, text: str) -> int:
         # Both at once, flushed: a SIGKILL loses nothing already written.
         for stream in (self.log, self.attempts):
-            stream.write(text)
-            stream.flush()
+            with reporting_full_disk(stream.name, len(text)):
+                stream.write(text)
+                stream.flush()
         return len(text)
 
     def flush(self) -> None:
         pass  # every write is flushed
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and not issubclass(exc_type, SystemExit | KeyboardInterrupt):
-            self.write("the attempt failed:\n" + "".join(traceback.format_exception(exc_type, exc, tb)))
-        elif exc_type is not None:
-            self.write(f"the attempt ended: {exc_type.__name__} {exc or ''}\n")
-        self.log.close()
-        self.attempts.close()
+        # On a full disk the log loses its ending, not the exception that ended the attempt: python prints that still.
+        with contextlib.suppress(DiskFull):
+            if exc_type is not None and not issubclass(exc_type, SystemExit | KeyboardInterrupt):
+                self.write("the attempt failed:\n" + "".join(traceback.format_exception(exc_type, exc, tb)))
+            elif exc_type is not None:
+                self.write(f"the attempt ended: {exc_type.__name__} {exc or ''}\n")
+        for stream in (self.log, self.attempts):
+            # Every write was flushed: only one a full disk refused is left in the buffer, and it is lost with it.
+            with contextlib.suppress(OSError):
+                stream.close()
         if exc_type is None and not self.keep:
             self.attempts_path.unlink(missing_ok=True)

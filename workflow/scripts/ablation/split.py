@@ -10,12 +10,15 @@ Every split records its training part's mean and std; a run normalises with them
 """
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from .diskspace import require_space
 from .idx import FILES, read_idx
+from .records import atomic_write_bytes
 
 PARTS = ("train", "val", "test")
 # Images per dataset once its 60,000 training and 10,000 test images are pooled (MNIST and Fashion-MNIST alike).
@@ -129,8 +132,13 @@ def make_split(
 
 
 def save_split(parts, meta, npz_path, json_path) -> None:
-    np.savez(npz_path, **{p: parts[p] for p in PARTS})
-    Path(json_path).write_text(json.dumps(meta, indent=2) + "\n")
+    """Each file written whole (atomic replace), once a check has found room for both."""
+    npz = io.BytesIO()
+    np.savez(npz, **{p: parts[p] for p in PARTS})
+    files = {Path(npz_path): npz.getvalue(), Path(json_path): (json.dumps(meta, indent=2) + "\n").encode()}
+    require_space([(path, len(data), f"the split's {path.name}") for path, data in files.items()])
+    for path, data in files.items():
+        atomic_write_bytes(path, data)
 
 
 def load_split(npz_path) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ from .config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_r
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 from .gpus import cuda_visible, host_gpus
 from .plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
+from .records import atomic_write_bytes
 
 PROGRESS = "progress.json"
 # A progress file not updated for this long belongs to a run that is no longer alive.
@@ -33,13 +34,10 @@ def point_path(run: dict, factors: list[str]) -> str:
 
 
 def write_progress(path, epoch: int, epochs: int, step: int, steps: int) -> None:
-    """What a training run is doing, for `make status` (replaced whole, so a reader never sees half of it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    """What a training run is doing, for `make status` (replaced whole, so a reader never sees half of it; not synced,
+    as the next one follows in seconds)."""
     record = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps, "pid": os.getpid(), "at": time.time()}
-    partial.write_text(json.dumps(record))
-    os.replace(partial, path)
+    atomic_write_bytes(path, json.dumps(record).encode(), durable=False)
 
 
 def _alive(pid: int) -> bool:

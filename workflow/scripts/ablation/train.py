@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from . import provenance
 from .conditions import Conditions, torch_threads
+from .diskspace import require_run_space
 from .factors import NATIVE_SIZE, complete_factors
 from .inputs import STEMS, model_input
 from .interrupt import StopRequest, rng_states, set_rng_states, start_of_epoch
@@ -421,6 +422,9 @@ def run_resnet(
     history, started_at, position = resume(
         checkpoint_path, identity, model, optimizer, precision, device, started_at, log
     )
+
+    # A filesystem without room for the run's checkpoints and metrics stops it now, not at its first save.
+    require_run_space(checkpoint_path, metrics_path, model, optimizer, run["epochs"], len(history))
 
     # The training loop, chosen once for the run's loader.
     run_epoch, compile_time_s = make_epoch_runner(
