@@ -16,6 +16,9 @@ from ablation.idx import FILES, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# Free text (a study's description, a path) that would be markup if it were not escaped: an image whose error
+# handler opens a dialog, a script that sets a flag, a table cell's pipe and emphasis.
+MARKUP_INJECTION = "XSS<img src=x onerror=alert(1)> <script>window.__pwned=1</script> a|b *c*"
 
 
 def pytest_sessionstart(session):

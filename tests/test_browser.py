@@ -1,16 +1,22 @@
 """The report in a real browser: Debian's chromium, driven by playwright. A tiny study on fixture data goes through the
-workflow and `snakemake --report`; the interactive runs table filters and sorts with the right rows, and every figure
-of report.html loads as an image of non-zero size."""
+workflow and `snakemake --report`; the interactive runs table filters and sorts with the right rows, every figure
+of report.html loads as an image of non-zero size, and text from the config shows as written without running."""
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from ablation.aggregate import read_runs
 from ablation.layout import FIGURES, TABLES
-from conftest import REPO, run_snakemake, write_config
+from ablation.markup import markdown_text
+from ablation.runs_table import runs_table_html
+from conftest import MARKUP_INJECTION, REPO, run_snakemake, write_config
 
 CHROMIUM = shutil.which("chromium")
+# The tiny study's outdir, a directory name with markup in it: the injection without its script, whose `</` no
+# directory name can hold.
+OUTDIR_NAME = "XSS<img src=x onerror=alert(1)> a|b *c*"
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.lock: run `make venv`")
 pytestmark = [
     pytest.mark.slow,
@@ -22,17 +28,18 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def report(fixture_data, tmp_path_factory):
-    """The tiny study's outputs and its report.html."""
+    """The tiny study's outputs and its report.html; its description and its outdir hold markup."""
     work = tmp_path_factory.mktemp("browser")
     grid = {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
             "optimizer": ["sgd", "adam"], "lr": [0.01], "epochs": [1]}  # fmt: skip
     mapping = {"part_a": [], "q1": ["grid"], "pin_memory": [], "epochs": [], "svm": [], "q2": []}
-    config = write_config(work / "config.yaml", fixture_data, resnet_studies={"grid": {"grid": grid}},
+    config = write_config(work / "config.yaml", fixture_data, outdir=str(work / OUTDIR_NAME),
+                          resnet_studies={"grid": {"description": MARKUP_INJECTION, "grid": grid}},
                           report={"tables": mapping})  # fmt: skip
     args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     run_snakemake(*args, "--report", str(work / "report.html"))
-    return {"results": work / "results", "html": work / "report.html"}
+    return {"results": work / OUTDIR_NAME, "html": work / "report.html"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +48,22 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+def watched_page(browser):
+    """A new page, and the messages of the dialogs it opens (each dismissed)."""
+    page, dialogs = browser.new_page(), []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    return page, dialogs
+
+
+def assert_no_markup_ran(page, dialogs: list[str]) -> None:
+    """Neither the injection's script nor its image ran, in the page or any frame of it."""
+    page.wait_for_load_state("load")
+    for frame in page.frames:
+        assert frame.evaluate("typeof window.__pwned") == "undefined", frame.url
+        assert frame.locator('img[src="x"]').count() == 0, frame.url
+    assert dialogs == []
 
 
 def column(page, header: str) -> list[str]:
@@ -119,3 +142,68 @@ def test_every_figure_of_report_html_loads_with_a_non_zero_size(report, browser)
     expected = {f"filename={name}.png" for name in FIGURES if not FIGURES[name].wildcards}
     expected |= {f"filename=curves_{d}_resnet18.png" for d in ("mnist", "fashion_mnist")}
     assert set(loaded) == expected
+
+
+def assert_outdir_as_written(text: str) -> None:
+    """Wherever this text of a page shows the outdir, it shows it whole: no emphasis, tag or cell made of it."""
+    assert text.count("XSS") == text.count(OUTDIR_NAME), text
+
+
+def test_text_from_the_config_shows_as_written_in_report_html_and_runs_nothing(report, browser):
+    """The description in README.md, escaped; the outdir in report.html (its description and README.md's caption,
+    reStructuredText that snakemake renders), as written; no script of either runs in report.html or runs.html."""
+    readme = (report["results"] / "report/README.md").read_text()
+    assert f"(ResNet, 4 runs): {markdown_text(MARKUP_INJECTION)}\n" in readme and "<img" not in readme
+    page, dialogs = watched_page(browser)
+    page.goto(report["html"].as_uri())
+    assert_outdir_as_written(page.inner_text("body"))
+    page.get_by_text("Data", exact=True).click()
+    page.locator("tr", has_text="README.md").locator('a[iconname="information-circle"]').click()
+    caption = page.get_by_text("read it in").inner_text()
+    assert f"{report['results']}/report/" in caption
+    assert_outdir_as_written(caption)
+    assert_no_markup_ran(page, dialogs)
+    page.close()
+    page, dialogs = watched_page(browser)
+    page.goto((report["results"] / "report/runs.html").as_uri())
+    page.wait_for_selector("table.dataTable tbody tr")
+    assert_no_markup_ran(page, dialogs)
+    page.close()
+
+
+def test_runs_html_shows_markup_in_a_cell_as_written_and_runs_nothing(browser, tmp_path):
+    """A run's note and device name (which the runs' provenance fills from the host) in the interactive table: text,
+    found by the search box, and nothing of them runs."""
+    runs = pd.DataFrame([{"kind": "resnet", "status": "not_run", "note": MARKUP_INJECTION, "test_accuracy": None,
+                          "val_accuracy": None, "device_name": MARKUP_INJECTION, "run_id": "r0"}])  # fmt: skip
+    path = tmp_path / "runs.html"
+    path.write_text(runs_table_html(runs, MARKUP_INJECTION))
+    page, dialogs = watched_page(browser)
+    page.goto(path.as_uri())
+    page.wait_for_selector("table.dataTable tbody tr")
+    assert column(page, "note") == [MARKUP_INJECTION] and column(page, "device_name") == [MARKUP_INJECTION]
+    assert page.title() == MARKUP_INJECTION and MARKUP_INJECTION in page.locator("table.dataTable caption").inner_text()
+    page.locator("div.dt-search input").fill("a|b *c*")
+    page.wait_for_function("document.querySelectorAll('table.dataTable tbody tr td').length > 1")
+    assert column(page, "run_id") == ["r0"]
+    assert_no_markup_ran(page, dialogs)
+    page.close()
+
+
+def test_readme_rendered_as_markdown_shows_the_description_as_written_and_runs_nothing(report, browser, tmp_path):
+    """README.md as a CommonMark renderer with tables (GitHub's flavour) turns it into HTML, raw HTML passed through
+    as GitHub's renderer would before it sanitises: the description shows as written and nothing of it runs."""
+    markdown_it = pytest.importorskip(
+        "markdown_it", reason="renders README.md as GitHub does: markdown-it-py is not in requirements.lock"
+    )
+    renderer = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    page_path = tmp_path / "README.html"
+    page_path.write_text(
+        '<!doctype html><meta charset="utf-8"><body>'
+        + renderer.render((report["results"] / "report/README.md").read_text())
+    )
+    page, dialogs = watched_page(browser)
+    page.goto(page_path.as_uri())
+    assert_no_markup_ran(page, dialogs)
+    assert f"grid (ResNet, 4 runs): {MARKUP_INJECTION}" in page.locator("li", has_text="(ResNet, 4 runs)").inner_text()
+    page.close()

@@ -114,6 +114,18 @@ def _grid(**changes):
     return config
 
 
+def _renamed(kind: str, old: str, new: str):
+    """The default config with study `old` of `kind` named `new` where it is defined (not where tables map it)."""
+    config = copy.deepcopy(FULL)
+    config[kind] = {new if name == old else name: study for name, study in config[kind].items()}
+    return config
+
+
+# A study's name is an identifier: no markup (report.html embeds names in its script as they are), no comma (runs.csv
+# joins a run's studies with commas), no space.
+NAME_PATTERN = "'^[A-Za-z0-9][A-Za-z0-9_.-]*$'"
+
+
 @pytest.mark.parametrize(
     ("config", "where", "fragments"),
     [
@@ -125,6 +137,9 @@ def _grid(**changes):
         (_grid(optimiser=["sgd"]), "resnet_studies.seed000_q1.grid", ["optimiser"]),
         ({**FULL, "gpu_count": 2}, "(top level)", ["gpu_count"]),
         ({**FULL, "gpu": "sometimes"}, "gpu", ["'sometimes'", "auto"]),
+        (_renamed("resnet_studies", "seed000_q1", "q1</script>"), "resnet_studies", ["'q1</script>'", NAME_PATTERN]),
+        (_renamed("svm_studies", "seeds_svm", "seeds,svm"), "svm_studies", ["'seeds,svm'", NAME_PATTERN]),
+        ({**FULL, "report": {"tables": {"q1": ["seed000 q1"]}}}, "report.tables.q1[0]", ["'seed000 q1'", NAME_PATTERN]),
     ],
 )
 def test_schema_errors_name_key_value_and_what_is_allowed(config, where, fragments):

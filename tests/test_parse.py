@@ -13,10 +13,12 @@ from ablation import gpus
 from conftest import REPO
 
 HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
-# The ablation modules the rule files need while parsing: the plan, the cost model, names and the report's layout.
+# The ablation modules the rule files need while parsing: the plan, the cost model, names, where the data live, the
+# report's layout and the escaping of its captions' config text.
 LIGHT_ABLATION = {
-    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.diskspace", "ablation.factors",
-    "ablation.gpus", "ablation.hyperparameters", "ablation.idx", "ablation.layout", "ablation.migrate",
+    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.data", "ablation.diskspace",
+    "ablation.factors", "ablation.gpus", "ablation.hyperparameters", "ablation.idx", "ablation.layout",
+    "ablation.markup", "ablation.migrate",
     "ablation.names", "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
 }  # fmt: skip
 

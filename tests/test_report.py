@@ -2,13 +2,16 @@
 `snakemake --report` on a tiny real workflow. Run JSONs are fixtures written here, valid against the metrics schema;
 nothing is trained."""
 
+import copy
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape as html_escape
 from scipy import stats
 
 from ablation import claims, plots
@@ -19,8 +22,9 @@ from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_clai
 from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
 from ablation.factors import complete_factors
 from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
+from ablation.markup import Markdown, markdown_cell, markdown_code, markdown_row, markdown_text, markdown_url, rst_text
 from ablation.records import validate_metrics
-from conftest import REPO, run_snakemake, write_config
+from conftest import MARKUP_INJECTION, REPO, run_snakemake, write_config
 
 HEX = "0" * 64
 PROVENANCE = {
@@ -318,16 +322,20 @@ def test_a_table_whose_studies_are_absent_is_omitted_with_a_line_saying_so(study
     assert not tables["part_a"].sections
 
 
+# README.md's figures, as rule render_report hands them over (paths relative to README.md).
+PLOT_PATHS = {
+    "curves": [{"title": "Training curves, MNIST, ResNet-18", "path": "plots/curves_mnist_resnet18.png"}],
+    **{name: f"plots/{name}.png" for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling")},
+}
+
+
 def test_readme_embeds_every_table_figure_and_claim(study):
     runs, history = study["runs"], study["history"]
     tables = report_tables.build_tables(runs, FIXTURE_MAPPING, set(FIXTURE_STUDIES) | {"svm"})
     found = evaluate_claims(runs, history)
-    plot_paths = {"curves": [{"title": "Training curves, MNIST, ResNet-18", "path": "plots/curves_mnist_resnet18.png"}]}
-    plot_paths |= {
-        name: f"plots/{name}.png" for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling")
-    }
+    plot_paths = PLOT_PATHS
     context = report_readme.readme_context(
-        runs, study["config"], tables, report_tables.analysis_table(found), found, plot_paths, "`fixture.yaml`"
+        runs, study["config"], tables, report_tables.analysis_table(found), found, plot_paths, ["fixture.yaml"]
     )
     readme = report_readme.render_readme(context)
     for heading in (
@@ -346,12 +354,14 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     assert "- Training loop: the seeds' DataLoader loop for `" in readme
     assert "1 CUDA run(s) not run: no GPU" in readme
     assert "Excluded from every comparison: 1 diverged run(s) and 1 run(s) not run (no GPU)." in readme
-    # Each claim once: its verdict in the list, its parts in the analysis table with their tests and p-values.
+    # Each claim once: its verdict in the list, its parts in the analysis table (as its cells show text) with their
+    # tests and p-values.
     for claim in found:
         assert f"- Claim {claim.number}: **{claim.verdict.capitalize()}.**" in readme
-        assert readme.count(claim.text) == 1
+        assert readme.count(markdown_cell(claim.text)) == 1
         for part in claim.parts:
-            assert part.comparison in readme and (part.p_value is None or part.p_text() in readme)
+            assert markdown_cell(part.comparison) in readme
+            assert part.p_value is None or markdown_cell(part.p_text()) in readme
     assert "sign test: p = " in readme and ", Holm " in readme
     # The same claims on each seed's published numbers, beside ours.
     assert "| Claim | Our runs | Seed 000's own numbers | Seed 001's own numbers |" in readme
@@ -359,6 +369,87 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     # The assumptions, each with its config key and the value this run used.
     assert "## Assumptions and deviations" in readme
     assert "| `factor_defaults.momentum` | 0.9 |" in readme and "| `training.num_workers` | 0 |" in readme
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """Each row of every markdown table in `markdown`, split into its cells at the pipes that are not escaped."""
+    return [re.split(r"(?<!\\)\|", line)[1:-1] for line in markdown.splitlines() if line.startswith("|")]
+
+
+def outside_code_spans(markdown: str) -> str:
+    """Markdown without its code spans (a run of backticks to the next run as long), whose text shows as is."""
+    return re.sub(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown)
+
+
+def test_text_from_the_config_and_the_runs_shows_as_written_in_the_readme_and_the_tables(study):
+    """A study's description, the host and device the runs name and a study a table maps: escaped in README.md and
+    the tables' markdown (no tag, no emphasis, no cell of their own), text in the tables' HTML."""
+    config = copy.deepcopy(study["config"])
+    config["resnet_studies"]["grid"]["description"] = MARKUP_INJECTION
+    runs = study["runs"].assign(hostname=MARKUP_INJECTION, device_name=MARKUP_INJECTION)
+    mapping = {**FIXTURE_MAPPING, "part_a": [MARKUP_INJECTION]}  # not a study of this config: named as omitted
+    tables = report_tables.build_tables(runs, mapping, set(FIXTURE_STUDIES) | {"svm"})
+    found = evaluate_claims(runs, study["history"])
+    analysis = report_tables.analysis_table(found)
+    readme = report_readme.render_readme(
+        report_readme.readme_context(runs, config, tables, analysis, found, PLOT_PATHS, [MARKUP_INJECTION])
+    )
+    markdown = {key: report_readme.render_table(doc, "md") for key, doc in tables.items()}
+    html = {key: report_readme.render_table(doc, "html") for key, doc in tables.items()}
+    for text in map(outside_code_spans, (readme, *markdown.values())):
+        assert "<img" not in text and "<script" not in text and "*c*" not in text
+    assert f"(ResNet, 4 runs): {markdown_text(MARKUP_INJECTION)}\n" in readme
+    assert f"Config: {markdown_code(MARKUP_INJECTION)}." in readme
+    assert f"- Hardware: host {markdown_code(MARKUP_INJECTION)}: Test CPU (2 CPU cores)" in readme
+    # The device in the tables' Conditions column, a cell of its own: its pipe is escaped, so no row has more cells
+    # than its table's header.
+    assert f"| alone, 1 thread, {markdown_cell(MARKUP_INJECTION)} |" in markdown["svm"]
+    for text in (readme, *markdown.values()):
+        rows = table_rows(text)
+        headers = [i for i, row in enumerate(rows) if i + 1 < len(rows) and set("".join(rows[i + 1])) <= set("-: ")]
+        for start, end in zip(headers, headers[1:] + [len(rows)]):
+            assert {len(row) for row in rows[start:end]} == {len(rows[start])}, rows[start]
+    assert f"Omitted: this config has no study {markdown_text(MARKUP_INJECTION)} (`report.tables.part_a`)." in readme
+    assert f"this config has no study {html_escape(MARKUP_INJECTION)}" in html["part_a"]
+    assert "<img" not in html["part_a"] and f"{html_escape(MARKUP_INJECTION)}</td>" in html["svm"]
+
+
+def test_markdown_escapes_show_known_text_as_written():
+    assert markdown_text(MARKUP_INJECTION) == (
+        r"XSS&lt;img src=x onerror=alert(1)&gt; &lt;script&gt;window.\_\_pwned=1&lt;/script&gt; a|b \*c\*"
+    )
+    # Underscores inside a word emphasise nothing and stay; a link, code and a backslash do not form.
+    assert markdown_text("pin_memory _x_ [a](javascript:b) `c` \\d ~e~ $f$ #g") == (
+        r"pin_memory \_x\_ \[a\](javascript:b) \`c\` \\d \~e\~ \$f\$ \#g"
+    )
+    # What would start a block where a line starts: a list item, a heading, a thematic break; a line break.
+    assert [markdown_text(t) for t in ("- x", "1. x", "2) x", "---", "+ x", "-0.5", "# x", "a\n- b\r\nc")] == [
+        r"\- x", r"1\. x", r"2\) x", r"\---", r"\+ x", "-0.5", r"\# x", "a - b c"
+    ]  # fmt: skip
+    assert markdown_text("&lt;") == "&amp;lt;" and markdown_text(12) == "12"
+    # Markdown written here goes through as is; what goes into it is escaped.
+    assert markdown_text(Markdown("**x**")) == "**x**"
+    assert Markdown("**{}** in {}").format("*a*", Markdown("`b`")) == r"**\*a\*** in `b`"
+    assert Markdown(", ").join(["<a>", Markdown("`b`")]) == "&lt;a&gt;, `b`"
+    assert Markdown("`a` ") + "<b>" == "`a` &lt;b&gt;" and "<b>" + Markdown(" `a`") == "&lt;b&gt; `a`"
+    assert isinstance(Markdown("a") + "b", Markdown)
+    # Its plain text, for a page that is not markdown: what went into it as it was, the markup written here kept.
+    assert Markdown("**{}** in {}").format("*a*", markdown_code("b")).plain == "***a*** in `b`"
+    assert ("<z>" + Markdown(", ").join(["<a>", "b"]) + "<c>").plain == "<z><a>, b<c>"
+    # A cell: its pipes escaped, a Markdown's too; no block escape (a cell holds no block).
+    assert markdown_cell("a|b *c*") == r"a\|b \*c\*" and markdown_cell(Markdown("`a|b`")) == r"`a\|b`"
+    assert markdown_cell("a\\|b") == r"a\\\|b" and markdown_cell("- 1") == "- 1"
+    assert markdown_row(["a|b", Markdown("**c**")]) == r"| a\|b | **c** |"
+    # Code spans: a fence longer than any run of backticks inside, padded where the text starts or ends with one.
+    assert markdown_code("a<b>_c") == "`a<b>_c`" and markdown_code("a`b") == "``a`b``"
+    assert markdown_code("`a``") == "``` `a`` ```" and markdown_code("") == ""
+    assert markdown_url("plots/a b(1).png") == "plots/a%20b%281%29.png"
+
+
+def test_rst_text_escapes_every_punctuation_character_and_line_break():
+    assert rst_text("a_ *b* `c` |d| \\e") == r"a\_ \*b\* \`c\` \|d\| \\e"
+    assert rst_text("x\n\n.. raw:: html") == r"x  \.\. raw\:\: html"
+    assert rst_text("résumé 2") == "résumé 2"
 
 
 def test_setup_names_the_loop_each_study_trained_with():

@@ -20,6 +20,7 @@ from ablation.cost import (
 )
 from ablation.idx import FILES
 from ablation.layout import FIGURES, TABLES, figure_stem
+from ablation.markup import rst_text
 from ablation.migrate import migrate
 from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
@@ -171,6 +172,18 @@ def table_html(table):
         subcategory="Tables",
         labels={"item": TABLES[table].title, "studies": ", ".join(studies) or "all"},
     )
+
+
+# The config text that report.html's captions show (README.rst, table_*.rst), escaped for reStructuredText: snakemake
+# renders a caption as rst with each value it names inserted as it is. Rule render_report hands them over as
+# `snakemake.params.captions`.
+CAPTION_TEXT = {
+    "outdir": rst_text(OUTDIR),
+    "studies": {
+        table: rst_text(", ".join(REPORT_TABLES.get(table, [])) or "none")
+        for table in TABLES
+    },
+}
 
 
 def figure_png(name):

@@ -110,5 +110,7 @@ rule render_report:
         # Each figure's files with their wildcard values (README.md titles the curves by them).
         figures={name: figure_files(name) for name in FIGURES},
         configfiles=[config_path(f) for f in workflow.configfiles],
+        # The config text its outputs' captions show, escaped (common.smk).
+        captions=CAPTION_TEXT,
     script:
         "../scripts/render_report.py"

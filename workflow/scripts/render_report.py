@@ -38,8 +38,7 @@ with open(sm.log[0], "w") as log:
              "path": relative(png)}
             for values, png in files
         ]  # fmt: skip
-    configfiles = ", ".join(f"`{f}`" for f in sm.params.configfiles) or "the default"
-    context = readme.readme_context(runs, sm.config, docs, analysis, claims, plots, configfiles)
+    context = readme.readme_context(runs, sm.config, docs, analysis, claims, plots, list(sm.params.configfiles))
     readme_path.write_text(readme.render_readme(context, env))
     for claim in claims:
         print(f"claim {claim.number}: {claim.verdict}", file=log)

@@ -1,6 +1,8 @@
 """The report's markdown and HTML: the tables of ablation.tables and README.md, through the Jinja templates in report/.
 
-README.md shows the setup (from the config and the runs' provenance), every table, the figures and the claims.
+README.md shows the setup (from the config and the runs' provenance), every table, the figures and the claims. Every
+value a template shows is escaped for its format (ablation.markup): text from the config, the runs and the seeds'
+tables shows as written; markdown this code writes is a Markdown.
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ from ablation.aggregate import in_studies
 from ablation.assumptions import ASSUMPTIONS, config_value
 from ablation.claims import evaluate_claims, excluded_runs
 from ablation.fidelity import DIFFERENCES
+from ablation.markup import Markdown, markdown_code, markdown_row, markdown_text, markdown_url
 from ablation.names import DASH, LOADER_NAMES, ORDER
 from ablation.seeds import SEED_NAMES, seed001_beside_ours, seed_runs
 from ablation.split import POOLED_IMAGES
@@ -23,16 +26,31 @@ TEMPLATES = Path(__file__).resolve().parents[3] / "report"
 # Rendering ---------------------------------------------------------------------------------------------------------
 
 
+@jinja2.pass_eval_context
+def _escaped(eval_ctx, value):
+    """Every value a template shows, escaped for its format: a markdown template's here; an HTML template's by
+    autoescape, after this, a Markdown as its plain text."""
+    if eval_ctx.autoescape:
+        return value.plain if isinstance(value, Markdown) else value
+    return markdown_text(value)
+
+
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    """The templates' environment: `*.html.j2` autoescaped as HTML, the markdown templates through `markdown_text`;
+    their filters make the markdown that is not text (a table row, code, a link's path, a heading's marks)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        finalize=_escaped,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|")
+    env.filters["md_row"] = markdown_row
+    env.filters["md_code"] = markdown_code
+    env.filters["md_url"] = markdown_url
+    env.filters["md_heading"] = lambda level: Markdown("#" * level)
     return env
 
 
@@ -56,13 +74,14 @@ def _values(runs: pd.DataFrame, factor: str) -> str:
     return ", ".join(show(factor, v) for v in ordered) or DASH
 
 
-def loaders_by_study(resnet_runs: pd.DataFrame) -> str:
+def loaders_by_study(resnet_runs: pd.DataFrame) -> Markdown:
     """Which loop trained which study's runs (the `loader` factor is config, per study or as a default)."""
     parts = []
     for loader, group in resnet_runs.groupby("loader", sort=True):
         studies = dict.fromkeys(name for names in group["studies"].dropna() for name in names.split(","))
-        parts.append(f"{LOADER_NAMES.get(loader, loader)} for {', '.join(f'`{name}`' for name in studies)}")
-    return "; ".join(parts) or DASH
+        names = Markdown(", ").join(markdown_code(name) for name in studies)
+        parts.append(Markdown("{} for {}").format(LOADER_NAMES.get(loader, loader), names))
+    return Markdown("; ").join(parts) or Markdown(DASH)
 
 
 def _hardware(runs: pd.DataFrame) -> list[str]:
@@ -72,21 +91,23 @@ def _hardware(runs: pd.DataFrame) -> list[str]:
     columns = ["hostname", "cpu_model", "cpu_count", "gpu_name"]
     for (host, cpu, cores, gpu), group in ran.groupby(columns, sort=True, dropna=False):
         gpu_text = f", GPU {gpu}" if gpu else ", no GPU used"
-        lines.append(f"host `{host}`: {cpu} ({int(cores)} CPU cores){gpu_text}: {len(group)} run(s)")
+        line = Markdown("host {}: {} ({} CPU cores){}: {} run(s)")
+        lines.append(line.format(markdown_code(host), cpu, int(cores), gpu_text, len(group)))
     not_run = runs[runs["status"] == "not_run"]
     if len(not_run):
         lines.append(f"{len(not_run)} CUDA run(s) not run: no GPU on the planning host")
     return lines or ["no run has finished yet"]
 
 
-def _software(runs: pd.DataFrame) -> str:
+def _software(runs: pd.DataFrame) -> Markdown:
     ran = runs[runs["status"] != "not_run"]
     commits = []
     for (commit, dirty), group in ran.groupby(["git_commit", "git_dirty"], dropna=False, sort=True):
         name = str(commit)[:10] if pd.notna(commit) else "unknown"
-        commits.append(f"`{name}`{' (with uncommitted changes)' if dirty is True else ''} ({len(group)} runs)")
+        changes = " (with uncommitted changes)" if dirty is True else ""
+        commits.append(Markdown("{}{} ({} runs)").format(markdown_code(name), changes, len(group)))
     torch = ", ".join(sorted(set(ran["torch"].dropna()))) or DASH
-    return f"git commit {', '.join(commits) or DASH}; torch {torch}"
+    return Markdown("git commit {}; torch {}").format(Markdown(", ").join(commits) or DASH, torch)
 
 
 def counts_summary(runs: pd.DataFrame) -> dict:
@@ -105,9 +126,10 @@ def readme_context(
     analysis: TableDoc,
     claims: list,
     plots: dict,
-    configfiles: str,
+    configfiles: list[str],
 ) -> dict:
-    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims."""
+    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims.
+    `configfiles`: the config files the workflow ran with (none: the default)."""
     resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
     # The same claims on each seed's published numbers (which have no validation curves), beside ours.
     no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
@@ -141,7 +163,7 @@ def readme_context(
             f"kernels {_values(svm_runs, 'kernel')}; training samples {_values(svm_runs, 'train_samples')}; "
             f"C {config['svm']['C']}, gamma {config['svm']['gamma']}, degree {config['svm']['degree']}",
         ),
-        ("Hardware", "; ".join(_hardware(runs))),
+        ("Hardware", Markdown("; ").join(_hardware(runs))),
         ("Software", _software(runs)),
     ]
     studies = []
@@ -151,7 +173,7 @@ def readme_context(
             studies.append({"name": name, "kind": kind, "runs": n, "description": study.get("description", "")})
     return {
         "counts": counts_summary(runs),
-        "configfiles": configfiles,
+        "configfiles": Markdown(", ").join(markdown_code(path) for path in configfiles) or "the default",
         "setup": setup,
         "studies": studies,
         "tables": tables,
@@ -159,7 +181,8 @@ def readme_context(
         "claims": claims,
         "excluded": excluded_runs(runs),
         "plots": plots,
-        "seed_code": DIFFERENCES,
+        # What this workflow has for each difference names config keys and studies as code.
+        "seed_code": [(seed, did, Markdown(here)) for seed, did, here in DIFFERENCES],
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
         "claims_sources": list(by_source),
         "claims_side_by_side": claims_side_by_side(by_source),

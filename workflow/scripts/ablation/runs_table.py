@@ -4,6 +4,7 @@ JavaScript embedded, for report.html and for opening on its own."""
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import escape
 
 from .aggregate import read_runs
 
@@ -18,16 +19,18 @@ COLUMNS = [
 
 def runs_table_html(runs: pd.DataFrame, title: str) -> str:
     """A standalone HTML page: the runs (one row each, every row on one page of up to 1,000) with a search box and
-    sortable columns, DataTables embedded (no network needed)."""
+    sortable columns, DataTables embedded (no network needed). Cells and `title` show as text, whatever they hold."""
     import itables
     from itables import javascript, options
 
     shown = runs[[c for c in COLUMNS if c in runs]].copy()
     for column in ("test_accuracy", "val_accuracy"):
         shown[column] = (100 * shown[column]).round(2)
+    # itables escapes the cells (allow_html False, said here so that no global option turns it off), not the caption.
+    title = escape(title)
     table = itables.to_html_datatable(
         shown.rename(columns={"test_accuracy": "test_accuracy_pct", "val_accuracy": "val_accuracy_pct"}),
-        caption=title, connected=False, maxBytes=0, pageLength=1000, lengthMenu=[25, 100, 1000],
+        caption=title, allow_html=False, connected=False, maxBytes=0, pageLength=1000, lengthMenu=[25, 100, 1000],
         showIndex=False, display_logo_when_loading=False,
         # The search box first and the row count, always (itables hides its default layout's controls when the
         # rows fit on one page).

@@ -15,6 +15,7 @@ from ablation.aggregate import in_studies
 from ablation.claims import Claim, mean_interval, paired, ratio_interval
 from ablation.config import pin_memory_acts
 from ablation.layout import TABLE_KEYS, TABLE_TITLES
+from ablation.markup import Markdown, markdown_code
 from ablation.names import DASH, FACTOR_HEADERS, GRID_FACTORS, ORDER, VALUE_NAMES
 
 
@@ -94,7 +95,7 @@ def cell(group: pd.DataFrame, column: str, scale: float = 1.0, digits: int = 2, 
 # A time taken beside other jobs of the workflow (or under unrecorded conditions) carries this mark; a table with such
 # a time says what it means.
 SHARED_MARK = "†"
-SHARED_NOTE = (
+SHARED_NOTE = Markdown(
     "† Timed beside other jobs of the workflow (`timing: shared`), or under conditions that were not recorded: an "
     "upper bound, not comparable with the times taken alone (`timing: exclusive`)."
 )
@@ -205,10 +206,13 @@ def select(key: str, runs: pd.DataFrame, mapping: dict, config_studies: set) -> 
     doc = TableDoc(key, TABLE_TITLES[key], studies)
     present = [s for s in studies if s in config_studies]
     absent = [s for s in studies if s not in config_studies]
+    config_key = markdown_code(f"report.tables.{key}")
     if not studies:
-        doc.omitted = f"Omitted: no study is mapped to this table (`report.tables.{key}` is empty in the config)."
+        doc.omitted = Markdown("Omitted: no study is mapped to this table ({} is empty in the config).").format(
+            config_key
+        )
     elif not present:
-        doc.omitted = f"Omitted: this config has no study {', '.join(absent)} (`report.tables.{key}`)."
+        doc.omitted = Markdown("Omitted: this config has no study {} ({}).").format(", ".join(absent), config_key)
     elif absent:
         doc.notes.append(f"Study {', '.join(absent)}, mapped to this table, is not in this config.")
     return in_studies(runs, present), doc
@@ -319,8 +323,10 @@ def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     doc.sections.append(Section("", Table(columns, rows, numeric)))
     if on_training:
         doc.notes.append(
-            "Accuracy on its training images: the `seed000` protocol scores the SVM on the images it was fitted on, "
-            "as seed 000 published it; its test accuracy is on the official test set."
+            Markdown(
+                "Accuracy on its training images: the `seed000` protocol scores the SVM on the images it was fitted "
+                "on, as seed 000 published it; its test accuracy is on the official test set."
+            )
         )
 
 
@@ -398,13 +404,13 @@ def claims_side_by_side(by_source: dict[str, list[Claim]]) -> list[list[str]]:
     """One row per claim: its text, then for each source (our runs, each seed's own numbers) the overall verdict and
     each part's effect and verdict, so that a claim a seed's own data do not support shows as such."""
 
-    def cell(claim: Claim) -> str:
+    def cell(claim: Claim) -> Markdown:
         parts = "; ".join(
             f"{part.comparison.split(' (')[0].split(', paired')[0]}: "
             f"{part.estimate.text(2) if part.estimate is not None else 'no data'}, {part.verdict}"
             for part in claim.parts
         )
-        return f"**{claim.verdict}**. {parts}"
+        return Markdown("**{}**. {}").format(claim.verdict, parts)
 
     sources = list(by_source.values())
     return [[f"Claim {claims[0].number}", *(cell(c) for c in claims)] for claims in zip(*sources)]
