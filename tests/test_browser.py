@@ -193,9 +193,7 @@ def test_runs_html_shows_markup_in_a_cell_as_written_and_runs_nothing(browser, t
 def test_readme_rendered_as_markdown_shows_the_description_as_written_and_runs_nothing(report, browser, tmp_path):
     """README.md as a CommonMark renderer with tables (GitHub's flavour) turns it into HTML, raw HTML passed through
     as GitHub's renderer would before it sanitises: the description shows as written and nothing of it runs."""
-    markdown_it = pytest.importorskip(
-        "markdown_it", reason="renders README.md as GitHub does: markdown-it-py is not in requirements.lock"
-    )
+    markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is in requirements.lock: run `make venv`")
     renderer = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
     page_path = tmp_path / "README.html"
     page_path.write_text(
