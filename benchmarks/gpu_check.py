@@ -135,12 +135,14 @@ def run_slice(args, out_root: Path) -> dict:
         path.write_text(yaml.safe_dump(overlay))
         configfiles = [*args.configfile, str(path)]
         # Data and splits first, outside the timed wall: the grid's wall is its training.
-        command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--configfile", *configfiles]
-        prepared = subprocess.run([*command, "--until", "split_dataset"], cwd=REPO, capture_output=True, text=True)
+        # Its own working directory: the slice's data, snakemake's records and locks stay beside its outputs.
+        command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "-s", str(REPO / "Snakefile"),
+                   "-d", str(out_root), "--configfile", *configfiles]  # fmt: skip
+        prepared = subprocess.run([*command, "--until", "split_dataset"], cwd=out_root, capture_output=True, text=True)
         if prepared.returncode != 0:
             sys.exit(f"gpu-check: the slice's data and splits failed:\n{prepared.stderr[-3000:]}")
         start = time.perf_counter()
-        proc = subprocess.run([*command, "--until", "train_resnet"], cwd=REPO, capture_output=True, text=True)
+        proc = subprocess.run([*command, "--until", "train_resnet"], cwd=out_root, capture_output=True, text=True)
         wall_s = time.perf_counter() - start
         runs = [json.loads(p.read_text()) for p in sorted((outdir / "runs/resnet").rglob("metrics.json"))]
         result["by_slots"][slots] = {

@@ -22,7 +22,15 @@ MARKUP_INJECTION = "XSS<img src=x onerror=alert(1)> <script>window.__pwned=1</sc
 
 
 def pytest_sessionstart(session):
-    session.config.stash[CHECKOUT] = hermetic.snapshot(REPO)
+    # Once, in the process that starts and ends the whole run (with pytest-xdist, not in each worker).
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[CHECKOUT] = hermetic.snapshot(REPO)
+
+
+def pytest_collection_modifyitems(items):
+    """The longest tests first, so that the workers' last minutes are short tests, not one long one: the SLURM tests
+    (minutes, mostly waiting on the scheduler), then the others that run snakemake or train, then the rest."""
+    items.sort(key=lambda item: (item.module.__name__ != "test_slurm", item.get_closest_marker("slow") is None))
 
 
 def pytest_sessionfinish(session, exitstatus):

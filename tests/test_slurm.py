@@ -12,9 +12,10 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, read_json, run_snakemake, without_times, write_config
+from conftest import REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
 
-pytestmark = pytest.mark.slow
+# One cluster for the module: its tests run on one pytest-xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,19 @@ def slurm_cluster():
     yield
     stopped = subprocess.run([REPO / "tests/slurm/stop_cluster.sh"], capture_output=True, text=True, timeout=60)
     assert stopped.returncode == 0, stopped.stderr
+
+
+def start_local(directory, *targets: str) -> subprocess.Popen:
+    """The same study run locally, the reference the cluster's metrics must equal. It trains while the cluster run
+    waits on SLURM's scheduling and status polls, on one core beside the cluster job's one."""
+    args = [*targets, "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(directory),
+            "--configfile", str(directory / "config.yaml")]  # fmt: skip
+    return subprocess.Popen([*SNAKEMAKE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finished(local: subprocess.Popen) -> None:
+    output, _ = local.communicate(timeout=900)
+    assert local.returncode == 0, f"the local reference run failed:\n{output[-3000:]}"
 
 
 def job_record(job_id: str) -> str:
@@ -58,8 +72,7 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
         write_config(
             directory / "config.yaml", fixture_data, resnet_studies={"tiny": study}, training={"timing_cpu_threads": 1}
         )
-    run_snakemake("--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(local_dir),
-                  "--configfile", str(local_dir / "config.yaml"))  # fmt: skip
+    local = start_local(local_dir)
 
     # The profile as users get it; only what is specific to this test: no retries of the CUDA failure, quicker polls.
     cluster = run_snakemake(
@@ -69,6 +82,7 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
         check=False,
     )  # fmt: skip
     output = cluster.stdout + cluster.stderr
+    finished(local)
     assert cluster.returncode != 0, "the CUDA run must fail on this GPU-less node"
     submitted = dict(
         re.findall(r"rule_train_resnet/\S*_(cpu|cuda)_dataloader_0_28_1ch_fp32_pooled_\S*/(\d+)\.log", output)
@@ -119,8 +133,7 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
         directory.mkdir()
         write_config(directory / "config.yaml", fixture_data, resnet_studies={"long": study},
                      training={"stop_signal_ahead_s": 60})  # fmt: skip
-    run_snakemake("--until", "train_resnet", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(local_dir),
-                  "--configfile", str(local_dir / "config.yaml"))  # fmt: skip
+    local = start_local(local_dir, "--until", "train_resnet")
 
     cluster = run_snakemake(
         "--until", "train_resnet", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"),
@@ -128,6 +141,7 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
         "--slurm-init-seconds-before-status-checks", "5", "--configfile", str(cluster_dir / "config.yaml"),
         check=False,
     )  # fmt: skip
+    finished(local)
     assert cluster.returncode == 0, (cluster.stdout + cluster.stderr)[-3000:]
     jobs = re.findall(r"rule_train_resnet/\S*/(\d+)\.log", cluster.stdout + cluster.stderr)
     assert len(set(jobs)) >= 2, "the first job was stopped and the run went on in another"
