@@ -48,38 +48,6 @@ def test_a_bad_config_stops_before_any_job_with_one_clear_message(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
-def test_tiny_end_to_end_run_on_fixture_data_then_nothing_to_do(fixture_data, tmp_path):
-    study = {
-        "grid": {
-            "dataset": ["mnist", "fashion_mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["best", "cuda"],
-        }
-    }
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
-    run_snakemake("--cores", "2", *args)
-    runs = sorted((tmp_path / "results/runs/resnet").rglob("metrics.json"))
-    assert len(runs) == 2, "one CPU run per dataset; the CUDA runs are left out on this host"
-    for path in runs:
-        record = read_json(path)
-        validate_metrics(record)
-        assert record["params"]["device"] == "cpu"
-        assert f"dataset~{record['params']['dataset']}/" in str(path)
-    split = read_json(tmp_path / "results/splits/pooled/mnist.json")
-    assert split["sizes"] == {"train": 420, "val": 60, "test": 120}
-    assert read_json(runs[0])["provenance"]["split_checksum"] in {
-        read_json(tmp_path / f"results/splits/pooled/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
-    }
-    again = run_snakemake("--cores", "2", *args)
-    assert "Nothing to be done" in again.stdout + again.stderr
-
-
 def planned_jobs(output: str, rule: str) -> list[str]:
     """The `optimizer~...` of each job of `rule` in a dry run's listing."""
     blocks = re.split(r"\n(?=(?:local)?rule \w+:)", output)
@@ -219,39 +187,49 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
 
 
 @pytest.mark.slow
-def test_an_edit_of_the_code_redraws_the_report_and_retrains_nothing(fixture_data, tmp_path):
-    """The profiles' rerun triggers leave finished runs alone when a script changes (hours each, every one records
-    its git commit); the report's rules take the code as input and are redrawn. On a copy of the workflow, edited."""
-    copy = checkout_copy(tmp_path / "workflow-copy")
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
-    args = ["-s", str(copy / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
-    run_snakemake("--cores", "2", *args)
-    for script in ("workflow/scripts/train_resnet.py", "workflow/scripts/ablation/tables.py"):
-        with open(copy / script, "a") as f:
-            f.write("\n# an edit\n")
-    planned = job_counts(run_snakemake("-n", *args).stdout)
-    assert "train_resnet" not in planned, "a finished run is not trained again for an edit of the code"
-    assert planned["aggregate"] == 1 and planned["render_report"] == 1
-
-
-@pytest.mark.slow
-def test_make_run_plans_and_runs_the_study_of_its_config(fixture_data, tmp_path):
-    """`make run CONFIG=...` in a copy of the checkout: the plan it prints and the study it runs are both the config's,
-    not the default study."""
+def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_code_only_the_report(
+    fixture_data, tmp_path
+):
+    """`make run CONFIG=...` in a copy of the checkout: the plan it prints and the study it runs are the config's (one
+    CPU run per dataset; the CUDA runs are left out on this host), not the default study's; the same command again
+    has nothing to do; after an edit of the code the report is redrawn and no run trains again (the profiles' rerun
+    triggers leave finished runs alone, hours each, and every run records its git commit)."""
     venv = Path(sys.executable).parents[1]
     if not (venv / ".installed").exists():
         pytest.skip(f"the tests run outside a venv `make venv` built ({venv}), which make would build anew")
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [128], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    study = {"grid": {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
+                      "optimizer": ["adam"], "lr": [0.001], "epochs": [1], "device": ["best", "cuda"]}}  # fmt: skip
     config = write_config(tmp_path / "tiny.yaml", fixture_data, resnet_studies={"tiny": study})
     copy = checkout_copy(tmp_path / "checkout")
-    proc = subprocess.run(["make", "-C", str(copy), "run", f"CONFIG={config}", f"VENV={venv}", "CORES=2"],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"Plan for {config}" in proc.stdout and re.search(r"^tiny +1 ", proc.stdout, re.MULTILINE), proc.stdout
-    (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
-    assert read_json(metrics)["params"]["batch_size"] == 128
+
+    def make_run() -> str:
+        proc = subprocess.run(["make", "-C", str(copy), "run", f"CONFIG={config}", f"VENV={venv}", "CORES=2"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    said = make_run()
+    assert f"Plan for {config}" in said and re.search(r"^tiny +2 +2 ", said, re.MULTILINE), said[-3000:]
+    runs = sorted((tmp_path / "results/runs/resnet").rglob("metrics.json"))
+    assert len(runs) == 2, "one CPU run per dataset; the CUDA runs are left out on this host"
+    for path in runs:
+        record = read_json(path)
+        validate_metrics(record)
+        assert record["params"]["device"] == "cpu"
+        assert f"dataset~{record['params']['dataset']}/" in str(path)
+    split = read_json(tmp_path / "results/splits/pooled/mnist.json")
+    assert split["sizes"] == {"train": 420, "val": 60, "test": 120}
+    assert read_json(runs[0])["provenance"]["split_checksum"] in {
+        read_json(tmp_path / f"results/splits/pooled/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
+    }
     assert (tmp_path / "results/report/README.md").exists()
     assert not (copy / "results").exists(), "nothing of the default study's outdir"
+
+    assert "Nothing to be done" in make_run()
+
+    for script in ("workflow/scripts/train_resnet.py", "workflow/scripts/ablation/tables.py"):
+        with open(copy / script, "a") as f:
+            f.write("\n# an edit\n")
+    planned = job_counts(run_snakemake("-n", "--configfile", str(config), cwd=copy).stdout)
+    assert "train_resnet" not in planned, "a finished run is not trained again for an edit of the code"
+    assert planned["aggregate"] == 1 and planned["render_report"] == 1
