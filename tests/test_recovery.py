@@ -12,8 +12,10 @@ import pytest
 
 from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
 
+# Two epochs: a kill once the first epoch's checkpoint is on disk lands in the second, and the rerun resumes there.
+EPOCHS = 2
 STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
-                  "lr": [0.001], "epochs": [4]}}  # fmt: skip
+                  "lr": [0.001], "epochs": [EPOCHS]}}  # fmt: skip
 
 
 def workflow(tmp_path, fixture_data, study=STUDY) -> list[str]:
@@ -39,7 +41,7 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
     checkpoints = tmp_path / "results/checkpoints"
     wait_for(lambda: any(checkpoints.rglob("checkpoint.pt")), process=first)
     (progress,) = checkpoints.rglob("progress.json")  # what `make status` reads while the run trains
-    assert json.loads(progress.read_text())["epochs"] == 4
+    assert json.loads(progress.read_text())["epochs"] == EPOCHS
     os.killpg(first.pid, signal.SIGKILL)  # the workflow and its job, as a power loss would
     first.wait()
     assert any((tmp_path / ".snakemake/locks").glob("*.lock")), "snakemake's lock is left behind"
@@ -51,7 +53,7 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
     assert text.count("--- attempt started") == 2 and "earlier attempts above" in text
     first_attempt, second_attempt = text.split("--- attempt started")[1:]
     assert "epoch 1:" in first_attempt and "resuming after epoch" in second_attempt
-    assert "epoch 4:" in second_attempt
+    assert f"epoch {EPOCHS}:" in second_attempt
     assert not list(checkpoints.rglob("progress.json")), "a finished run is no longer in progress"
     # Its resume state stays until the run is aggregated (a rerun of a job whose metrics snakemake deleted as incomplete
     # would resume from it), then goes.
@@ -66,7 +68,9 @@ def test_a_live_runs_lock_is_left_alone_and_its_run_named(fixture_data, tmp_path
     args = workflow(tmp_path, fixture_data)
     first = subprocess.Popen([*SNAKEMAKE, *args, "--until", "train_resnet"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)  # fmt: skip
-    wait_for(lambda: any((tmp_path / "results/checkpoints").rglob("checkpoint.pt")), process=first)
+    # Once the first holds both locks, this workflow's and snakemake's own; it then still fetches, splits and trains.
+    run_lock, locks = tmp_path / ".snakemake/ablation-run.lock", tmp_path / ".snakemake/locks"
+    wait_for(lambda: run_lock.exists() and "pid" in run_lock.read_text() and any(locks.glob("*.lock")), process=first)
     second = run_snakemake(*args, "--until", "train_resnet", check=False)
     assert second.returncode != 0, "snakemake's own lock stops the second run"
     assert f"Another snakemake of this workflow is running in this directory (pid {first.pid}," in second.stderr
