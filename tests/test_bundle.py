@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -99,10 +100,11 @@ def test_a_venv_built_offline_from_a_bundle_on_the_hosts_torch_runs_the_data_and
                              str(bundle / "offline.yaml")], env=env, capture_output=True, text=True,
                             timeout=600)  # fmt: skip
     assert stages.returncode == 0, stages.stderr[-3000:]
-    manifest = work / data_dir(load_config(config)["data"], "mnist") / "manifest.json"
-    assert json.loads(manifest.read_text())["source"] == "local_dir"
+    mnist = Path(data_dir(load_config(config)["data"], "mnist"))
+    assert json.loads((work / mnist / "manifest.json").read_text())["source"] == "local_dir"
     assert (tmp_path / "results/splits/pooled/mnist.npz").exists()
-    assert "source local_dir: four files verified" in (work / "resources/logs/fetch_data/mnist.log").read_text()
+    fetched = (work / "resources/logs/fetch_data" / f"{mnist.name}.log").read_text()
+    assert "source local_dir: four files verified" in fetched
     (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
     provenance = json.loads(metrics.read_text())["provenance"]
     assert provenance["torch_from"] == "host" and provenance["torch_build"].startswith(freeze["torch"])

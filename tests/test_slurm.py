@@ -124,8 +124,9 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
 ):
     """The profile's training jobs ask SLURM for SIGTERM `stop_signal_ahead_s` before their time limit: a run longer
     than its limit saves its place in the epoch, exits, and the profile's retries continue it to the metrics of a run
-    never stopped. Here the limit is 2 minutes and the signal is asked 60 s ahead (SLURM sends it up to 30 s earlier
-    still, as it checks limits every 30 s); the run trains for about 70 s."""
+    never stopped. Here the first limit is 2 minutes (a minute more each retry) and the signal is asked 60 s ahead
+    (SLURM sends it up to 30 s earlier still, as it checks limits every 30 s); the run trains for about 70 s on an idle
+    machine, longer on a loaded one."""
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
                       "lr": [0.001], "epochs": [25], "device": ["cpu"]}}  # fmt: skip
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
@@ -137,7 +138,7 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
 
     cluster = run_snakemake(
         "--until", "train_resnet", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"),
-        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=2", "--retries", "4",
+        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=1+attempt", "--retries", "4",
         "--slurm-init-seconds-before-status-checks", "5", "--configfile", str(cluster_dir / "config.yaml"),
         check=False,
     )  # fmt: skip
@@ -145,8 +146,10 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
     assert cluster.returncode == 0, (cluster.stdout + cluster.stderr)[-3000:]
     jobs = re.findall(r"rule_train_resnet/\S*/(\d+)\.log", cluster.stdout + cluster.stderr)
     assert len(set(jobs)) >= 2, "the first job was stopped and the run went on in another"
-    for job in set(jobs):
-        assert "TimeLimit=00:02:00" in job_record(job)
+    # Each retry has a minute more than the last (as the profile's own limits grow with the attempt): the run goes on
+    # however slowly a loaded machine trains it.
+    for attempt, job in enumerate(sorted(set(jobs), key=int), start=1):
+        assert f"TimeLimit=00:0{1 + attempt}:00" in job_record(job)
 
     (local,) = (local_dir / "results/runs/resnet").rglob("metrics.json")
     (remote,) = (cluster_dir / "results/runs/resnet").rglob("metrics.json")
