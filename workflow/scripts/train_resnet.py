@@ -28,6 +28,9 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
         )
     from ablation.train import run_resnet  # after the lease: torch must not see the other GPUs
 
+    # `retrain` asks this command's runs to train again; it is no hyperparameter, so the record's training leaves it out.
+    training = {**sm.config["training"], **sm.params.hyper}
+    retrain = training.pop("retrain")
     run_resnet(
         run=sm.params.run,
         data_dir=Path(sm.input.manifest).parent,
@@ -35,9 +38,10 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
         split_json=sm.input.split_json,
         metrics_path=sm.output.metrics,
         checkpoint_path=sm.params.checkpoint,
-        training={**sm.config["training"], **sm.params.hyper},
+        training=training,
         threads=sm.threads,
         log=log,
         exclusive=bool(sm.resources.exclusive),
         gpu_lease=lease,
+        retrain=retrain,
     )
