@@ -233,13 +233,14 @@ def require_possible_wall(label: str, wall_s: float, train_times: list[float], c
 
 def time_variant(label: str, workflow, outdir: Path, runs: int, cores: int) -> dict:
     """The wall time of a variant's training jobs and each run's own training time, once they are shown to be a
-    measurement of training (trained_records, require_possible_wall)."""
-    start = time.time()
+    measurement of training (trained_records, require_possible_wall). With the host's 1-minute load average before and
+    after: other work on the host slows a run of several threads more than one of one thread, which waits for none."""
+    start, load_before = time.time(), os.getloadavg()[0]
     wall_s = workflow("--until", "train_resnet")
     records = trained_records(label, outdir, runs, (start, time.time()))
     train_s = sorted(r["train_time_s"] for r in records)
     require_possible_wall(label, wall_s, train_s, cores)
-    return {"wall_s": wall_s, "train_time_s": train_s}
+    return {"wall_s": wall_s, "train_time_s": train_s, "load_average": [load_before, os.getloadavg()[0]]}
 
 
 def bench_grid(cores, runs, batch_size, train_images, data=None, work=None) -> dict:
@@ -264,8 +265,8 @@ def bench_grid(cores, runs, batch_size, train_images, data=None, work=None) -> d
     train_s = {label: m["train_time_s"] for label, m in measured.items()}
     speedup = walls["serial_all_threads"] / walls["parallel_1_thread"]
     return {"runs": runs, "cores": cores, "batch_size": batch_size, "train_images": train_images, "wall_s": walls,
-            "speedup": speedup, "prepare_s": prepare_s, "snakemake_startup_s": startup_s,
-            "train_time_s": train_s}  # fmt: skip
+            "speedup": speedup, "prepare_s": prepare_s, "snakemake_startup_s": startup_s, "train_time_s": train_s,
+            "load_average": {label: m["load_average"] for label, m in measured.items()}}  # fmt: skip
 
 
 def timing_config(outdir, timing, repeats, grid_runs, train_images, epochs, data=None) -> dict:
@@ -468,7 +469,9 @@ def main(argv=None):
               f"alone with {cores} threads\n"
               f"  before each, not in the ratio: fetch and split "
               f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
-              f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s")  # fmt: skip
+              f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
+              f"  host load average (1 min) before and after: "
+              + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items()))  # fmt: skip
     if "overhead" not in args.skip:
         overhead = bench_overhead()
         result["overhead"] = overhead
