@@ -28,7 +28,7 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
         )
     from ablation.train import run_resnet  # after the lease: torch must not see the other GPUs
 
-    # `retrain` asks this command's runs to train again; it is no hyperparameter, so the record's training leaves it out.
+    # `retrain` asks for a new training of this run, no hyperparameter: the record's training leaves it out.
     training = {**sm.config["training"], **sm.params.hyper}
     retrain = training.pop("retrain")
     run_resnet(
