@@ -6,7 +6,8 @@
    All three use the same device and thread count; ratios are against (a). MFU: achieved training FLOP/s (3 x forward
    FLOPs per image) over the matrix-multiply peak measured in the same run.
 2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
-   the same grid one job at a time with all threads.
+   the same grid one job at a time with all threads, each in its own outdir. Refused (ImpossibleMeasurement) unless
+   every run of each trained in its measurement, and each wall time is at least (runs / cores) x the shortest run.
 3. Workflow overhead: `snakemake -n` on a generated 1,000-run grid; aggregating 1,000 metrics files; `make status`
    on the 1,000-run plan.
 4. Timing noise: one timed run repeated alone on the machine (`timing: exclusive`) and as often beside a concurrent
@@ -158,33 +159,114 @@ def grid_config(outdir, cpu_threads, runs, batch_size, train_images, data=None) 
     }  # fmt: skip
 
 
-def bench_grid(cores, runs, batch_size, train_images, data=None) -> dict:
-    """The grid's training jobs at the workflow's defaults (1 thread per run, all cores) and one at a time with all
-    threads. The data are fetched and split once beforehand and the report is not built: those steps are the same for
-    both and do not grow with the grid, so they are timed apart rather than diluting the ratio."""
-    work = Path(tempfile.mkdtemp(prefix="bench-grid-"))
-    outdir = work / "results"
+class ImpossibleMeasurement(RuntimeError):
+    """A figure the bench cannot have measured (runs that did not train, a wall time shorter than their training): an
+    error, not a result."""
 
-    def workflow(threads, *args):
-        config = work / f"threads-{threads}.yaml"
-        config.write_text(yaml.safe_dump(grid_config(outdir, threads, runs, batch_size, train_images, data)))
+
+def grid_workflow(work: Path, label: str, threads: int, cores: int, runs, batch_size, train_images, data=None):
+    """The grid of one variant in its own outdir, `work/label/results`: its runs, logs and checkpoints are its own, so
+    that no run of it continues a run of the other variant (a finished run's checkpoint stays until aggregation, and a
+    run that finds one only redoes its test pass). Returns `workflow(*snakemake_args) -> seconds` and the outdir."""
+    outdir = work / label / "results"
+    config = work / f"{label}.yaml"
+    config.write_text(yaml.safe_dump(grid_config(outdir, threads, runs, batch_size, train_images, data)))
+
+    def workflow(*args) -> float:
         return snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile",
                          str(config), *args, cwd=work)[0]  # fmt: skip
 
-    prepare_s = workflow(1, "--until", "split_dataset")
-    startup_s = workflow(1, "-n", "--until", "train_resnet")  # snakemake's own start and DAG, paid once per variant
-    walls, train_s = {}, {}
-    for label, threads in (("serial_all_threads", cores), ("parallel_1_thread", 1)):
-        for produced in ("runs", "logs", "benchmarks"):
-            shutil.rmtree(outdir / produced / "resnet", ignore_errors=True)
-        walls[label] = workflow(threads, "--until", "train_resnet")
-        # Each run's own training time, to tell thread scaling apart from the per-job costs in the wall times.
-        train_s[label] = sorted(json.loads(p.read_text())["train_time_s"] for p in outdir.glob("runs/**/metrics.json"))
-    shutil.rmtree(work)
+    return workflow, outdir
+
+
+def run_log(outdir: Path, metrics: Path) -> Path:
+    """The log of the run whose metrics are `metrics` (rule train_resnet's `log:`)."""
+    pattern = metrics.parent.relative_to(outdir / "runs/resnet")
+    return outdir / "logs/resnet" / f"{pattern}.log"
+
+
+def why_not_trained(record: dict, log_text: str, window: tuple[float, float]) -> str | None:
+    """Why a run's record does not show a run trained within `window` (unix seconds), or None: its log's last attempt
+    must train every epoch and continue nothing, and its training time must fit in its own interval, inside the
+    window."""
+    attempt = log_text.split("--- attempt started")[-1]
+    missing = [e for e in range(1, record["params"]["epochs"] + 1) if f"epoch {e}: train loss" not in attempt]
+    start, end = record["conditions"]["interval_unix"]
+    if missing:
+        return f"its log's last attempt trained no epoch {', '.join(map(str, missing))}"
+    if "resuming" in attempt:
+        return "its log's last attempt continued a checkpoint"
+    if not window[0] <= start <= end <= window[1]:
+        return f"it ran from {start:.1f} to {end:.1f}, outside the measurement ({window[0]:.1f} to {window[1]:.1f})"
+    if record["train_time_s"] > end - start:
+        return f"its training time {record['train_time_s']:.1f} s exceeds its own run of {end - start:.1f} s"
+    return None
+
+
+def trained_records(label: str, outdir: Path, runs: int, window: tuple[float, float]) -> list[dict]:
+    """The records of a variant's `runs` runs, each of which trained within `window`; ImpossibleMeasurement
+    otherwise."""
+    records = []
+    for metrics in sorted(outdir.glob("runs/resnet/**/metrics.json")):
+        record = json.loads(metrics.read_text())
+        refused = why_not_trained(record, run_log(outdir, metrics).read_text(), window)
+        if refused:
+            raise ImpossibleMeasurement(
+                f"{label}: the run {metrics.parent} did not train in this measurement: {refused}"
+            )
+        records.append(record)
+    if len(records) != runs:
+        raise ImpossibleMeasurement(f"{label}: {len(records)} runs recorded in {outdir}, {runs} planned")
+    return records
+
+
+def require_possible_wall(label: str, wall_s: float, train_times: list[float], cores: int) -> None:
+    """At most `cores` runs train at once, so the runs cannot end before (runs / cores) x the shortest one's training
+    time: a wall time below it is refused."""
+    floor = len(train_times) / cores * min(train_times)
+    if wall_s < floor:
+        raise ImpossibleMeasurement(
+            f"{label}: a wall time of {wall_s:.1f} s for {len(train_times)} runs on {cores} cores that trained "
+            f"{min(train_times):.1f} s or more each is impossible: at least {floor:.1f} s"
+        )
+
+
+def time_variant(label: str, workflow, outdir: Path, runs: int, cores: int) -> dict:
+    """The wall time of a variant's training jobs and each run's own training time, once they are shown to be a
+    measurement of training (trained_records, require_possible_wall). With the host's 1-minute load average before and
+    after: other work on the host slows a run of several threads more than one of one thread, which waits for none."""
+    start, load_before = time.time(), os.getloadavg()[0]
+    wall_s = workflow("--until", "train_resnet")
+    records = trained_records(label, outdir, runs, (start, time.time()))
+    train_s = sorted(r["train_time_s"] for r in records)
+    require_possible_wall(label, wall_s, train_s, cores)
+    return {"wall_s": wall_s, "train_time_s": train_s, "load_average": [load_before, os.getloadavg()[0]]}
+
+
+def bench_grid(cores, runs, batch_size, train_images, data=None, work=None) -> dict:
+    """The grid's training jobs at the workflow's defaults (1 thread per run, all cores) and one at a time with all
+    threads, each variant in its own outdir. The data are fetched and split beforehand and the report is not built:
+    those steps are the same for both and do not grow with the grid, so they are timed apart rather than diluting the
+    ratio. `work`: where to run (kept; a temporary folder, removed after, where None)."""
+    scratch = work is None
+    work = Path(tempfile.mkdtemp(prefix="bench-grid-")) if scratch else Path(work)
+    threads = {"serial_all_threads": cores, "parallel_1_thread": 1}
+    variants = {label: grid_workflow(work, label, n, cores, runs, batch_size, train_images, data)
+                for label, n in threads.items()}  # fmt: skip
+    prepare_s = {label: workflow("--until", "split_dataset") for label, (workflow, _) in variants.items()}
+    # snakemake's own start and DAG, paid once per variant
+    startup_s = variants["parallel_1_thread"][0]("-n", "--until", "train_resnet")
+    measured = {label: time_variant(label, workflow, outdir, runs, cores) for label, (workflow, outdir) in
+                variants.items()}  # fmt: skip
+    if scratch:
+        shutil.rmtree(work)
+    walls = {label: m["wall_s"] for label, m in measured.items()}
+    # Each run's own training time, to tell thread scaling apart from the per-job costs in the wall times.
+    train_s = {label: m["train_time_s"] for label, m in measured.items()}
     speedup = walls["serial_all_threads"] / walls["parallel_1_thread"]
     return {"runs": runs, "cores": cores, "batch_size": batch_size, "train_images": train_images, "wall_s": walls,
-            "speedup": speedup, "prepare_s": prepare_s, "snakemake_startup_s": startup_s,
-            "train_time_s": train_s}  # fmt: skip
+            "speedup": speedup, "prepare_s": prepare_s, "snakemake_startup_s": startup_s, "train_time_s": train_s,
+            "load_average": {label: m["load_average"] for label, m in measured.items()}}  # fmt: skip
 
 
 def timing_config(outdir, timing, repeats, grid_runs, train_images, epochs, data=None) -> dict:
@@ -385,8 +467,11 @@ def main(argv=None):
               f"  training time per run, median: {train['parallel_1_thread']:.1f} s "
               f"with 1 thread beside another run, {train['serial_all_threads']:.1f} s "
               f"alone with {cores} threads\n"
-              f"  once for both, not in the ratio: fetch and split {grid['prepare_s']:.1f} s; in each wall time: "
-              f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s")  # fmt: skip
+              f"  before each, not in the ratio: fetch and split "
+              f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
+              f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
+              f"  host load average (1 min) before and after: "
+              + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items()))  # fmt: skip
     if "overhead" not in args.skip:
         overhead = bench_overhead()
         result["overhead"] = overhead

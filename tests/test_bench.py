@@ -2,6 +2,7 @@
 
 import importlib.util
 import math
+import shutil
 
 import pytest
 
@@ -18,16 +19,56 @@ def bench():
     return module
 
 
-def test_grid_bench_trains_the_grid_both_ways(bench, fixture_data):
+GRID = {"cores": 2, "runs": 2, "batch_size": 16, "train_images": 64}
+
+
+@pytest.fixture(scope="module")
+def grid_data(fixture_data):
     root, sums = fixture_data
-    data = {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums}
-    grid = bench.bench_grid(cores=2, runs=2, batch_size=16, train_images=64, data=data)
+    return {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums}
+
+
+@pytest.fixture(scope="module")
+def grid_bench(bench, grid_data, tmp_path_factory):
+    """The grid bench at tiny sizes, and the folder it ran in (kept, for the test that reruns a variant there)."""
+    work = tmp_path_factory.mktemp("bench-grid")
+    return bench.bench_grid(**GRID, data=grid_data, work=work), work
+
+
+def test_grid_bench_trains_the_grid_both_ways(grid_bench):
+    grid, _ = grid_bench
     assert set(grid["wall_s"]) == {"serial_all_threads", "parallel_1_thread"}
-    assert all(len(times) == 2 and min(times) > 0 for times in grid["train_time_s"].values())
+    serial, parallel = grid["train_time_s"]["serial_all_threads"], grid["train_time_s"]["parallel_1_thread"]
+    # Each variant's runs trained: training times of their own, none of them the other variant's.
+    assert not set(serial) & set(parallel), "a variant's runs resumed the other's training"
+    assert all(len(times) == 2 and min(times) > 0 for times in (serial, parallel))
     assert math.isclose(grid["speedup"], grid["wall_s"]["serial_all_threads"] / grid["wall_s"]["parallel_1_thread"])
-    # Each variant's wall time holds its two training jobs and snakemake's own start, nothing run beforehand.
     for label, wall in grid["wall_s"].items():
-        assert wall > grid["snakemake_startup_s"] and wall > max(grid["train_time_s"][label])
+        times = grid["train_time_s"][label]
+        # Two cores train two runs at a time at most: no wall time below (runs / cores) x the shortest run.
+        assert wall >= len(times) / GRID["cores"] * min(times)
+        # Each variant's wall time holds its two training jobs and snakemake's own start, nothing run beforehand.
+        assert wall > grid["snakemake_startup_s"] and wall > max(times)
+
+
+def test_grid_bench_refuses_a_variant_whose_runs_did_not_train(bench, grid_bench, grid_data):
+    """A variant measured again where its runs' checkpoints are kept (runs, logs and benchmarks deleted, as the bench
+    once did between its variants) only redoes the runs' test passes: the bench says so instead of a wall time."""
+    _, work = grid_bench
+    label = "parallel_1_thread"
+    workflow, outdir = bench.grid_workflow(work, label, 1, **GRID, data=grid_data)
+    for produced in ("runs", "logs", "benchmarks"):
+        shutil.rmtree(outdir / produced / "resnet")
+    assert list(outdir.glob("checkpoints/resnet/**/checkpoint.pt")), "the finished runs' checkpoints are kept"
+    with pytest.raises(bench.ImpossibleMeasurement, match="did not train in this measurement"):
+        bench.time_variant(label, workflow, outdir, GRID["runs"], GRID["cores"])
+
+
+def test_a_wall_time_shorter_than_the_runs_training_is_refused(bench):
+    # Four runs of 21.6-24.7 s of training each cannot all end within 18.9 s on two cores.
+    with pytest.raises(bench.ImpossibleMeasurement, match="impossible: at least 43.2 s"):
+        bench.require_possible_wall("parallel_1_thread", 18.9, [21.6, 22.0, 23.1, 24.7], cores=2)
+    bench.require_possible_wall("parallel_1_thread", 43.2, [21.6, 22.0, 23.1, 24.7], cores=2)
 
 
 def test_overhead_bench_plans_and_aggregates_1000_runs(bench):

@@ -1,16 +1,19 @@
 """Recovery without a manual step, through the real workflow: a kill -9 leaves a stale lock that the same command clears
 (and a live run's lock is left alone), every attempt of a run stays in its log, and metrics files that cannot be read
-are set aside and their runs trained anew."""
+are set aside and their runs trained anew; a run asked to train again trains again, while one whose metrics snakemake
+deleted only redoes its test pass."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from conftest import REPO, SNAKEMAKE, run_snakemake, without_times, write_config
 
 # Two epochs: a kill once the first epoch's checkpoint is on disk lands in the second, and the rerun resumes there.
 EPOCHS = 2
@@ -102,3 +105,55 @@ def test_metrics_that_cannot_be_read_are_named_set_aside_and_trained_anew(fixtur
     run_snakemake(*args, "--until", "aggregate")
     assert sgd.exists() and adam.exists()
     assert json.loads(adam.read_text())["test_accuracy"] != "high"
+
+
+def copy_of_workflow(directory) -> Path:
+    """The workflow's files in `directory`, to edit there, never in the checkout."""
+    for part in ("Snakefile", "workflow", "report", "profiles", "config", "envs"):
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / part)
+    return directory / "Snakefile"
+
+
+@pytest.mark.slow
+def test_a_run_asked_to_train_again_trains_and_one_whose_metrics_were_deleted_only_redoes_its_test_pass(
+    fixture_data, tmp_path
+):
+    """A study stopped before aggregation (`--until train_resnet`) keeps each run's final checkpoint. With the same
+    code, a run whose metrics snakemake deleted (a kill before it recorded the job's end) only redoes its test pass;
+    asked to train again (`training.retrain`), or after a change of the training code, it trains again. On a copy of
+    the workflow, whose training code is edited."""
+    snakefile = copy_of_workflow(tmp_path)
+    study = {"grid": {**STUDY["grid"], "batch_size": [64], "epochs": [1]}}
+    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    args = ["--cores", "1", "-s", str(snakefile), "-d", str(tmp_path), "--until", "train_resnet", "--configfile",
+            str(config)]  # fmt: skip
+    run_snakemake(*args)
+    (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
+    (log,) = (tmp_path / "results/logs/resnet").rglob("*.log")
+    (checkpoint,) = (tmp_path / "results/checkpoints").rglob("checkpoint.pt")
+    first = json.loads(metrics.read_text())
+
+    def rerun(*extra) -> tuple[dict, str]:
+        run_snakemake(*args, *extra)
+        return json.loads(metrics.read_text()), log.read_text().split("--- attempt started")[-1]
+
+    metrics.unlink()  # as snakemake deletes the metrics of a job it did not see end
+    again, attempt = rerun()
+    assert "resuming after epoch 1" in attempt and "epoch 1: train loss" not in attempt, "only the test pass"
+    assert again["history"] == first["history"] and again["train_time_s"] == first["train_time_s"]
+
+    retrained, attempt = rerun("--forcerun", "train_resnet", "--config", "training={retrain: true}")
+    assert "holds finished training, and the run was asked to train again" in attempt
+    assert "epoch 1: train loss" in attempt and "resuming" not in attempt
+    assert retrained["train_time_s"] != first["train_time_s"]
+    assert without_times(retrained) == without_times(first), "the same code trains the same run"
+
+    with open(snakefile.parent / "workflow/scripts/ablation/train.py", "a") as f:
+        f.write("\nEDITED = True  # a change of the training code\n")
+    changed, attempt = rerun("--forcerun", "train_resnet")
+    assert f"checkpoint {checkpoint} was made by other training code" in attempt
+    assert "epoch 1: train loss" in attempt and "resuming" not in attempt
+    assert changed["train_time_s"] not in (first["train_time_s"], retrained["train_time_s"])
+    assert changed["provenance"]["training_code"] != first["provenance"]["training_code"]
+    assert len(list(checkpoint.parent.glob("checkpoint.pt.set-aside-*"))) == 2, "both kept for a look"

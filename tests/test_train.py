@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ablation.provenance import TRAINING_CODE, training_code
 from ablation.records import validate_metrics
-from ablation.train import build_model, count_macs, run_resnet
+from ablation.train import build_model, complete_run, count_macs, run_identity, run_resnet, why_not_continued
 from conftest import REPO, RUN, TRAINING, train_args, without_times
 
 # The reference run is trained once for the module: its tests run on one pytest-xdist worker.
@@ -210,3 +212,41 @@ def test_macs_match_the_seeds_and_flops_agree_with_torch_flop_counter(model_name
         build_model(model_name).eval()(torch.zeros(1, 1, 28, 28))
     # thop also counts batch-norm and pooling; torch's counter only matmuls and convolutions: within 2%.
     assert 2 * macs == pytest.approx(counter.get_total_flops(), rel=0.02)
+
+
+def test_the_training_code_digest_counts_code_not_comments_or_docstrings(tmp_path):
+    package = REPO / "workflow/scripts/ablation"
+    copy = tmp_path / "ablation"
+    copy.mkdir()
+    for name in TRAINING_CODE:
+        shutil.copy(package / f"{name}.py", copy)
+    assert training_code(copy) == training_code(package)
+    source = (copy / "train.py").read_text()
+    (copy / "train.py").write_text(source.replace('"""', '"""A docstring edited. ', 1) + "\n# a comment\n")
+    assert training_code(copy) == training_code(package), "comments and docstrings do not decide a result"
+    (copy / "train.py").write_text(source + "\nEDITED = True\n")
+    assert training_code(copy) != training_code(package)
+
+
+def checkpoint_state(identity: dict, epochs_done: int, position=None) -> dict:
+    return {"identity": identity, "history": [{"epoch": e + 1} for e in range(epochs_done)], "position": position}
+
+
+def test_a_checkpoint_is_continued_only_by_its_own_run_and_training_code():
+    identity = run_identity(complete_run(RUN), TRAINING, "a" * 64)
+    assert why_not_continued(checkpoint_state(identity, RUN["epochs"]), identity, retrain=False) is None
+    other_split = {**identity, "split_checksum": "b" * 64}
+    assert "trained another run (split_checksum " in why_not_continued(
+        checkpoint_state(other_split, 1), identity, False
+    )
+    other_code = {**identity, "training_code": "0" * 64}
+    unrecorded = {k: v for k, v in identity.items() if k != "training_code"}  # made before the code was recorded
+    for saved in (other_code, unrecorded):
+        refused = why_not_continued(checkpoint_state(saved, RUN["epochs"]), identity, False)
+        assert refused.startswith("was made by other training code")
+    # Asked to train again: finished training is set aside; unfinished training (a kill, a stop) is continued.
+    finished = checkpoint_state(identity, RUN["epochs"])
+    assert "asked to train again" in why_not_continued(finished, identity, retrain=True)
+    assert why_not_continued(checkpoint_state(identity, 1), identity, retrain=True) is None
+    stopped = checkpoint_state(identity, RUN["epochs"] - 1, position={"epoch": RUN["epochs"], "step": 3})
+    assert why_not_continued(stopped, identity, retrain=True) is None

@@ -31,6 +31,9 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
         )
     from ablation.train import run_resnet  # after the lease: torch must not see the other GPUs
 
+    # `retrain` asks for a new training of this run, no hyperparameter: the record's training leaves it out.
+    training = {**sm.config["training"], **sm.params.hyper}
+    retrain = training.pop("retrain")
     run_resnet(
         run=sm.params.run,
         data_dir=data_dir,
@@ -38,9 +41,10 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
         split_json=sm.input.split_json,
         metrics_path=sm.output.metrics,
         checkpoint_path=sm.params.checkpoint,
-        training={**sm.config["training"], **sm.params.hyper},
+        training=training,
         threads=sm.threads,
         log=log,
         exclusive=bool(sm.resources.exclusive),
         gpu_lease=lease,
+        retrain=retrain,
     )

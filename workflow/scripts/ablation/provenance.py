@@ -1,5 +1,7 @@
 """Where, when and with what a result was produced: recorded in every run's JSON."""
 
+import ast
+import hashlib
 import os
 import platform
 import socket
@@ -10,6 +12,13 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
+PACKAGE = Path(__file__).resolve().parent
+
+# The modules whose code decides a ResNet run's numbers: the protocol and both training loops (train, resident), what
+# the network is fed (inputs; the images as split and idx read them), the precision, and how a resumed run puts its
+# random generators back (interrupt). Left out: the modules that only write things down or schedule (records, status,
+# provenance, runlog, leases, conditions), and factors, whose values a checkpoint's identity compares one by one.
+TRAINING_CODE = ("train", "resident", "inputs", "precision", "interrupt", "split", "idx")
 
 
 def now() -> str:
@@ -29,6 +38,26 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def training_code(package: Path = PACKAGE) -> str:
+    """SHA-256 of the training code (TRAINING_CODE, in `package`) as Python parses it: comments, docstrings and
+    formatting do not count, so that only an edit of what runs makes a checkpoint another code's. (The parse differs
+    between Python versions: a checkpoint resumed under another Python counts as another code's.)"""
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        tree = ast.parse((package / f"{name}.py").read_text())
+        digest.update(f"{name}\n{ast.dump(_without_docstrings(tree))}\n".encode())
+    return digest.hexdigest()
 
 
 def hostname() -> str:
@@ -80,6 +109,7 @@ def collect(data_manifest: dict, split_meta: dict, seed: int, started_at: str, d
         record["torch_build"] = torch.__version__
         record["cuda_version"] = torch.version.cuda
         record["torch_from"] = "venv" if Path(torch.__file__).is_relative_to(sys.prefix) else "host"
+        record["training_code"] = training_code()
         if device == "cuda":
             record["gpu_name"] = torch.cuda.get_device_name(0)
     return record

@@ -293,15 +293,39 @@ def set_aside(checkpoint_path: Path, reason: str, log) -> Path:
     return kept
 
 
+def why_not_continued(state: dict, identity: dict, retrain: bool) -> str | None:
+    """Why a checkpoint must not be continued by the run of `identity` (run_identity), or None: it trained another
+    run; or it was made by other training code, whose epochs would pass for this code's in the run's record; or it
+    holds finished training and the run was asked to train again (`retrain`)."""
+    code, ours = state.get("identity", {}).get("training_code"), identity["training_code"]
+    other_code = f"was made by other training code ({(code or 'not recorded')[:12]}, this code's {ours[:12]})"
+    if "identity" in state:
+        if code != ours:
+            return other_code
+        saved, expected = state["identity"], identity
+    else:  # a checkpoint from before identities were saved: its optimizer says what it trained with
+        group = state["optimizer"]["param_groups"][0]
+        saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
+        expected = {"lr": identity["lr"], "momentum": identity["momentum"]}
+    if saved != expected:
+        differ = "; ".join(f"{k} {saved.get(k)}, this run's {v}" for k, v in expected.items() if saved.get(k) != v)
+        return f"trained another run ({differ})"
+    if "identity" not in state:
+        return other_code
+    if retrain and state.get("position") is None and len(state["history"]) >= identity["epochs"]:
+        return "holds finished training, and the run was asked to train again (training.retrain)"
+    return None
+
+
 def resume(
-    checkpoint_path: Path, identity: dict, model, optimizer, precision, device, started_at: str, log
+    checkpoint_path: Path, identity: dict, model, optimizer, precision, device, started_at: str, log, retrain=False
 ) -> tuple[list[dict], str, dict | None]:
     """Loads the weights, optimizer and GradScaler state of a checkpoint, where there is one, into `model`,
     `optimizer` and `precision`, puts back the random generators' states, and returns the history and start time
     saved with them and the position in the next epoch of a run stopped mid-epoch (None at an epoch's end); without
-    one, a fresh run's ([], started_at, None). A checkpoint that cannot be read, or that trained another run than
-    `identity` (run_identity: another weight decay; or one moved from an earlier layout with a guessed momentum), is
-    set aside and the run starts over."""
+    one, a fresh run's ([], started_at, None). A checkpoint that cannot be read, or that `why_not_continued` refuses,
+    is set aside and the run starts over. Same run, same code: continued, so that a run whose metrics snakemake
+    deleted after a kill only redoes its test pass."""
     fresh = [], started_at, None
     if not checkpoint_path.exists():
         return fresh
@@ -310,15 +334,9 @@ def resume(
     except Exception as err:  # truncated or corrupted: torch raises several kinds
         set_aside(checkpoint_path, f"cannot be read ({type(err).__name__}: {err})", log)
         return fresh
-    if "identity" in state:
-        saved, expected = state["identity"], identity
-    else:  # a checkpoint from before identities were saved: its optimizer says what it trained with
-        group = state["optimizer"]["param_groups"][0]
-        saved = {"lr": group["lr"], "momentum": group.get("momentum", 0.0)}  # Adam's groups have no momentum
-        expected = {"lr": identity["lr"], "momentum": identity["momentum"]}
-    if saved != expected:
-        differ = "; ".join(f"{k} {saved.get(k)}, this run's {v}" for k, v in expected.items() if saved.get(k) != v)
-        set_aside(checkpoint_path, f"trained another run ({differ})", log)
+    refused = why_not_continued(state, identity, retrain)
+    if refused:
+        set_aside(checkpoint_path, refused, log)
         return fresh
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -331,9 +349,11 @@ def resume(
     return history, state["started_at"], position
 
 
-def run_identity(run: dict, training: dict) -> dict:
-    """What a checkpoint must have trained for a run to go on from it: every factor and the weight decay."""
-    return {**run, "weight_decay": training["weight_decay"]}
+def run_identity(run: dict, training: dict, split_checksum: str) -> dict:
+    """What a checkpoint must have trained for a run to go on from it: every factor, the weight decay, the split, and
+    the training code (ablation.provenance.training_code)."""
+    return {**run, "weight_decay": training["weight_decay"], "split_checksum": split_checksum,
+            "training_code": provenance.training_code()}  # fmt: skip
 
 
 def save_checkpoint(
@@ -385,13 +405,15 @@ def run_resnet(
     log=None,
     exclusive: bool = False,
     gpu_lease=None,
+    retrain: bool = False,
 ) -> dict:
     """Train and evaluate one grid point; write its metrics JSON; return it.
 
     `run` holds the factors (dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, loader, seed).
     `threads`: what the job was allotted; `exclusive`: whether it runs alone (a timed study); `gpu_lease`: its GPU
     lease (ablation.leases) on CUDA. A checkpoint after every epoch, and mid-epoch on SIGTERM or Ctrl-C, lets a killed
-    or stopped run continue where it stopped with identical results.
+    or stopped run continue where it stopped with identical results. `retrain`: a checkpoint of finished training is
+    set aside and the run trains again (config `training.retrain`).
     """
     # Setup: the device first (a CUDA run on a host without CUDA fails before reading anything), then the threads and
     # determinism, the data, and the seeded model.
@@ -418,9 +440,9 @@ def run_resnet(
     # Resume: a killed run continues after its last finished epoch (a stopped one from its step), with the start time
     # of its first attempt.
     checkpoint_path = Path(checkpoint_path)
-    identity = run_identity(run, training)
+    identity = run_identity(run, training, split_meta["checksum"])
     history, started_at, position = resume(
-        checkpoint_path, identity, model, optimizer, precision, device, started_at, log
+        checkpoint_path, identity, model, optimizer, precision, device, started_at, log, retrain
     )
 
     # A filesystem without room for the run's checkpoints and metrics stops it now, not at its first save.
