@@ -12,10 +12,10 @@ rule fetch_data:
         manifest="resources/data/{dataset}{pins}/manifest.json",
     log:
         "resources/logs/fetch_data/{dataset}{pins}.log",
-    conda:
-        "../../envs/data.yaml"
     wildcard_constraints:
         pins="(-sha256-[0-9a-f]{12})?",
+    conda:
+        "../../envs/data.yaml"
     script:
         "../scripts/fetch_data.py"
 
