@@ -103,8 +103,8 @@ def _coerce_strings(config: dict, validator) -> None:
     """Read as YAML, in place, each string that sits where the schema wants another type.
 
     `snakemake --config 'factor_defaults={momentum: 0.8}'` parses nested values with YAML's BaseLoader, which keeps
-    every scalar a string ('0.8'), and a top-level `gpu=false` arrives as 'false'. A config file's values are typed already,
-    so this changes only strings the schema would refuse; a string the schema accepts is never touched.
+    every scalar a string ('0.8'), and a top-level `gpu=false` arrives as 'false'. A config file's values are typed
+    already, so this changes only strings the schema would refuse; a string the schema accepts is never touched.
     """
     for _ in range(1000):  # each pass turns at least one string into another type, so this ends
         fixes = {}
