@@ -29,7 +29,8 @@ def pytest_sessionstart(session):
 
 def pytest_collection_modifyitems(items):
     """The longest tests first, so that the workers' last minutes are short tests, not one long one: the SLURM tests
-    (minutes, mostly waiting on the scheduler), then the others that run snakemake or train, then the rest."""
+    (minutes, mostly waiting on the scheduler), then the others that run snakemake or train, then the rest. With
+    pytest-xdist's --dist=loadfile the files go out in the order of their first test here."""
     items.sort(key=lambda item: (item.module.__name__ != "test_slurm", item.get_closest_marker("slow") is None))
 
 

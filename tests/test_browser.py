@@ -20,8 +20,6 @@ OUTDIR_NAME = "XSS<img src=x onerror=alert(1)> a|b *c*"
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.lock: run `make venv`")
 pytestmark = [
     pytest.mark.slow,
-    # One report and one browser for the module: its tests run on one pytest-xdist worker.
-    pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(
         CHROMIUM is None, reason="needs Debian's chromium (`apt-get install chromium` as root; .ci/run does)"
     ),

@@ -14,8 +14,7 @@ import pytest
 
 from conftest import REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
 
-# One cluster for the module: its tests run on one pytest-xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,6 @@ from ablation.records import validate_metrics
 from ablation.train import build_model, complete_run, count_macs, run_identity, run_resnet, why_not_continued
 from conftest import REPO, RUN, TRAINING, train_args, without_times
 
-# The reference run is trained once for the module: its tests run on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("train")
-
 
 @pytest.fixture(scope="module")
 def reference(prepared_split, tmp_path_factory):
