@@ -63,7 +63,8 @@ def run_tests() -> dict:
     """`pytest -m cuda`, counted from its summary line."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider"],
+        # In one process: a worker per core (the suite's default) would initialise CUDA once per worker.
+        [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-n", "0"],
         cwd=REPO,
         capture_output=True,
         text=True,
