@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from ablation.data import pinned_sha256, require_verified
+from ablation.data import require_verified
 from ablation.split import make_split, save_split
 
 data_dir = Path(snakemake.input.manifest).parent
 with open(snakemake.log[0], "w") as log:
-    manifest = require_verified(data_dir, pinned_sha256(snakemake.config["data"], snakemake.wildcards.dataset), log)
+    manifest = require_verified(data_dir, snakemake.config["data"], snakemake.wildcards.dataset, log)
     parts, meta = make_split(
         data_dir,
         fractions=snakemake.params.fractions,

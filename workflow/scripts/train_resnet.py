@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ablation.data import pinned_sha256, require_verified
+from ablation.data import require_verified
 from ablation.gpus import host_gpus
 from ablation.leases import acquire
 from ablation.runlog import RunLog
@@ -12,7 +12,7 @@ sm = snakemake
 # attempts file stays with the checkpoint until the aggregation has counted the run.
 with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), keep=True) as log:
     data_dir = Path(sm.input.manifest).parent
-    require_verified(data_dir, pinned_sha256(sm.config["data"], sm.params.run["dataset"]), log, sm.input.split_json)
+    require_verified(data_dir, sm.config["data"], sm.params.run["dataset"], log, sm.input.split_json)
     # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the
     # slots or the GPU count reruns nothing). The lease lasts as long as this process.
     lease = None

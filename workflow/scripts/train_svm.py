@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ablation.data import pinned_sha256, require_verified
+from ablation.data import require_verified
 from ablation.runlog import RunLog
 from ablation.svm import run_svm
 
@@ -10,7 +10,7 @@ sm = snakemake
 # Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception.
 with RunLog(sm.log[0], Path(sm.log[0]).with_suffix(".attempts")) as log:
     data_dir = Path(sm.input.manifest).parent
-    require_verified(data_dir, pinned_sha256(sm.config["data"], sm.params.run["dataset"]), log, sm.input.split_json)
+    require_verified(data_dir, sm.config["data"], sm.params.run["dataset"], log, sm.input.split_json)
     run_svm(
         run=sm.params.run,
         hyperparameters=sm.params.hyper,

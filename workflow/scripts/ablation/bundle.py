@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from .config import load_config
-from .data import DataError, data_dir, fetch
+from .data import DataError, data_dir, fetch, pinned_sha256
 from .idx import FILES, sha256_file
 from .names import DATASETS
 
@@ -212,7 +212,7 @@ def bundle_data(out: Path, config: dict, datasets=DATASETS) -> dict[str, dict]:
     data = config["data"]
     sums = {}
     for dataset in datasets:
-        expected = data["sha256"].get(dataset)
+        expected = pinned_sha256(data, dataset)
         with tempfile.TemporaryDirectory(prefix=f"bundle-{dataset}-") as tmp:
             # The workflow's own fetch, verified by SHA-256: from the files `make run` fetched here, else from the
             # config's sources.

@@ -110,10 +110,11 @@ def verified_manifest(directory, pinned: dict[str, str], split_json=None) -> dic
     return manifest
 
 
-def require_verified(directory, pinned: dict[str, str], log, split_json=None) -> dict:
-    """verified_manifest for a rule script: the reason goes to the job's log and ends the job with it."""
+def require_verified(directory, data_config: dict, dataset: str, log, split_json=None) -> dict:
+    """verified_manifest against the sums `data_config` pins, for a rule script: the reason goes to the job's log and
+    ends the job with it."""
     try:
-        return verified_manifest(directory, pinned, split_json)
+        return verified_manifest(directory, pinned_sha256(data_config, dataset), split_json)
     except DataError as err:
         print(err, file=log, flush=True)
         raise SystemExit(str(err)) from None
