@@ -99,6 +99,19 @@ def prepared_split(fixture_data, tmp_path_factory) -> dict:
     return {"data_dir": data_dir, "split_npz": work / "mnist.npz", "split_json": work / "mnist.json"}
 
 
+@pytest.fixture(scope="session")
+def small_split(prepared_split, tmp_path_factory) -> dict:
+    """The prepared split's data, split into 2 training, 1 validation and 1 test image per class: for runs whose every
+    step is expensive here (bf16 on a CPU without bf16 instructions is emulated, tens of times slower than fp32)."""
+    from ablation.split import make_split, save_split
+
+    work = tmp_path_factory.mktemp("small_split")
+    subset = {"train": 20, "val": 10, "test": 10}
+    parts, meta = make_split(prepared_split["data_dir"], {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0, subset=subset)
+    save_split(parts, meta, work / "mnist.npz", work / "mnist.json")
+    return {**prepared_split, "split_npz": work / "mnist.npz", "split_json": work / "mnist.json"}
+
+
 def write_config(path: Path, fixture_data, **overrides) -> Path:
     """A workflow config on the fixture data: local_dir only, the fixtures' hashes, tiny studies."""
     root, sums = fixture_data

@@ -78,14 +78,16 @@ def test_a_resized_3ch_run_trains_the_same_on_both_loops(prepared_split, tmp_pat
     assert faithful["macs"] == count_macs("resnet18", 56, "3ch")[0]
 
 
-def test_a_bf16_run_trains_the_same_on_both_loops_and_amp_on_a_cpu_is_refused(prepared_split, tmp_path):
-    faithful = run_resnet(**train_args(prepared_split, tmp_path / "dl", precision="bf16", epochs=1))
-    fast = run_resnet(**train_args(prepared_split, tmp_path / "res", precision="bf16", epochs=1, loader="resident"))
+def test_a_bf16_run_trains_the_same_on_both_loops_and_amp_on_a_cpu_is_refused(small_split, tmp_path):
+    # Two steps of 10 images an epoch: the two loops must agree over more than one batch.
+    bf16 = {"precision": "bf16", "epochs": 1, "batch_size": 10}
+    faithful = run_resnet(**train_args(small_split, tmp_path / "dl", **bf16))
+    fast = run_resnet(**train_args(small_split, tmp_path / "res", **bf16, loader="resident"))
     strip = lambda r: {**without_times(r), "params": {**r["params"], "loader": None}}  # noqa: E731
     assert strip(fast) == strip(faithful)
-    fp32 = run_resnet(**train_args(prepared_split, tmp_path / "fp32", epochs=1))
+    fp32 = run_resnet(**train_args(small_split, tmp_path / "fp32", epochs=1, batch_size=10))
     assert faithful["history"][0]["train_loss"] != fp32["history"][0]["train_loss"], "bf16 is not fp32"
-    args = train_args(prepared_split, tmp_path / "amp", precision="amp", epochs=1)
+    args = train_args(small_split, tmp_path / "amp", precision="amp", epochs=1)
     with pytest.raises(SystemExit, match="precision=amp .* on device=cpu; amp is CUDA-only"):
         run_resnet(**args)
     assert not (tmp_path / "amp" / "metrics.json").exists()
