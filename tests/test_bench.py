@@ -80,9 +80,10 @@ def test_overhead_bench_plans_and_aggregates_1000_runs(bench):
 def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fixture_data):
     root, sums = fixture_data
     data = {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums}
-    # Two rounds, so that each order of the two ways is run; one timed run a round, of two epochs.
+    # Two rounds, so that each order of the two ways is run; one timed run a round, of two epochs, beside one grid run
+    # (on two cores, the shared way starts both at once).
     repeats, epochs, rounds = 1, 2, 2
-    timing = bench.bench_timing(cores=2, repeats=repeats, grid_runs=2, train_images=64, epochs=epochs, rounds=rounds,
+    timing = bench.bench_timing(cores=2, repeats=repeats, grid_runs=1, train_images=64, epochs=epochs, rounds=rounds,
                                 data=data)  # fmt: skip
     alone, shared = timing["variants"]["exclusive"], timing["variants"]["shared"]
     for variant in (alone, shared):
@@ -91,6 +92,10 @@ def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fix
     assert all(alone["exclusive"]) and not any(shared["exclusive"])
     # Alone means alone: no other job of the workflow ran beside a timed run at any moment.
     assert alone["share_beside_others"] == [0.0] * repeats * rounds
+    # Shared means beside the grid: every timed run had the grid's run beside it for part of its time.
+    assert len(shared["share_beside_others"]) == repeats * rounds and all(
+        0 < s <= 1 for s in shared["share_beside_others"]
+    )
 
 
 def test_share_beside_others_counts_overlapping_time_once(bench):
