@@ -292,8 +292,9 @@ def test_a_value_of_the_wrong_type_shows_the_quoting_that_works(given, where, hi
 
 
 def test_every_config_command_line_the_docs_show_is_valid():
-    """Each `--config '...'` example of the README and config/README.md, read the way snakemake reads it."""
-    docs = (REPO / "README.md").read_text() + README.read_text()
+    """Each `--config '...'` example of the README, docs/ and config/README.md, read the way snakemake reads it."""
+    pages = [REPO / "README.md", README, *sorted((REPO / "docs").glob("*.md"))]
+    docs = "".join(page.read_text() for page in pages)
     examples = re.findall(r"--config '([a-z_]+)=(\{[^']*\})'", docs)
     assert examples, "the docs show how to give a nested value on the command line"
     for key, text in examples:

@@ -123,7 +123,7 @@ def confirm(config: dict, cores: int, visible: bool, throughput: dict, yes: bool
         return True
     question = (
         f"This plan takes about {hours(wall)} on this host, which has no GPU. Alternatives: `make demo` (the same "
-        "pipeline in minutes), a GPU host (README: 'On a GPU host'), or a cluster (`make run ARGS='--profile "
+        "pipeline in minutes), a GPU host (docs/gpu.md), or a cluster (`make run ARGS='--profile "
         "profiles/slurm'`)."
     )
     if yes:
