@@ -1,4 +1,4 @@
-"""Runs recorded before issue 13's factors move to their new paths; the workflow-level case is in test_workflow."""
+"""Runs recorded before the fidelity factors move to their new paths; the workflow-level case is in test_workflow."""
 
 import json
 

@@ -105,7 +105,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     except Exception as err:  # name the file: the schema error alone does not say which of hundreds
         raise ValueError(f"{metrics_path}: not a valid metrics record: {err}") from err
     factors = RESNET_FACTORS if kind == "resnet" else SVM_FACTORS
-    # A run recorded before issue 13's factors trained with their legacy values.
+    # A run recorded before the fidelity factors trained with their legacy values.
     if kind == "resnet":
         params = complete_factors(record["params"], record.get("training"))
     else:

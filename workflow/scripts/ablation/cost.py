@@ -33,7 +33,7 @@ MACS_224 = {
 # images x 5 epochs): ResNet-18 Adam 407.9 s, ResNet-34 SGD 735.8 s, ResNet-50 SGD 1,899.2 s of training.
 DEFAULT_GPU_IMAGES_PER_S_224 = {"resnet18": 515.0, "resnet34": 285.0, "resnet50": 111.0}
 # At 224 a CPU is bound by arithmetic too, at a rate in MACs per second: ResNet-18 (1ch) at 224, batch 16, Adam, trained
-# at 10.9 images/s on this 2-core machine with 2 threads (issue 13's measurement), i.e. 10.9 x 1.745 G MACs per second.
+# at 10.9 images/s on a 2-core machine with 2 threads, i.e. 10.9 x 1.745 G MACs per second.
 # Scaling the 28x28 rate by MACs instead would be 7x too slow: at 28x28 a CPU step is bound by per-layer overhead.
 DEFAULT_CPU_MACS_PER_S = 10.9 * MACS_224["1ch"]["resnet18"]
 
@@ -98,7 +98,7 @@ def load_throughput(path) -> dict:
     return json.loads(path.read_text())["images_per_s"] if path.exists() else {}
 
 
-# SVC fit + predict on the 14,000 test images, measured here (issue 4): ~7 s at 1,000 samples, 43-62 s at 10,000,
+# SVC fit + predict on the 14,000 test images, measured on a 2-core machine: ~7 s at 1,000 samples, 43-62 s at 10,000,
 # 300-510 s at 49,000. Fit grows about as n^2 (measured exponents 1.8-2.1); prediction grows with the support vectors,
 # about linearly in n.
 SVM_STARTUP_S = 10.0

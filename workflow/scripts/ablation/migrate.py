@@ -1,4 +1,4 @@
-"""Moving the files of runs recorded before issue 13's factors to the paths those factors give them.
+"""Moving the files of runs recorded before the fidelity factors to the paths those factors give them.
 
 A ResNet run's path names its factors, one directory each. Input size, stem, precision, split and normalisation came
 after the seed, and momentum after them; a run recorded before them trained with their legacy values
@@ -22,7 +22,7 @@ from pathlib import Path
 from .factors import LEGACY_FACTOR_VALUES, LEGACY_SVM_FACTOR_VALUES, legacy_momentum
 from .names import DATASETS
 
-# The directories issue 13's first factors add below `seed~N`, with their legacy values.
+# The directories the first fidelity factors add below `seed~N`, with their legacy values.
 LEGACY_SUFFIX = [f"{factor}~{value}" for factor, value in LEGACY_FACTOR_VALUES.items()]
 
 

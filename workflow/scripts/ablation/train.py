@@ -230,8 +230,8 @@ def build_model_and_optimizer(run: dict, training: dict):
 
 
 def complete_run(run: dict) -> dict:
-    """A run's factors as plain Python values (numpy scalars are not JSON), with issue 13's factors at the values every
-    run had before them where a caller (`calibrate`, a hand-written run) leaves them out."""
+    """A run's factors as plain Python values (numpy scalars are not JSON), with the fidelity factors at the values
+    every run had before them where a caller (`calibrate`, a hand-written run) leaves them out."""
     return complete_factors({k: v.item() if hasattr(v, "item") else v for k, v in run.items()})
 
 
