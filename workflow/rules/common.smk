@@ -24,6 +24,7 @@ from ablation.markup import rst_text
 from ablation.migrate import migrate
 from ablation.migrate import report as migration_report
 from ablation.names import DATASETS
+from ablation.provenance import files_sha256
 from ablation.runlock import hold_run_lock
 from ablation.seeds import seed_files
 from ablation.split import PROTOCOLS
@@ -154,11 +155,10 @@ REPORT_TEMPLATES = [
     for name in ("README.md.j2", "table.md.j2", "table.html.j2")
 ]
 SEED_FILES = [str(p) for p in seed_files()]
-# The report's rules take the code as input: an edit of it redraws the report (seconds), while the profiles' rerun
-# triggers leave finished training runs alone (hours each; each records its git commit).
-REPORT_CODE = sorted(
-    str(p) for p in Path(workflow.basedir, "workflow/scripts").rglob("*.py")
-)
+# The report's rules take a digest of the code as a param: an edit of it redraws the report (seconds), while the
+# profiles' rerun triggers leave finished training runs alone (hours each; each records its git commit). One value,
+# not the files as inputs, so that a report job does not list every module.
+REPORT_CODE_SHA256 = files_sha256(Path(workflow.basedir, "workflow/scripts"))
 # The outputs of rule aggregate, by the names ablation.layout.Figure.inputs uses.
 AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
 

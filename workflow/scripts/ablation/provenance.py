@@ -60,6 +60,16 @@ def training_code(package: Path = PACKAGE) -> str:
     return digest.hexdigest()
 
 
+def files_sha256(root: Path) -> str:
+    """One SHA-256 over the names (relative to `root`, so that a moved clone gives the same value) and bytes of the
+    Python files under `root`: a whole body of code as one value."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(root).rglob("*.py")):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root)}\n{len(data)}\n".encode() + data)
+    return digest.hexdigest()
+
+
 def hostname() -> str:
     return socket.gethostname()
 
