@@ -46,8 +46,10 @@ SlurmdPidFile=/run/slurmd-ablation.pid
 SlurmctldLogFile=/var/log/slurm-ablation/slurmctld.log
 SlurmdLogFile=/var/log/slurm-ablation/slurmd.log
 ReturnToService=2
-# Finished jobs stay visible to squeue/scontrol for 10 minutes: the executor polls with squeue (no accounting).
-MinJobAge=600
+# Finished jobs stay visible to squeue/scontrol for an hour: the executor polls with squeue (no accounting), and the
+# tests read every job's record once the workflow ends, which on a loaded machine (a run retried four times, at time
+# limits of 2 to 5 minutes) can be more than 10 minutes after its first job ended.
+MinJobAge=3600
 GresTypes=gpu
 NodeName=$host CPUs=$(nproc) RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
