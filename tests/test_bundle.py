@@ -11,7 +11,15 @@ import pytest
 from packaging.requirements import Requirement
 
 from ablation.bundle import (
-    MIB, TARGET_TORCH, BundleError, closure, read_freeze, read_pins, read_requirements, select, system_torch_lock,
+    MIB,
+    TARGET_TORCH,
+    BundleError,
+    closure,
+    read_freeze,
+    read_pins,
+    read_requirements,
+    select,
+    system_torch_lock,
 )
 from ablation.config import load_config
 from ablation.data import data_dir

@@ -14,7 +14,8 @@ version nobody wrote down) is taken from the target unpinned, and the install re
 `--without` leaves out the optional parts a given use does not need (the browser tests, the opt-in SVM backend, SLURM,
 snakemake's ILP scheduler) and what only they need; `--max-mib` refuses a bundle that would not travel. A bundle that
 leaves out a package another one declares (pulp, for snakemake) lists every package it installs, and is installed
-with `pip install --no-deps` (its `pip-options`), as pip would otherwise look for the missing one. Wheels are downloaded for the target's Python
+with `pip install --no-deps` (its `pip-options`), as pip would otherwise look for the missing one.
+Wheels are downloaded for the target's Python
 version and platform (default: this host's); a package published as a source archive only is built into a wheel
 here, which must then be pure Python.
 
