@@ -104,7 +104,7 @@ bench-timing: venv
 ##   224 (as run) and 28x28 with both loops at gpu_slots 1 and 4, and the default config's CUDA runs projected from
 ##   them; JSON into benchmarks/results/, a table per part (ARGS='--parts slice --models resnet18' narrows it)
 gpu-check: venv
-	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
+	PYTHONUNBUFFERED=1 $(BIN)/python benchmarks/gpu_check.py $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
 ## make config-docs: regenerate config/README.md's key tables and run counts from the schema and config/config.yaml
 config-docs: venv
