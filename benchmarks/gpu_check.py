@@ -579,7 +579,7 @@ def part_bench(check: Check, work: Path, row: dict) -> dict:
                       "--models", row["model"], "--batch-sizes", *map(str, args.bench_batch_sizes), "--data", str(data),
                       "--steps", str(args.bench_steps), "--repeats", str(args.bench_repeats), "--out", str(bench_out)],
                      REPO)  # fmt: skip
-    check.say(proc["output"].strip())
+    print(proc["output"].strip(), flush=True)  # the log has it already, under its command
     if proc["returncode"] != 0 or not bench_out.exists():
         return {"returncode": proc["returncode"], "stopped_at_budget": proc["stopped_at_budget"]}
     result = json.loads(bench_out.read_text())
