@@ -100,9 +100,10 @@ bench-timing: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --skip training grid overhead --out results/bench/timing.json
 
-## make gpu-check: on a GPU host, the CUDA tests, the GPU benchmark, seed 001's Question 2 rows through snakemake at
-##   224 (as run) and 28x28 with both loops at gpu_slots 1 and 4, and the default config's CUDA runs projected from
-##   them; JSON into benchmarks/results/, a table per part (ARGS='--parts slice --models resnet18' narrows it)
+## make gpu-check BUDGET=480: on a GPU host, in order of value and as far as BUDGET seconds go: the CUDA tests, the
+##   GPU benchmark, seed 001's Question 2 row 1 through snakemake at 224 (as run) and 28x28 with both loops, gpu_slots
+##   4 against 1, the default config's CUDA runs projected from them; a JSON and a log into benchmarks/results/, each
+##   part saved as it ends (ARGS=--dry: the expected time of each part, nothing run; docs/gpu-check.md)
 gpu-check: venv
 	PYTHONUNBUFFERED=1 $(BIN)/python benchmarks/gpu_check.py $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
