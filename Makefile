@@ -20,7 +20,7 @@ CONFIGFILES = --configfile $(CONFIG) $(if $(OFFLINE),$(OFFLINE)/offline.yaml)
 OUTDIR = $(shell PYTHONPATH=workflow/scripts $(BIN)/python -c \
   'import sys; from ablation.config import load_config; print(load_config(sys.argv[1])["outdir"])' $(CONFIG))
 
-.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-check status
+.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-bundle gpu-check status
 
 # The venv is rebuilt only when the lock (or the TORCH mode) changes. pip (not uv/poetry) finds the pinned torch on
 # local disks.
@@ -43,7 +43,11 @@ ifeq ($(OFFLINE),)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r $(LOCK)
 else
-	$(BIN)/pip install --quiet --no-index --find-links $(OFFLINE)/wheels -r $(OFFLINE)/requirements.txt
+	$(BIN)/pip install --quiet --no-index --find-links $(OFFLINE)/wheels $$(cat $(OFFLINE)/pip-options 2>/dev/null) \
+	  -r $(OFFLINE)/requirements.txt
+	@# A bundle takes some of the host's packages at versions nobody wrote down: say where they disagree, and go on.
+	@$(BIN)/pip check && echo "pip check: no conflicts" || echo "pip check: the conflicts above are the host's \
+	packages against the bundle's; the run goes on (make bundle TARGET_FREEZE=... with their versions avoids them)"
 endif
 	touch $@
 
@@ -96,11 +100,12 @@ bench-timing: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --skip training grid overhead --out results/bench/timing.json
 
-## make gpu-check: on a GPU host, the CUDA tests, the GPU benchmark, seed 001's Question 2 rows through snakemake at
-##   224 (as run) and 28x28 with both loops at gpu_slots 1 and 4, and the default config's CUDA runs projected from
-##   them; JSON into benchmarks/results/, a table per part (ARGS='--parts slice --models resnet18' narrows it)
+## make gpu-check BUDGET=480: on a GPU host, in order of value and as far as BUDGET seconds go: the CUDA tests, the
+##   GPU benchmark, seed 001's Question 2 row 1 through snakemake at 224 (as run) and 28x28 with both loops, gpu_slots
+##   4 against 1, the default config's CUDA runs projected from them; a JSON and a log into benchmarks/results/, each
+##   part saved as it ends (ARGS=--dry: the expected time of each part, nothing run; docs/gpu-check.md)
 gpu-check: venv
-	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
+	PYTHONUNBUFFERED=1 $(BIN)/python benchmarks/gpu_check.py $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
 ## make config-docs: regenerate config/README.md's key tables and run counts from the schema and config/config.yaml
 config-docs: venv
@@ -120,7 +125,20 @@ BUNDLE ?= dist/bundle
 bundle: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.bundle --out $(BUNDLE) --configfile $(CONFIG) \
 	  $(if $(PY_VERSION),--python-version $(PY_VERSION)) $(if $(PLATFORM),--platform $(PLATFORM)) \
-	  $(if $(TARGET_FREEZE),--target-freeze $(TARGET_FREEZE)) $(if $(DATASETS),--datasets $(DATASETS))
+	  $(if $(TARGET_FREEZE),--target-freeze $(TARGET_FREEZE)) $(if $(DATASETS),--datasets $(DATASETS)) \
+	  $(if $(WITHOUT),--without $(WITHOUT)) $(if $(MAX_MIB),--max-mib $(MAX_MIB))
+
+## make gpu-bundle: the bundle for the GPU host the GPU check is sized for (benchmarks/gpu-host-freeze.txt: Python 3.12,
+##   its torch and packages), Fashion-MNIST only, without the browser tests, the opt-in SVM backend, SLURM and pulp
+##   (snakemake's ILP scheduler), at most 56 MiB; into dist/gpu-bundle (BUNDLE=...)
+gpu-bundle: BUNDLE = dist/gpu-bundle
+gpu-bundle: PY_VERSION = 3.12
+gpu-bundle: PLATFORM = manylinux_2_28_x86_64
+gpu-bundle: DATASETS = fashion_mnist
+gpu-bundle: TARGET_FREEZE = benchmarks/gpu-host-freeze.txt
+gpu-bundle: WITHOUT = browser sklearnex slurm ilp
+gpu-bundle: MAX_MIB = 56
+gpu-bundle: bundle
 
 ## make lock: re-pin requirements.lock from requirements.in (needs a working venv)
 lock: venv

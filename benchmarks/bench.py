@@ -89,20 +89,24 @@ def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def bench_training(device, steps, repeats, threads) -> tuple[list[dict], float]:
-    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU)."""
+def bench_training(
+    device, steps, repeats, threads, models=("resnet18", "resnet50"), batch_sizes=(16, 32), data=DATA
+) -> tuple[list[dict], float]:
+    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU).
+    `data`: a directory of the four raw IDX files (MNIST's, or Fashion-MNIST's: the same format and names)."""
+    data = Path(data)
     torch.set_num_threads(threads)
-    images, labels = load_pooled(DATA)
+    images, labels = load_pooled(data)
     images, labels = torch.from_numpy(images[:60_000].copy()), torch.from_numpy(labels[:60_000].astype("int64"))
     # torchvision's MNIST wants its raw files under <root>/MNIST/raw: link the verified ones there.
     mnist_root = Path(tempfile.mkdtemp(prefix="bench-mnist-"))
     (mnist_root / "MNIST/raw").mkdir(parents=True)
     for name in FILES.values():
-        (mnist_root / "MNIST/raw" / name).symlink_to(DATA / name)
+        (mnist_root / "MNIST/raw" / name).symlink_to(data / name)
     peak = matmul_peak_flops(device)
     rows = []
-    for model_name in ("resnet18", "resnet50"):
-        for batch_size in (16, 32):
+    for model_name in models:
+        for batch_size in batch_sizes:
             rates = {"naive": [], "dataloader": [], "resident": []}
             capture = []
             for _ in range(repeats):  # interleaved: each repeat measures all three, so drift hits all alike
@@ -443,7 +447,13 @@ def main(argv=None):
     parser.add_argument("--timing-train-images", type=int, default=640)
     parser.add_argument("--timing-epochs", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["training", "grid", "overhead", "timing"])
+    parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50"], help="the training table's models")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 32])
+    parser.add_argument("--data", default=str(DATA), help="the training table's raw IDX files (default: MNIST's)")
     args = parser.parse_args(argv)
+    if "training" not in args.skip and not (Path(args.data) / FILES["train_images"]).exists():
+        sys.exit(f"bench: no {FILES['train_images']} in {args.data}: fetch the data first (make bench does), or name"
+                 " a directory of the four raw IDX files with --data")  # fmt: skip
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cores = os.cpu_count()
     steps = args.steps or (200 if device == "cuda" else 20)
@@ -454,7 +464,9 @@ def main(argv=None):
         print(f"Training images/s on {device} ({cores} threads; medians of {args.repeats}, {steps} steps each)")
         print(f"{'model':<9} {'batch':>5} {'(a) naive':>10} {'(b) ours':>10} {'(c) res.':>10} {'b/a':>8} {'c/a':>8}"
               f" {'MFU (c)':>8} {'epoch (c)':>9}")  # fmt: skip
-        result["training"], result["matmul_peak_flops"] = bench_training(device, steps, args.repeats, cores)
+        result["training"], result["matmul_peak_flops"] = bench_training(
+            device, steps, args.repeats, cores, args.models, args.batch_sizes, args.data
+        )
         print(f"matrix-multiply peak measured: {result['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
     if "grid" not in args.skip and device == "cpu":
         grid = bench_grid(cores, args.grid_runs, args.grid_batch_size, args.grid_train_images)

@@ -53,3 +53,38 @@ def test_the_slice_runs_at_each_slot_count_and_projects_the_default_configs_cuda
     assert "('resnet18', 16, 224, 'dataloader', 'amp')" in projection["unmatched"]
     assert 0 < projection["wall_s"] <= projection["compute_s"] + 1e-6  # at most one run after another
     assert "Projection (from the slice at gpu_slots" in proc.stdout
+
+
+def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_in_480_s():
+    """From the seeds' T4 figures and the FLOP counts, nothing run: each part's expected seconds, their running sum,
+    and the verdict on a-e against the budget, all of one arithmetic."""
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry", "--budget", "480"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line[:2] in {f"{c}." for c in "abcdefg"}]
+    assert [r[1] for r in rows] == ["tests", "bench", "as_run", "as_run_dataloader", "ours_28", "slots", "projection"]
+    seconds = [float(r[2]) for r in rows]
+    assert all(s > 0 for s in seconds) and [float(r[3]) for r in rows][-1] == pytest.approx(sum(seconds), abs=4)
+    (verdict,) = [line for line in proc.stdout.splitlines() if line.startswith("a-e:")]
+    assert float(verdict.split()[1]) == pytest.approx(sum(seconds[:5]), abs=3) and float(verdict.split()[1]) <= 475
+    assert verdict.endswith("fit in the budget of 480 s")
+    # The arithmetic is the device's: at 224 the resident graph row takes less than the seeds' eager loop.
+    assert seconds[2] < seconds[3]
+
+
+def test_a_budget_too_short_for_any_part_ends_at_once_naming_every_part_skipped(tmp_path):
+    out = tmp_path / "check.json"
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--budget", "6", "--out",
+                           str(out), "--workdir", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert [s["part"] for s in result["skipped"]] == ["a. tests", "b. bench", "c. as_run", "d. as_run_dataloader",
+                                                      "e. ours_28", "f. slots", "g. projection"]  # fmt: skip
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("skipped: a. tests (expected")]
+    assert line in out.with_suffix(".log").read_text() and not (tmp_path / "work").exists()
+    too_short = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--budget", "5", "--dry"], cwd=REPO,
+                               capture_output=True, text=True)  # fmt: skip
+    assert (
+        too_short.returncode == 1 and "--budget 5 leaves no time for a part: give it more than 5 s" in too_short.stderr
+    )

@@ -9,12 +9,19 @@
       manifest.json      the target (Python, platform), every file with its SHA-256, what was left out and why
 
 The target's `pip freeze` (`--target-freeze`) narrows the wheels to what it lacks: a locked package it has at a version
-that every locked package depending on it accepts is taken from it. Wheels are downloaded for the target's Python
+that every locked package depending on it accepts is taken from it. A bare name in it (a package the target has at a
+version nobody wrote down) is taken from the target unpinned, and the install reports `pip check`'s conflicts.
+`--without` leaves out the optional parts a given use does not need (the browser tests, the opt-in SVM backend, SLURM,
+snakemake's ILP scheduler) and what only they need; `--max-mib` refuses a bundle that would not travel. A bundle that
+leaves out a package another one declares (pulp, for snakemake) lists every package it installs, and is installed
+with `pip install --no-deps` (its `pip-options`), as pip would otherwise look for the missing one.
+Wheels are downloaded for the target's Python
 version and platform (default: this host's); a package published as a source archive only is built into a wheel
 here, which must then be pure Python.
 
     python -m ablation.bundle --out dist/bundle [--python-version 3.11] [--platform manylinux_2_28_x86_64]
                               [--target-freeze freeze.txt] [--configfile config/config.yaml]
+                              [--without browser sklearnex slurm] [--max-mib 56]
 """
 
 import argparse
@@ -43,6 +50,16 @@ REPO = Path(__file__).resolve().parents[3]
 TARGET_TORCH = ("torch", "torchvision")
 # Development tools a machine that runs the study (and its tests, with pytest) does not need: `make lint` only.
 LINT_ONLY = ("ruff", "snakefmt")
+# Parts of the lock that a bundle may leave out (`--without`): the roots, and why a bundle without them still runs the
+# study. What only they need goes with them.
+OPTIONAL = {
+    "browser": (("playwright", "markdown-it-py"), "the browser tests and the README rendering test only"),
+    "sklearnex": (("scikit-learn-intelex",), "the opt-in SVM backend (`backend: sklearnex`) only"),
+    "slurm": (("snakemake-executor-plugin-slurm",), "`--profile profiles/slurm` only"),
+    # snakemake imports pulp only for its ILP scheduler, and without it says so and schedules greedily (its api.py).
+    "ilp": (("pulp",), "snakemake's ILP scheduler only; without pulp it schedules greedily"),
+}
+MIB = 1024 * 1024
 
 
 class BundleError(RuntimeError):
@@ -58,6 +75,26 @@ def read_pins(path) -> dict[str, str]:
             name, version = line.split("==", 1)
             pins[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
     return pins
+
+
+def read_freeze(path) -> dict[str, str | None]:
+    """A target's packages: {canonical name: version}, None for a bare name (present, version unknown)."""
+    found = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.split("#")[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        if "==" in line:
+            name, version = line.split("==", 1)
+            found[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
+        elif re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", line):
+            found[canonicalize_name(line)] = None
+        else:
+            raise BundleError(
+                f"{path}, line {number}: {line!r} is neither `name==version` nor a bare package name: write the "
+                "target's `pip freeze` line, or the name alone where its version is not known"
+            )
+    return found
 
 
 def read_requirements(path) -> list[Requirement]:
@@ -128,18 +165,26 @@ def rejections(name: str, version: str, candidates: set[str], requirements: list
     return found
 
 
-def select(lock: dict[str, str], requirements: list[Requirement], target: dict[str, str]) -> dict:
-    """Which locked packages go into the bundle: {"bundled": {name: version}, "from_target": {name: version},
-    "left_out": {name: why}, "target_rejected": {name: why the target's version does not do}}."""
+def select(lock: dict[str, str], requirements: list[Requirement], target: dict[str, str | None], without=()) -> dict:
+    """Which locked packages go into the bundle: {"bundled": {name: version}, "from_target": {name: version, or None
+    where the target's version is unknown}, "left_out": {name: why}, "target_rejected": {name: why the target's
+    version does not do}}. `without`: OPTIONAL groups to leave out."""
+    unknown = sorted(set(without) - set(OPTIONAL))
+    if unknown:
+        raise BundleError(f"--without {' '.join(unknown)}: no such part; the parts are {', '.join(OPTIONAL)}")
     left_out = {name: "the target's own torch" for name in TARGET_TORCH}
     left_out |= {name: "needed by torch/torchvision only" for name in torch_only(requirements) if name in lock}
     lint = set(LINT_ONLY) | only_for(LINT_ONLY, requirements)
     left_out |= {name: "`make lint` only (a development tool)" for name in lint if name in lock}
+    for group in without:
+        roots, why = OPTIONAL[group]
+        names = set(roots) | only_for(roots, requirements)
+        left_out |= {name: why for name in names if name in lock and name not in left_out}
     candidates = {name for name in lock if name not in left_out}
     rejected = {
         name: f"the target's {target[name]} is not accepted by " + ", ".join(why)
         for name in candidates
-        if name in target and (why := rejections(name, target[name], candidates, requirements))
+        if target.get(name) and (why := rejections(name, target[name], candidates, requirements))
     }
     from_target = {name: target[name] for name in sorted(candidates) if name in target and name not in rejected}
     bundled = {name: lock[name] for name in sorted(candidates) if name not in from_target}
@@ -236,9 +281,26 @@ def bundle_data(out: Path, config: dict, datasets=DATASETS) -> dict[str, dict]:
     return sums
 
 
+def unmet(bundled: dict[str, str], left_out: dict[str, str]) -> dict[str, list[str]]:
+    """{bundled package: its declared requirements that the bundle leaves out on purpose}, from this environment's
+    metadata of the locked packages."""
+    found = {}
+    for name in sorted(bundled):
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        missing = [str(r) for r in map(Requirement, requires) if _applies(r, None) and
+                   canonicalize_name(r.name) in left_out and canonicalize_name(r.name) not in TARGET_TORCH]  # fmt: skip
+        if missing:
+            found[name] = missing
+    return found
+
+
 def write_bundle(
-    out, python_version=None, platform=None, target_freeze=None, configfile=None, datasets=DATASETS
-) -> dict:
+    out, python_version=None, platform=None, target_freeze=None, configfile=None, datasets=DATASETS, without=(),
+    max_mib=None,
+) -> dict:  # fmt: skip
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"{out} is not empty: remove it, or name another directory (BUNDLE=...)")
@@ -246,13 +308,22 @@ def write_bundle(
     wheels.mkdir(parents=True)
     config = load_config(configfile or REPO / "config/config.yaml")
     requirements = read_requirements(REPO / "requirements.in")
-    target = read_pins(target_freeze) if target_freeze else {}
-    chosen = select(read_pins(REPO / "requirements.lock"), requirements, target)
+    target = read_freeze(target_freeze) if target_freeze else {}
+    lock = read_pins(REPO / "requirements.lock")
+    chosen = select(lock, requirements, target, without)
     built = download_wheels(chosen["bundled"], wheels, python_version, platform)
-    pins = {**chosen["bundled"], **chosen["from_target"]}
+    unpinned = sorted(name for name, version in chosen["from_target"].items() if version is None)
+    # Left out on purpose (the lint tools, --without), though a bundled package declares it: the bundle lists its
+    # whole closure, so it installs without pip's dependency resolution.
+    declared = unmet(chosen["bundled"], {n: w for n, w in chosen["left_out"].items() if "torch" not in w})
+    if declared:
+        (out / "pip-options").write_text("--no-deps\n")
+    pins = {**chosen["bundled"], **{n: v for n, v in chosen["from_target"].items() if v is not None}}
     (out / "requirements.txt").write_text(
         "# Installed from wheels/ with `pip install --no-index --find-links wheels -r requirements.txt`; the target\n"
-        "# brings torch, torchvision and the packages of its own pip freeze pinned here.\n"
+        "# brings torch, torchvision and the packages of its own pip freeze pinned here"
+        + (f", and, at its own versions, {', '.join(unpinned)}" if unpinned else "")
+        + ".\n"
         + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
     )
     data = bundle_data(out, config, datasets)
@@ -272,9 +343,21 @@ def write_bundle(
         "from_target": chosen["from_target"],
         "left_out": chosen["left_out"],
         "target_rejected": chosen["target_rejected"],
+        "declared_but_left_out": declared,
+        "pip_options": ["--no-deps"] if declared else [],
+        "without": list(without),
         "wheels_bytes": sum(f["bytes"] for f in files.values()),
         "files": {**files, **data},
     }
+    manifest["bytes"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) + len(json.dumps(manifest)) + 64
+    if max_mib and manifest["bytes"] > max_mib * MIB:
+        largest = sorted(files.items(), key=lambda item: -item[1]["bytes"])[:5]
+        raise BundleError(
+            f"{out} holds {manifest['bytes'] / MIB:.1f} MiB, over --max-mib {max_mib}; the largest wheels: "
+            + ", ".join(f"{Path(name).name} {entry['bytes'] / MIB:.1f} MiB" for name, entry in largest)
+            + ". Leave parts out (--without), name what the target has (--target-freeze), or carry fewer datasets"
+            f" (--datasets); {out} is left as it is to look at"
+        )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -300,21 +383,30 @@ def main(argv=None) -> None:
     parser.add_argument("--target-freeze", help="the target's `pip freeze`: bundle only what it lacks")
     parser.add_argument("--configfile", help="the config whose data sources and SHA-256 sums to use")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=DATASETS, help="default: both")
+    parser.add_argument("--without", nargs="+", default=[], metavar="PART", help=f"leave out: {', '.join(OPTIONAL)}")
+    parser.add_argument("--max-mib", type=float, help="refuse a bundle larger than this (MiB)")
     args = parser.parse_args(argv)
     if args.write_system_torch_lock:
         Path(args.write_system_torch_lock).write_text(system_torch_lock())
         return
     try:
         manifest = write_bundle(
-            args.out, args.python_version, args.platform, args.target_freeze, args.configfile, args.datasets
-        )
+            args.out, args.python_version, args.platform, args.target_freeze, args.configfile, args.datasets,
+            args.without, args.max_mib,
+        )  # fmt: skip
     except BundleError as err:
         sys.exit(f"make bundle: {err}")
+    wheels = {name: entry["bytes"] for name, entry in manifest["files"].items() if name.startswith("wheels/")}
+    largest = sorted(wheels, key=wheels.get, reverse=True)[:5]
     print(
-        f"{args.out}: {len(manifest['bundled'])} wheels ({manifest['wheels_bytes'] / 1e6:.1f} MB), "
-        f"{len(manifest['from_target'])} packages from the target, {len(manifest['left_out'])} left out "
-        f"(torch, torchvision, what only they need, the lint tools), {' and '.join(args.datasets)} as verified "
-        ".gz.\n"
+        f"{args.out}: {manifest['bytes'] / MIB:.1f} MiB in all"
+        + (f" (limit {args.max_mib:g} MiB)" if args.max_mib else "")
+        + f"; {len(wheels)} wheels ({manifest['wheels_bytes'] / MIB:.1f} MiB), "
+        f"{len(manifest['from_target'])} packages from the target, "
+        f"{len(manifest['left_out'])} left out (torch, torchvision, what only they need, the lint tools"
+        + (f", {', '.join(args.without)}" if args.without else "")
+        + f"), {' and '.join(args.datasets)} as verified .gz.\n"
+        f"Largest wheels: {', '.join(f'{Path(n).name} {wheels[n] / MIB:.1f} MiB' for n in largest)}.\n"
         f"On the target: make venv TORCH=system OFFLINE={args.out}, then "
         f"make run OFFLINE={args.out} (the data from {args.out}/data)."
     )
