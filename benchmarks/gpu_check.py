@@ -706,7 +706,7 @@ def main(argv=None) -> None:
         return
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(
-            "gpu-check: torch sees no CUDA device here. Run it on a GPU host (see README, 'The host's own torch'"
+            "gpu-check: torch sees no CUDA device here. Run it on a GPU host (see docs/gpu-check.md"
             " for setting one up without network); `--device cpu` runs the machinery on the CPU."
         )
     validate_config(yaml.safe_load((REPO / "config/config.yaml").read_text()))
