@@ -14,15 +14,29 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ablation.provenance import TRAINING_CODE, training_code
-from ablation.records import validate_metrics
-from ablation.train import build_model, complete_run, count_macs, run_identity, run_resnet, why_not_continued
+from ablation.records import read_json, validate_metrics
+from ablation.train import (
+    build_model,
+    complete_run,
+    count_macs,
+    evaluate,
+    load_parts,
+    normalisation,
+    run_identity,
+    run_resnet,
+    why_not_continued,
+)
 from conftest import REPO, RUN, TRAINING, train_args, without_times
 
 
 @pytest.fixture(scope="module")
-def reference(prepared_split, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference")
-    return run_resnet(**train_args(prepared_split, out))
+def reference_dir(prepared_split, tmp_path_factory):
+    return tmp_path_factory.mktemp("reference")
+
+
+@pytest.fixture(scope="module")
+def reference(prepared_split, reference_dir):
+    return run_resnet(**train_args(prepared_split, reference_dir))
 
 
 def test_a_run_writes_valid_metrics_with_provenance(reference):
@@ -46,6 +60,37 @@ def test_a_run_writes_valid_metrics_with_provenance(reference):
     assert provenance["torch_build"] == torch.__version__ and provenance["torch_from"] == "venv"
     assert provenance["cuda_version"] == torch.version.cuda
     assert len(provenance["split_checksum"]) == 64 and len(provenance["data_sha256"]) == 4
+
+
+def test_the_test_metrics_are_the_final_models_on_the_test_part_normalised_with_the_training_parts_stats(
+    reference, reference_dir, prepared_split
+):
+    """The checkpoint left beside a finished run holds the model that was tested: evaluated again on the split's test
+    part, normalised with the split's recorded training mean and std, it gives the run's test loss and accuracy
+    exactly (deterministic on the CPU); on the validation part, or normalised with (0.5, 0.5), it does not."""
+    state = torch.load(reference_dir / "checkpoint" / "checkpoint.pt", weights_only=False)
+    assert len(state["history"]) == RUN["epochs"] and state["position"] is None
+    run = complete_run(RUN)
+    model = build_model(run["model"], run["stem"])
+    model.load_state_dict(state["model"])
+    parts = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])
+    meta = read_json(prepared_split["split_json"])
+    spec = (TRAINING["eval_batch_size"], run["input_size"], run["stem"])
+
+    def scored(part, mean, std):
+        return evaluate(model, *parts[part], mean, std, "cpu", *spec)
+
+    assert scored("test", meta["mean"], meta["std"]) == (reference["test_loss"], reference["test_accuracy"])
+    assert scored("val", meta["mean"], meta["std"])[0] != reference["test_loss"]
+    assert scored("test", 0.5, 0.5)[0] != reference["test_loss"]
+    assert len(parts["test"][1]) == reference["split"]["test"] == meta["sizes"]["test"]
+
+
+def test_a_run_normalises_with_its_splits_training_stats_or_the_seeds_half():
+    meta = {"mean": 0.13, "std": 0.31}
+    assert normalisation(complete_run(RUN), meta) == (0.13, 0.31)
+    assert complete_run(RUN)["normalisation"] == "train_stats"
+    assert normalisation({**complete_run(RUN), "normalisation": "half"}, meta) == (0.5, 0.5)
 
 
 def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
