@@ -118,26 +118,3 @@ def test_the_normalisation_statistics_are_the_training_parts_pixels_alone(tmp_pa
         assert meta["std"] == pytest.approx(train_pixels.std(), rel=1e-12), protocol
         if protocol != "pooled":  # the seeds' protocols train on the training file alone: darker than all images
             assert meta["mean"] < pooled.mean() - 0.05, protocol
-
-
-def test_the_recorded_mean_and_std_are_the_training_parts_alone(tmp_path):
-    """A fixture whose test file is white (255) and whose training file is half black, half 102 (0.4) in every image:
-    the training file's pixels have mean 0.2 and std 0.2 exactly. Where the test part is the test file (seed001), the
-    split records those; where the pooled split puts some white images into training, the mean and std are those of
-    its dark and white images in the counts it holds. A mean over all images would be brighter."""
-    n_train_file, n_test_file = 200, 50
-    dark = np.zeros((n_train_file, 28, 28), dtype=np.uint8)
-    dark[:, :14] = 102
-    white = np.full((n_test_file, 28, 28), 255, dtype=np.uint8)
-    for prefix, images in (("train", dark), ("test", white)):
-        write_idx(tmp_path / FILES[f"{prefix}_images"], images)
-        write_idx(tmp_path / FILES[f"{prefix}_labels"], (np.arange(len(images)) % 10).astype(np.uint8))
-    _, meta = make_split(tmp_path, FRACTIONS, seed=0, protocol="seed001")
-    assert meta["mean"] == pytest.approx(0.2, abs=1e-12) and meta["std"] == pytest.approx(0.2, abs=1e-12)
-    parts, meta = make_split(tmp_path, FRACTIONS, seed=0)
-    n_white = int((parts["train"] >= n_train_file).sum())
-    n_dark = len(parts["train"]) - n_white
-    assert 0 < n_white < n_test_file, "the pooled training part holds some, not all, of the white images"
-    pixels = np.concatenate([np.repeat([0.0, 0.4], 392 * n_dark), np.ones(784 * n_white)])
-    assert meta["mean"] == pytest.approx(pixels.mean(), abs=1e-12)
-    assert meta["std"] == pytest.approx(pixels.std(), abs=1e-12)

@@ -19,8 +19,11 @@ from ablation.train import (
     build_model,
     complete_run,
     count_macs,
+    epoch_permutation,
     evaluate,
     load_parts,
+    make_epoch_runner,
+    make_optimizer,
     normalisation,
     run_identity,
     run_resnet,
@@ -91,6 +94,67 @@ def test_a_run_normalises_with_its_splits_training_stats_or_the_seeds_half():
     assert normalisation(complete_run(RUN), meta) == (0.13, 0.31)
     assert complete_run(RUN)["normalisation"] == "train_stats"
     assert normalisation({**complete_run(RUN), "normalisation": "half"}, meta) == (0.5, 0.5)
+
+
+class Caught(Exception):
+    """Raised by a progress wrapper with the batches a run's training pass was handed, before any step."""
+
+
+def the_runs_loader(run: dict, permutation, position=None):
+    """The DataLoader the run's own epoch runner builds for one epoch (from `position`, where a stopped pass was),
+    caught by the progress wrapper before a step is taken, so no device is touched."""
+    images = torch.zeros(70, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(70) % 10
+    model = build_model(run["model"], run["stem"])
+    optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], run["momentum"], 0.0)
+
+    def catch(batches):
+        raise Caught(batches)
+
+    run_epoch, compile_time_s = make_epoch_runner(run, model, optimizer, (images, labels), 0.1, 0.3)
+    assert compile_time_s is None
+    with pytest.raises(Caught) as caught:
+        run_epoch(permutation, progress=catch, position=position)
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize(
+    "device, pin_memory, pinned", [("cuda", True, True), ("cuda", False, False), ("cpu", True, False)]
+)
+def test_the_runs_loader_pins_on_cuda_only_and_takes_the_epochs_order_from_the_step_it_resumes_at(
+    device, pin_memory, pinned
+):
+    """pin_memory acts on CUDA only; the batches come in the epoch's permutation at the run's batch size, and a pass
+    resumed at step 2 starts 2 batches into that order."""
+    run = complete_run({**RUN, "device": device, "pin_memory": pin_memory, "batch_size": 16})
+    permutation = epoch_permutation(run["seed"], 2, 70)
+    loader = the_runs_loader(run, permutation)
+    assert isinstance(loader, torch.utils.data.DataLoader)
+    assert loader.pin_memory is pinned and loader.batch_size == 16 and loader.num_workers == 0
+    assert list(loader.sampler) == permutation.tolist()
+    resumed = the_runs_loader(run, permutation, position={"step": 2})
+    assert list(resumed.sampler) == permutation[32:].tolist() and resumed.pin_memory is pinned
+
+
+def test_an_epochs_order_is_a_permutation_set_by_the_seed_and_the_epoch():
+    first = epoch_permutation(seed=0, epoch=1, n=50)
+    assert sorted(first.tolist()) == list(range(50))
+    assert torch.equal(first, epoch_permutation(seed=0, epoch=1, n=50))
+    assert not torch.equal(first, epoch_permutation(seed=0, epoch=2, n=50)), "each epoch its own order"
+    assert not torch.equal(first, epoch_permutation(seed=1, epoch=1, n=50)), "each seed its own orders"
+    # Neither draws from torch's global generator, so a resumed run's orders do not depend on what ran before.
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    assert torch.equal(epoch_permutation(seed=0, epoch=1, n=50), first)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_another_seed_trains_another_model(reference, prepared_split, tmp_path):
+    """The run's seed sets its initial weights and its batch order: one epoch at seed 1 ends elsewhere than the first
+    epoch of the reference run (seed 0)."""
+    other = run_resnet(**train_args(prepared_split, tmp_path, seed=1, epochs=1))
+    assert other["history"][0]["train_loss"] != reference["history"][0]["train_loss"]
+    assert other["history"][0]["val_loss"] != reference["history"][0]["val_loss"]
 
 
 def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
