@@ -21,6 +21,13 @@ def test_full_size_parts_are_the_studys():
     assert part_sizes(70_000, FRACTIONS) == {"train": 49_000, "val": 7_000, "test": 14_000}
 
 
+def test_uneven_sizes_go_to_the_largest_remainders():
+    # 70/10/20 of 7 is 4.9/0.7/1.4: floors 4/0/1, and the 2 images left go to train (0.9) and val (0.7), not test.
+    assert part_sizes(7, FRACTIONS) == {"train": 5, "val": 1, "test": 1}
+    # Of 11: 7.7/1.1/2.2, floors 7/1/2, the one left to train.
+    assert part_sizes(11, FRACTIONS) == {"train": 8, "val": 1, "test": 2}
+
+
 @pytest.fixture(scope="module")
 def labels():
     # Unequal classes, like MNIST's (its train label counts), pooled to 7,000.
