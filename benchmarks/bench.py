@@ -89,20 +89,24 @@ def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def bench_training(device, steps, repeats, threads) -> tuple[list[dict], float]:
-    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU)."""
+def bench_training(
+    device, steps, repeats, threads, data_dir=DATA, models=("resnet18", "resnet50"), batch_sizes=(16, 32), matmul_n=2048
+) -> tuple[list[dict], float]:
+    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU, of
+    `matmul_n` x `matmul_n` matrices). `data_dir`: the MNIST files, verified."""
     torch.set_num_threads(threads)
-    images, labels = load_pooled(DATA)
+    data_dir = Path(data_dir)
+    images, labels = load_pooled(data_dir)
     images, labels = torch.from_numpy(images[:60_000].copy()), torch.from_numpy(labels[:60_000].astype("int64"))
     # torchvision's MNIST wants its raw files under <root>/MNIST/raw: link the verified ones there.
     mnist_root = Path(tempfile.mkdtemp(prefix="bench-mnist-"))
     (mnist_root / "MNIST/raw").mkdir(parents=True)
     for name in FILES.values():
-        (mnist_root / "MNIST/raw" / name).symlink_to(DATA / name)
-    peak = matmul_peak_flops(device)
+        (mnist_root / "MNIST/raw" / name).symlink_to(data_dir / name)
+    peak = matmul_peak_flops(device, matmul_n)
     rows = []
-    for model_name in ("resnet18", "resnet50"):
-        for batch_size in (16, 32):
+    for model_name in models:
+        for batch_size in batch_sizes:
             rates = {"naive": [], "dataloader": [], "resident": []}
             capture = []
             for _ in range(repeats):  # interleaved: each repeat measures all three, so drift hits all alike
