@@ -742,7 +742,13 @@ def test_the_fixture_study_gets_all_six_claims(study):
     # The best SVM against the best ResNet on MNIST's pooled test part, each by its binomial error.
     (competitive,) = [p for p in found[5].parts if p.comparison.startswith("MNIST: best SVM")]
     assert competitive.estimate is not None and competitive.test == "TOST (z)"
+    # The best SVM 0.95 (rbf), the best ResNet 0.94 (Adam, 2 epochs, seed 0: 0.90 + 0.02 + 0.01 x 2): +1 point.
+    assert competitive.estimate.value == pytest.approx(100 * (0.95 - 0.94))
     assert math.isfinite(found[0].parts[0].estimate.value)
+    # Claim 1's one MNIST pair: Q1's seed 0, Adam 0.93 against SGD 0.91 (seed 1's Adam diverged): +2 points, and one
+    # pair cannot show consistency.
+    assert found[0].parts[0].estimate.value == pytest.approx(100 * (0.93 - 0.91))
+    assert found[0].parts[0].estimate.n == 1 and found[0].parts[0].verdict == INCONCLUSIVE
 
 
 # Figures -----------------------------------------------------------------------------------------------------------
