@@ -1,7 +1,9 @@
 """Training one grid point for real on fixture data: determinism, resume after SIGKILL, divergence, FLOPs, schema."""
 
+import io
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -9,14 +11,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ablation.precision import Precision
 from ablation.provenance import TRAINING_CODE, training_code
 from ablation.records import read_json, validate_metrics
 from ablation.train import (
     build_model,
+    build_model_and_optimizer,
     complete_run,
     count_macs,
     epoch_permutation,
@@ -25,8 +30,10 @@ from ablation.train import (
     make_epoch_runner,
     make_optimizer,
     normalisation,
+    resume,
     run_identity,
     run_resnet,
+    save_checkpoint,
     why_not_continued,
 )
 from conftest import REPO, RUN, TRAINING, train_args, without_times
@@ -149,12 +156,21 @@ def test_an_epochs_order_is_a_permutation_set_by_the_seed_and_the_epoch():
     assert torch.equal(torch.get_rng_state(), before)
 
 
-def test_another_seed_trains_another_model(reference, prepared_split, tmp_path):
-    """The run's seed sets its initial weights and its batch order: one epoch at seed 1 ends elsewhere than the first
-    epoch of the reference run (seed 0)."""
+def test_the_seed_sets_the_initial_weights_and_the_batch_order(reference, prepared_split, tmp_path):
+    """One epoch at seed 1 ends elsewhere than the first epoch of the reference run (seed 0), and where the run's own
+    loop ends from weights drawn after seeding torch with 1 and the epoch's order for seed 1."""
     other = run_resnet(**train_args(prepared_split, tmp_path, seed=1, epochs=1))
     assert other["history"][0]["train_loss"] != reference["history"][0]["train_loss"]
     assert other["history"][0]["val_loss"] != reference["history"][0]["val_loss"]
+    run = complete_run({**RUN, "seed": 1, "epochs": 1})
+    torch.manual_seed(1)
+    model, optimizer = build_model_and_optimizer(run, TRAINING)
+    train = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])["train"]
+    meta = read_json(prepared_split["split_json"])
+    run_epoch, _ = make_epoch_runner(run, model, optimizer, train, meta["mean"], meta["std"])
+    by_hand = run_epoch(epoch_permutation(1, 1, len(train[1])))
+    assert by_hand["train_loss"] == pytest.approx(other["history"][0]["train_loss"], rel=1e-9)
+    assert by_hand["train_accuracy"] == other["history"][0]["train_accuracy"]
 
 
 def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
@@ -356,3 +372,31 @@ def test_a_checkpoint_is_continued_only_by_its_own_run_and_training_code():
     assert why_not_continued(checkpoint_state(identity, 1), identity, retrain=True) is None
     stopped = checkpoint_state(identity, RUN["epochs"] - 1, position={"epoch": RUN["epochs"], "step": 3})
     assert why_not_continued(stopped, identity, retrain=True) is None
+
+
+def test_resume_puts_back_the_weights_optimizer_position_and_random_generators_it_saved(tmp_path):
+    """A checkpoint taken mid-epoch, resumed into a fresh model and optimizer after every generator was reseeded:
+    the weights, Adam's moments, the history, start time and position, and the next draws of torch, numpy and
+    random are those that followed the save."""
+    identity = run_identity(complete_run(RUN), TRAINING, "0" * 64)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    torch.manual_seed(7), np.random.seed(7), random.seed(7)
+    history, position = [{"epoch": 1}], {"epoch": 2, "step": 3}
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, identity, model, optimizer, Precision("fp32", "cpu"), history, "first start", position)
+    following = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(8), np.random.seed(8), random.seed(8)
+    fresh = torch.nn.Linear(4, 2)
+    fresh_optimizer = torch.optim.Adam(fresh.parameters())
+    log = io.StringIO()
+    resumed = resume(path, identity, fresh, fresh_optimizer, Precision("fp32", "cpu"), "cpu", "this start", log)
+    assert resumed == (history, "first start", position)
+    assert "resuming in epoch 2 at step 3" in log.getvalue()
+    assert torch.equal(torch.rand(3), following[0])
+    assert np.array_equal(np.random.rand(3), following[1]) and random.random() == following[2]
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    saved, loaded = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    assert torch.equal(loaded[0]["exp_avg"], saved[0]["exp_avg"]) and loaded[0]["step"] == saved[0]["step"] == 1
