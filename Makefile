@@ -76,6 +76,13 @@ demo-report: venv
 test: venv
 	$(BIN)/python -m pytest
 
+## make mutants: the mutation check, apart from make test (tens of minutes): each small breakage listed in
+##   benchmarks/mutants.yaml applied alone to a copy of the checkout and its tests run; fails naming any breakage the
+##   suite lets pass (ARGS='--only NAME' for one, '--list' for all). A change of the code keeps the list's texts current
+.PHONY: mutants
+mutants: venv
+	$(BIN)/python benchmarks/mutants.py $(ARGS)
+
 ## make plan: runs per study and device, estimated compute and local wall time (CONFIG=..., CORES=N)
 NCORES ?= $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 plan: venv

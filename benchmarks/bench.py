@@ -90,10 +90,11 @@ def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
 
 
 def bench_training(
-    device, steps, repeats, threads, models=("resnet18", "resnet50"), batch_sizes=(16, 32), data=DATA
+    device, steps, repeats, threads, models=("resnet18", "resnet50"), batch_sizes=(16, 32), data=DATA, matmul_n=2048
 ) -> tuple[list[dict], float]:
-    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU).
-    `data`: a directory of the four raw IDX files (MNIST's, or Fashion-MNIST's: the same format and names)."""
+    """The training table's rows (one per model and batch size), and the matrix-multiply peak FLOP/s (for MFU, of
+    `matmul_n` x `matmul_n` matrices). `data`: a directory of the four raw IDX files (MNIST's, or Fashion-MNIST's: the
+    same format and names)."""
     data = Path(data)
     torch.set_num_threads(threads)
     images, labels = load_pooled(data)
@@ -103,7 +104,7 @@ def bench_training(
     (mnist_root / "MNIST/raw").mkdir(parents=True)
     for name in FILES.values():
         (mnist_root / "MNIST/raw" / name).symlink_to(data / name)
-    peak = matmul_peak_flops(device)
+    peak = matmul_peak_flops(device, matmul_n)
     rows = []
     for model_name in models:
         for batch_size in batch_sizes:

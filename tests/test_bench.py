@@ -3,9 +3,12 @@
 import importlib.util
 import math
 import shutil
+import statistics
 
 import pytest
+import torch
 
+from ablation.cost import MACS
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -90,11 +93,11 @@ def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fix
         assert len(variant["epoch_time_s"]) == repeats * epochs * rounds and variant["epoch_time_cv"] >= 0
         assert len(variant["wall_s"]) == rounds
     assert all(alone["exclusive"]) and not any(shared["exclusive"])
-    # Alone means alone: no other job of the workflow ran beside a timed run at any moment.
+    # Alone means alone: no other job of the workflow ran beside a timed run at any moment. Shared means beside the
+    # grid: two cores, one thread a run, so the timed run trains while a grid run does.
     assert alone["share_beside_others"] == [0.0] * repeats * rounds
-    # Shared means beside the grid: every timed run had the grid's run beside it for part of its time.
     assert len(shared["share_beside_others"]) == repeats * rounds and all(
-        0 < s <= 1 for s in shared["share_beside_others"]
+        0 < share <= 1 for share in shared["share_beside_others"]
     )
 
 
@@ -102,3 +105,27 @@ def test_share_beside_others_counts_overlapping_time_once(bench):
     assert bench.share_beside_others([0, 10], []) == 0
     assert bench.share_beside_others([0, 10], [[5, 20], [8, 30]]) == 0.5
     assert bench.share_beside_others([0, 10], [[-5, 2], [4, 6], [10, 12]]) == 0.4
+
+
+def test_the_training_bench_rates_each_loop_against_the_naive_one_with_an_mfu_below_one(bench, fixture_data):
+    """One model and batch size on the fixture's MNIST files, one short measurement a loop: the rates are the medians
+    of the samples, the ratios each loop's rate over the naive loop's, the MFU the achieved training FLOP/s (3 x the
+    forward pass's 2 x thop MACs per image) over the measured matrix-multiply peak: above 0, below 1."""
+    root, _ = fixture_data
+    threads = torch.get_num_threads()
+    try:
+        rows, peak = bench.bench_training("cpu", steps=1, repeats=1, threads=1, data=root / "mnist",
+                                          models=("resnet18",), batch_sizes=(16,), matmul_n=1024)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    (row,) = rows
+    assert (row["model"], row["batch_size"], row["threads"]) == ("resnet18", 16, 1)
+    assert set(row["samples"]) == {"naive", "dataloader", "resident"}
+    assert all(len(rates) == 1 and min(rates) > 0 for rates in row["samples"].values())
+    medians = {loop: statistics.median(rates) for loop, rates in row["samples"].items()}
+    assert row["images_per_s"] == medians
+    assert row["ratio_vs_naive"] == pytest.approx({loop: rate / medians["naive"] for loop, rate in medians.items()})
+    assert row["ratio_vs_naive"]["naive"] == 1.0
+    assert row["mfu"] == pytest.approx({loop: rate * 3 * 2 * MACS["resnet18"] / peak for loop, rate in medians.items()})
+    assert all(0 < mfu < 1 for mfu in row["mfu"].values()), row["mfu"]
+    assert row["epoch_49k_s"] == pytest.approx({loop: 49_000 / rate for loop, rate in medians.items()})

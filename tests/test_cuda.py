@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from ablation.records import validate_metrics
-from ablation.train import NormalizedImages, run_resnet
-from conftest import REPO, train_args
+from ablation.train import build_model, complete_run, epoch_permutation, make_epoch_runner, make_optimizer, run_resnet
+from conftest import REPO, RUN, train_args
 
 pytestmark = [
     pytest.mark.cuda,
@@ -35,13 +35,25 @@ def test_a_leased_job_sees_exactly_its_gpu(tmp_path):
 
 
 @pytest.mark.parametrize("pin_memory", [False, True])
-def test_pin_memory_true_really_pins_the_batches(pin_memory):
+def test_pin_memory_true_really_pins_the_batches_of_the_runs_own_loader(pin_memory):
+    """The DataLoader the run's epoch runner builds (ablation.train.make_epoch_runner) hands the training pass pinned
+    batches when the run asks for pin_memory on CUDA, and the pass trains on them."""
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     labels = torch.from_numpy(np.arange(64) % 10)
-    dataset = NormalizedImages(images, labels, 0.1, 0.3, 28, "1ch")
-    loader = torch.utils.data.DataLoader(dataset, batch_size=16, pin_memory=pin_memory)
-    x, y = next(iter(loader))
-    assert x.is_pinned() is pin_memory and y.is_pinned() is pin_memory
+    run = complete_run({**RUN, "device": "cuda", "pin_memory": pin_memory, "batch_size": 16})
+    model = build_model(run["model"], run["stem"]).to("cuda")
+    optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], run["momentum"], 0.0)
+    run_epoch, _ = make_epoch_runner(run, model, optimizer, (images, labels), 0.1, 0.3)
+    seen = []
+
+    def watch(batches):
+        for x, y in batches:
+            seen.append((x.is_pinned(), y.is_pinned()))
+            yield x, y
+
+    result = run_epoch(epoch_permutation(0, 1, 64), progress=watch)
+    assert not result["diverged"] and result["train_accuracy"] >= 0
+    assert seen == [(pin_memory, pin_memory)] * 4
 
 
 def test_an_amp_run_trains_on_cuda_at_224_with_the_3ch_stem(prepared_split, tmp_path):

@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
+from ablation.config import load_config, resnet_runs
+from ablation.plan import wall_time
 from conftest import REPO, write_config
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from gpu_check import published  # noqa: E402
+from gpu_check import project, published  # noqa: E402
 
 
 def test_a_slice_run_is_set_beside_seed_001s_committed_row():
@@ -88,3 +90,40 @@ def test_a_budget_too_short_for_any_part_ends_at_once_naming_every_part_skipped(
     assert (
         too_short.returncode == 1 and "--budget 5 leaves no time for a part: give it more than 5 s" in too_short.stderr
     )
+
+
+def slice_run(train_time_s: float, eval_time_s: float, attempt_s: float) -> dict:
+    """A finished slice run (ResNet-18, batch 16, 28x28, the DataLoader loop, fp32) on 1,000 training, 100 validation
+    and 200 test images, one epoch, as gpu_check's summary records it."""
+    params = {"model": "resnet18", "batch_size": 16, "input_size": 28, "loader": "dataloader", "precision": "fp32",
+              "epochs": 1}  # fmt: skip
+    return {"params": params, "status": "ok", "split": {"train": 1000, "val": 100, "test": 200},
+            "train_time_s": train_time_s, "eval_time_s": eval_time_s, "attempt_s": attempt_s}  # fmt: skip
+
+
+def test_the_projection_scales_each_default_cuda_run_by_the_rates_measured_at_the_fastest_slot_count():
+    """At 2 slots (the shorter wall time) a slice run took 2 ms per training image (2 s / 1,000), 0.5 ms per evaluated
+    image (0.15 s / 300) and 2.85 s besides; at 1 slot twice as long. Each default-config CUDA run of that key is
+    projected at 2.85 s + its training images x 2 ms + its evaluated images x 0.5 ms, on its split's sizes (pooled:
+    49,000 / 7,000 / 14,000 of 70,000; the seeds' 42,000 / 6,000 of 60,000, tested on 10,000 or 12,000)."""
+    by_slots = {"1": {"wall_s": 100.0, "runs": [slice_run(4.0, 0.3, 10.0)]},
+                "2": {"wall_s": 60.0, "runs": [slice_run(2.0, 0.15, 5.0)]}}  # fmt: skip
+    result = project(by_slots)
+    planned, _ = resnet_runs(load_config(REPO / "config/config.yaml"), cuda_visible=True)
+    key = ("resnet18", 16, 28, "dataloader", "fp32")
+    cuda = planned[planned["device"] == "cuda"]
+    matched_on = ["model", "batch_size", "input_size", "loader", "precision"]
+    keys = [tuple(r) for r in cuda[matched_on].itertuples(index=False)]
+    matched = cuda[[k == key for k in keys]].copy()
+    sizes = {"pooled": (49_000, 7_000, 14_000), "seed001": (42_000, 6_000, 10_000), "seed000": (42_000, 6_000, 12_000)}
+    matched["estimate_s"] = [
+        2.85 + epochs * sizes[split][0] * 0.002 + (epochs * sizes[split][1] + sizes[split][2]) * 0.0005
+        for epochs, split in zip(matched["epochs"], matched["split"])
+    ]
+    assert result["best_slots"] == 2 and result["overhead_s_per_run"] == pytest.approx(2.85)
+    assert result["cuda_runs"] == len(cuda) and result["projected_runs"] == len(matched) > 0
+    assert result["compute_s"] == pytest.approx(matched["estimate_s"].sum())
+    assert result["timed_alone_s"] == pytest.approx(matched.loc[matched["exclusive"].astype(bool), "estimate_s"].sum())
+    assert result["wall_s"] == pytest.approx(wall_time(matched, cpu_slots=1, gpu_slots=2))
+    assert result["rates"][str(key)] == pytest.approx({"train_s_per_image": 0.002, "eval_s_per_image": 0.0005})
+    assert result["unmatched"] == sorted(str(k) for k in set(keys) - {key})

@@ -53,6 +53,8 @@ def test_an_sgd_run_of_the_second_layout_moves_to_the_momentum_its_metrics_recor
         f"checkpoints/resnet/{second.replace('seed~0', 'seed~1')}/momentum~0.9/checkpoint.pt",
     }
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == moved
+    # Moved whole: each file holds what was written at its old path.
+    assert [(tmp_path / new).read_text() for new in sorted(moved)] == [files[old] for old in sorted(files)]
 
 
 @pytest.mark.parametrize("recorded_before", ["protocol", "backend"])
@@ -66,6 +68,7 @@ def test_an_svm_run_recorded_before_its_protocol_or_backend_moves_to_ours_and_sk
     assert migrate(tmp_path) == (3, [])
     new = point + ("/protocol~stratified" if recorded_before == "protocol" else "")
     assert (tmp_path / f"runs/svm/{new}/backend~sklearn/metrics.json").read_text().startswith("runs/")
-    assert (tmp_path / f"logs/svm/{new}/backend~sklearn.log").exists()
-    assert (tmp_path / f"benchmarks/svm/{new}/backend~sklearn.tsv").exists()
+    assert (tmp_path / f"logs/svm/{new}/backend~sklearn.log").read_text() == f"logs/svm/{point}.log"
+    assert (tmp_path / f"benchmarks/svm/{new}/backend~sklearn.tsv").read_text() == f"benchmarks/svm/{point}.tsv"
+    assert (tmp_path / f"runs/svm/{new}/backend~sklearn/metrics.json").read_text() == f"runs/svm/{point}/metrics.json"
     assert migrate(tmp_path) == (0, []), "the new layout is not moved again"

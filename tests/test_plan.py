@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 
 from ablation.config import load_config
-from ablation.cost import MACS, PARAMS, estimate_mem_mb, estimate_seconds, slurm_runtime_min, split_sizes
+from ablation.cost import (
+    DEFAULT_CPU_IMAGES_PER_S,
+    MACS,
+    PARAMS,
+    STARTUP_S,
+    estimate_mem_mb,
+    estimate_seconds,
+    slurm_runtime_min,
+    split_sizes,
+)
 from ablation.plan import makespan, render, wall_time
 from ablation.train import count_macs
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
@@ -33,6 +42,11 @@ def test_estimates_scale_with_epochs_and_model_and_use_calibration():
     five = estimate_seconds(run, sizes, {})
     ten = estimate_seconds({**run, "epochs": 10}, sizes, {})
     assert ten > 1.9 * five - 100
+    # Start-up, then every epoch's training and validation images and one test pass, an evaluated image at a third of
+    # a trained one, at the documented CPU rate: five more epochs add five epochs' images, nothing else.
+    rate = DEFAULT_CPU_IMAGES_PER_S["resnet18"]
+    assert five == pytest.approx(STARTUP_S + (5 * 49_000 + (5 * 7_000 + 14_000) / 3) / rate)
+    assert ten - five == pytest.approx(5 * (49_000 + 7_000 / 3) / rate)
     assert estimate_seconds({**run, "model": "resnet50"}, sizes, {}) > five
     calibrated = estimate_seconds(run, sizes, {"cpu/resnet18/32": 800.0})
     assert calibrated < five / 5
@@ -55,6 +69,11 @@ def test_make_plan_command_line_runs():
         cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow/scripts")}, check=True,
     )  # fmt: skip
     assert "demo_grid" in proc.stdout and "Local wall time at --cores 2" in proc.stdout
+    # config/demo.yaml: demo_grid 2 datasets x 2 optimizers x 2 seeds = 8; demo_cpu_vs_gpu's CPU run is demo_grid's
+    # MNIST Adam seed 0 (shared), its CUDA run left out here; demo_svm 2 datasets x 2 kernels x 2 sizes x 2 backends.
+    for row in (r"demo_grid\s+8\s+0\s", r"demo_cpu_vs_gpu\s+1\s+1\s", r"demo_svm\s+16\s+\(SVM\)",
+                r"distinct ResNet runs\s+8\s+1\n", r"distinct SVM runs\s+16\s"):  # fmt: skip
+        assert re.search(row, proc.stdout), row
 
 
 def test_gpu_slots_divide_the_gpu_wall_time():

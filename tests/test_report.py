@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -741,7 +742,13 @@ def test_the_fixture_study_gets_all_six_claims(study):
     # The best SVM against the best ResNet on MNIST's pooled test part, each by its binomial error.
     (competitive,) = [p for p in found[5].parts if p.comparison.startswith("MNIST: best SVM")]
     assert competitive.estimate is not None and competitive.test == "TOST (z)"
+    # The best SVM 0.95 (rbf), the best ResNet 0.94 (Adam, 2 epochs, seed 0: 0.90 + 0.02 + 0.01 x 2): +1 point.
+    assert competitive.estimate.value == pytest.approx(100 * (0.95 - 0.94))
     assert math.isfinite(found[0].parts[0].estimate.value)
+    # Claim 1's one MNIST pair: Q1's seed 0, Adam 0.93 against SGD 0.91 (seed 1's Adam diverged): +2 points, and one
+    # pair cannot show consistency.
+    assert found[0].parts[0].estimate.value == pytest.approx(100 * (0.93 - 0.91))
+    assert found[0].parts[0].estimate.n == 1 and found[0].parts[0].verdict == INCONCLUSIVE
 
 
 # Figures -----------------------------------------------------------------------------------------------------------
@@ -771,6 +778,108 @@ def test_every_figure_is_written_as_png_and_svg_even_without_data(study, tmp_pat
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<svg" in path.read_bytes()[:2000], path
     assert "no data: no study is mapped" in (tmp_path / "no_study.svg").read_text()
     assert "no data: no SVM run in study absent" in (tmp_path / "no_runs.svg").read_text()
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_root(path) -> ET.Element:
+    return ET.parse(path, ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))).getroot()
+
+
+def svg_texts(path) -> list[str]:
+    """Every text a matplotlib SVG draws: it draws glyphs as paths, each text's string in a comment before them."""
+    return [node.text.strip() for node in svg_root(path).iter() if node.tag is ET.Comment]
+
+
+def group_ids(path, prefix: str) -> list[str]:
+    return [g.get("id") for g in svg_root(path).iter(f"{SVG}g") if g.get("id", "").startswith(prefix)]
+
+
+def plotted_values(path, gid: str) -> list[float]:
+    """The data value of each marker of the line whose SVG group has id `gid`, read off its axes' y-tick labels
+    (a tick's mark and label give a pixel and a value; two of them the linear scale)."""
+    root = svg_root(path)
+    axes = next(
+        a for a in root.iter(f"{SVG}g")
+        if a.get("id", "").startswith("axes_") and any(g.get("id") == gid for g in a.iter(f"{SVG}g"))
+    )  # fmt: skip
+    ticks = []
+    for tick in axes.iter(f"{SVG}g"):
+        if tick.get("id", "").startswith("ytick_"):
+            pixel = float(next(tick.iter(f"{SVG}use")).get("y"))
+            label = next(node.text for node in tick.iter() if node.tag is ET.Comment)
+            ticks.append((pixel, float(label.strip().replace("\u2212", "-"))))
+    (pixel_a, value_a), (pixel_b, value_b) = ticks[0], ticks[-1]
+    line = next(g for g in axes.iter(f"{SVG}g") if g.get("id") == gid)
+    scale = (value_b - value_a) / (pixel_b - pixel_a)
+    return [value_a + (float(use.get("y")) - pixel_a) * scale for use in line.iter(f"{SVG}use")]
+
+
+def test_the_heatmap_shows_each_cells_mean_test_accuracy(study, tmp_path):
+    """Each cell's text is its mean test accuracy over the seeds that finished, from the fixture's formula (0.90,
+    +0.02 for Adam, +0.005 per seed, +0.01 per epoch): Q1's SGD the mean of 91.0 and 91.5 (seeds 0 and 1), its Adam
+    93.0 (seed 1 diverged); Part A's SGD (1 epoch) 91.0 and Adam (2 epochs) 94.0, for both models."""
+    plots.accuracy_heatmap(stem=tmp_path / "heatmap", studies=["grid", "part_a"], runs=study["runs"])
+    svg = tmp_path / "heatmap.svg"
+    texts = svg_texts(svg)
+    # The panels are the axes labelled "learning rate" (the colour bar is an axes too); a cell's text has one decimal.
+    panels = [a for a in svg_root(svg).iter(f"{SVG}g") if re.fullmatch(r"axes_\d+", a.get("id", ""))]
+    cells = [
+        node.text.strip() for panel in panels for node in panel.iter()
+        if node.tag is ET.Comment and re.fullmatch(r"\d+\.\d", node.text.strip())
+        and any(n.tag is ET.Comment and n.text.strip() == "learning rate" for n in panel.iter())
+    ]  # fmt: skip
+    sgd_mean = f"{np.mean([0.91, 0.915]) * 100:.1f}"  # 91.25, a hair above in floating point: 91.3
+    assert sorted(cells) == sorted([sgd_mean, "93.0"] + ["91.0", "94.0"] * 2)
+    # Panels per model and batch size, cells per optimizer and lr: the cells no run is in (each text line apart).
+    # ResNet-18 at 32 (Q1): lr 0.0001 for both; at 16 (Part A) and ResNet-50 at 16: the other lr of each optimizer;
+    # ResNet-50 at 32: all four.
+    assert texts.count("not in") == texts.count("grid") == 2 + 2 + 2 + 4
+    for title in ("MNIST, ResNet-18, batch 16", "MNIST, ResNet-18, batch 32", "MNIST, ResNet-50, batch 16",
+                  "MNIST, ResNet-50, batch 32"):  # fmt: skip
+        assert title in texts
+    assert "test accuracy (%)" in texts and "learning rate" in texts
+
+
+def test_training_curves_draw_validation_from_validation_accuracy_below_training(study, tmp_path):
+    """Q1's curves at epoch 1, from the fixture's formula: training accuracy 0.91 + 0.005 per seed (Adam +0.02),
+    validation 0.002 below it; SGD averaged over seeds 0 and 1, Adam seed 0 alone (seed 1 diverged). Loss: training
+    1.0, validation 1.2."""
+    stem = tmp_path / "curves"
+    plots.training_curves(stem=stem, studies=["grid"], runs=study["runs"], history=study["history"],
+                          dataset="mnist", model="resnet18")  # fmt: skip
+    svg = stem.with_suffix(".svg")
+    points = range(len(group_ids(svg, "train-accuracy-")))
+    train = sorted(v for i in points for v in plotted_values(svg, f"train-accuracy-{i}"))
+    validation = sorted(v for i in points for v in plotted_values(svg, f"validation-accuracy-{i}"))
+    assert train == pytest.approx([91.25, 93.0], abs=0.01)
+    assert validation == pytest.approx([91.05, 92.8], abs=0.01)
+    for name, loss in (("train-loss", 1.0), ("validation-loss", 1.2)):
+        assert [v for i in points for v in plotted_values(svg, f"{name}-{i}")] == pytest.approx([loss] * 2, abs=1e-3)
+    texts = svg_texts(svg)
+    # The grid points named by the factor that varies, Adam's with what became of its second seed.
+    assert {"train", "validation", "SGD", "Adam (1 of 2: diverged at epoch 1)"} <= set(texts)
+
+
+def test_accuracy_against_epochs_draws_each_longest_runs_validation_accuracy(study, tmp_path):
+    """The longest finished run of each series: Adam's two epochs (validation 0.928, 0.936, as 0.90 + 0.02 + 0.008
+    per epoch) in the epochs study and in Part A for both models, and Part A's one-epoch SGD (0.908)."""
+    plots.accuracy_against_epochs(stem=tmp_path / "epochs", studies=["more_epochs", "part_a"], runs=study["runs"],
+                                  history=study["history"])  # fmt: skip
+    svg = tmp_path / "epochs.svg"
+    drawn = sorted(round(v, 2) for gid in group_ids(svg, "validation-accuracy-") for v in plotted_values(svg, gid))
+    assert drawn == pytest.approx(sorted([92.8, 93.6] * 3 + [90.8] * 2), abs=0.01)
+
+
+def test_cpu_against_gpu_shows_the_cpu_time_over_the_gpu_time(study, tmp_path):
+    """The devices study with its CUDA run finished at a quarter of the CPU run's 10 s: speedup 4.0x, each bar named."""
+    runs = study["runs"].copy()
+    cuda = runs["studies"].str.contains("devices") & (runs["device"] == "cuda")
+    runs.loc[cuda, ["status", "note", "train_time_s", "test_accuracy"]] = ["ok", None, 2.5, 0.93]
+    plots.cpu_vs_gpu_times(stem=tmp_path / "devices", studies=["devices"], runs=runs)
+    texts = svg_texts(tmp_path / "devices.svg")
+    assert "4.0x" in texts and "CPU 10.0 s" in texts and "GPU 2.5 s" in texts
 
 
 # The workflow and `snakemake --report` -----------------------------------------------------------------------------

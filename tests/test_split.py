@@ -3,13 +3,29 @@
 import numpy as np
 import pytest
 
-from ablation.split import load_split, make_split, part_sizes, save_split, stratified_split, stratified_subset
+from ablation.idx import FILES, write_idx
+from ablation.split import (
+    PROTOCOLS,
+    load_split,
+    make_split,
+    part_sizes,
+    save_split,
+    stratified_split,
+    stratified_subset,
+)
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 
 
 def test_full_size_parts_are_the_studys():
     assert part_sizes(70_000, FRACTIONS) == {"train": 49_000, "val": 7_000, "test": 14_000}
+
+
+def test_uneven_sizes_go_to_the_largest_remainders():
+    # 70/10/20 of 7 is 4.9/0.7/1.4: floors 4/0/1, and the 2 images left go to train (0.9) and val (0.7), not test.
+    assert part_sizes(7, FRACTIONS) == {"train": 5, "val": 1, "test": 1}
+    # Of 11: 7.7/1.1/2.2, floors 7/1/2, the one left to train.
+    assert part_sizes(11, FRACTIONS) == {"train": 8, "val": 1, "test": 2}
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +106,22 @@ def test_the_seeds_protocols_cut_the_training_file_and_test_where_each_seed_did(
     assert pooled["sizes"] == pooled_sizes and pooled["protocol"] == "pooled"
     with pytest.raises(ValueError, match="unknown split protocol 'seed002'"):
         make_split(data_dir, FRACTIONS, seed=0, protocol="seed002")
+
+
+def test_the_normalisation_statistics_are_the_training_parts_pixels_alone(tmp_path):
+    """A dataset whose test file is far brighter than its training file: under every protocol the split's mean and
+    std are those of its training part's pixels, not of all images (which would leak val and test into every run)."""
+    rng = np.random.default_rng(5)
+    train_file = rng.integers(0, 100, size=(500, 28, 28), dtype=np.uint8)
+    test_file = rng.integers(150, 256, size=(100, 28, 28), dtype=np.uint8)
+    for prefix, images in (("train", train_file), ("test", test_file)):
+        write_idx(tmp_path / FILES[f"{prefix}_images"], images)
+        write_idx(tmp_path / FILES[f"{prefix}_labels"], (np.arange(len(images)) % 10).astype(np.uint8))
+    pooled = np.concatenate([train_file, test_file]).astype(np.float64) / 255.0
+    for protocol in PROTOCOLS:
+        parts, meta = make_split(tmp_path, FRACTIONS, seed=0, protocol=protocol)
+        train_pixels = pooled[parts["train"]]
+        assert meta["mean"] == pytest.approx(train_pixels.mean(), rel=1e-12), protocol
+        assert meta["std"] == pytest.approx(train_pixels.std(), rel=1e-12), protocol
+        if protocol != "pooled":  # the seeds' protocols train on the training file alone: darker than all images
+            assert meta["mean"] < pooled.mean() - 0.05, protocol

@@ -1,7 +1,12 @@
 """`make status` on a fixture run: a finished run, one training now (its progress file), one whose attempt failed,
 and one not started; counts per study, the running run's epoch and step, and an ETA."""
 
+import json
+
+import pytest
+
 from ablation.config import RESNET_FACTORS, load_config, resnet_runs
+from ablation.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
 from ablation.status import PROGRESS, point_path, render, study_status, write_progress
 from conftest import REPO, run_snakemake, write_config
 
@@ -31,3 +36,39 @@ def test_status_counts_done_running_failed_and_pending_runs_and_gives_an_eta(fix
     assert status["finished_timed"] == 1 and status["eta_s"] > 0
     text = render(status)
     assert "running: epoch 2/2, step 3/7" in text and "ETA:" in text
+
+
+def test_the_eta_is_what_is_left_corrected_by_the_finished_runs_summed_training_and_evaluation_times(
+    fixture_data, tmp_path
+):
+    """Three runs of one study, as their files say: one finished after a resume (its last attempt trained only its
+    second epoch and tested), one running in its second and last epoch, one pending. The correction is the finished
+    run's training and evaluation seconds over all attempts against the cost model's; on one core the ETA is the
+    rest of each run, one after another."""
+    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
+                      "lr": [0.01, 0.003, 0.001], "epochs": [2]}}  # fmt: skip
+    config = load_config(write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study}))
+    results = tmp_path / "results"
+    planned, _ = resnet_runs(config, cuda_visible=False)
+    runs = {row["lr"]: point_path(row, RESNET_FACTORS) for row in planned.to_dict("records")}
+    history = [{"epoch": 1, "epoch_time_s": 30.0, "eval_time_s": 2.0}, {"epoch": 2, "epoch_time_s": 40.0,
+               "eval_time_s": 3.0}]  # fmt: skip
+    # Its conditions' interval is its last attempt's: epoch 2 and the test.
+    finished = {"kind": "resnet", "status": "ok", "history": history, "train_time_s": 70.0, "test_time_s": 5.0,
+                "conditions": {"interval_unix": [1000.0, 1050.0]}}  # fmt: skip
+    measured_s = 70.0 + 2.0 + 3.0 + 5.0
+    metrics = results / "runs/resnet" / runs[0.01] / "metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps(finished))
+    running = results / "checkpoints/resnet" / runs[0.003]
+    running.mkdir(parents=True)
+    write_progress(running / PROGRESS, epoch=2, epochs=2, step=0, steps=766)
+
+    status = study_status(config, cores=1, throughput={})
+    # The cost model's training and evaluation seconds of each run: 2 epochs of the 49,000 training and 7,000
+    # validation images and one pass over the 14,000 test images, evaluation at a third of a training image's cost,
+    # at the documented CPU rate of ResNet-18.
+    model_s = (2 * 49_000 + (2 * 7_000 + 14_000) / 3) / DEFAULT_CPU_IMAGES_PER_S["resnet18"]
+    assert status["finished_timed"] == 1 and status["correction"] == pytest.approx(measured_s / model_s)
+    # Left: half of the running run (its second of two epochs) and all of the pending one with its start-up.
+    assert status["eta_s"] == pytest.approx(0.5 * measured_s + STARTUP_S + measured_s)

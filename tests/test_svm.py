@@ -64,6 +64,11 @@ def test_the_sklearnex_backend_fits_the_same_svc_and_says_so(prepared_split, tmp
     assert intel["test_accuracy"] == ours["test_accuracy"] and intel["train_class_counts"] == ours["train_class_counts"]
     assert intel["provenance"]["packages"]["scikit-learn-intelex"] is not None
     assert intel["conditions"]["threads"] == 2 and ours["conditions"]["threads"] == 1
+    # The class that fitted each, not only an installed package's version.
+    from sklearnex.svm import SVC as IntelSVC
+
+    assert ours["svc_class"] == f"{SVC.__module__}.{SVC.__qualname__}" == "sklearn.svm._classes.SVC"
+    assert intel["svc_class"] == f"{IntelSVC.__module__}.{IntelSVC.__qualname__}" != ours["svc_class"]
 
 
 def test_the_sample_is_stratified_and_seeded(prepared_split):

@@ -1,7 +1,9 @@
 """Training one grid point for real on fixture data: determinism, resume after SIGKILL, divergence, FLOPs, schema."""
 
+import io
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -9,20 +11,42 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ablation.precision import Precision
 from ablation.provenance import TRAINING_CODE, training_code
-from ablation.records import validate_metrics
-from ablation.train import build_model, complete_run, count_macs, run_identity, run_resnet, why_not_continued
+from ablation.records import read_json, validate_metrics
+from ablation.train import (
+    build_model,
+    build_model_and_optimizer,
+    complete_run,
+    count_macs,
+    epoch_permutation,
+    evaluate,
+    load_parts,
+    make_epoch_runner,
+    make_optimizer,
+    normalisation,
+    resume,
+    run_identity,
+    run_resnet,
+    save_checkpoint,
+    why_not_continued,
+)
 from conftest import REPO, RUN, TRAINING, train_args, without_times
 
 
 @pytest.fixture(scope="module")
-def reference(prepared_split, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference")
-    return run_resnet(**train_args(prepared_split, out))
+def reference_dir(prepared_split, tmp_path_factory):
+    return tmp_path_factory.mktemp("reference")
+
+
+@pytest.fixture(scope="module")
+def reference(prepared_split, reference_dir):
+    return run_resnet(**train_args(prepared_split, reference_dir))
 
 
 def test_a_run_writes_valid_metrics_with_provenance(reference):
@@ -46,6 +70,107 @@ def test_a_run_writes_valid_metrics_with_provenance(reference):
     assert provenance["torch_build"] == torch.__version__ and provenance["torch_from"] == "venv"
     assert provenance["cuda_version"] == torch.version.cuda
     assert len(provenance["split_checksum"]) == 64 and len(provenance["data_sha256"]) == 4
+
+
+def test_the_test_metrics_are_the_final_models_on_the_test_part_normalised_with_the_training_parts_stats(
+    reference, reference_dir, prepared_split
+):
+    """The checkpoint left beside a finished run holds the model that was tested: evaluated again on the split's test
+    part, normalised with the split's recorded training mean and std, it gives the run's test loss and accuracy
+    exactly (deterministic on the CPU); on the validation part, or normalised with (0.5, 0.5), it does not."""
+    state = torch.load(reference_dir / "checkpoint" / "checkpoint.pt", weights_only=False)
+    assert len(state["history"]) == RUN["epochs"] and state["position"] is None
+    run = complete_run(RUN)
+    model = build_model(run["model"], run["stem"])
+    model.load_state_dict(state["model"])
+    parts = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])
+    meta = read_json(prepared_split["split_json"])
+    spec = (TRAINING["eval_batch_size"], run["input_size"], run["stem"])
+
+    def scored(part, mean, std):
+        return evaluate(model, *parts[part], mean, std, "cpu", *spec)
+
+    assert scored("test", meta["mean"], meta["std"]) == (reference["test_loss"], reference["test_accuracy"])
+    assert scored("val", meta["mean"], meta["std"])[0] != reference["test_loss"]
+    assert scored("test", 0.5, 0.5)[0] != reference["test_loss"]
+    assert len(parts["test"][1]) == reference["split"]["test"] == meta["sizes"]["test"]
+
+
+def test_a_run_normalises_with_its_splits_training_stats_or_the_seeds_half():
+    meta = {"mean": 0.13, "std": 0.31}
+    assert normalisation(complete_run(RUN), meta) == (0.13, 0.31)
+    assert complete_run(RUN)["normalisation"] == "train_stats"
+    assert normalisation({**complete_run(RUN), "normalisation": "half"}, meta) == (0.5, 0.5)
+
+
+class Caught(Exception):
+    """Raised by a progress wrapper with the batches a run's training pass was handed, before any step."""
+
+
+def the_runs_loader(run: dict, permutation, position=None):
+    """The DataLoader the run's own epoch runner builds for one epoch (from `position`, where a stopped pass was),
+    caught by the progress wrapper before a step is taken, so no device is touched."""
+    images = torch.zeros(70, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(70) % 10
+    model = build_model(run["model"], run["stem"])
+    optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], run["momentum"], 0.0)
+
+    def catch(batches):
+        raise Caught(batches)
+
+    run_epoch, compile_time_s = make_epoch_runner(run, model, optimizer, (images, labels), 0.1, 0.3)
+    assert compile_time_s is None
+    with pytest.raises(Caught) as caught:
+        run_epoch(permutation, progress=catch, position=position)
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize(
+    "device, pin_memory, pinned", [("cuda", True, True), ("cuda", False, False), ("cpu", True, False)]
+)
+def test_the_runs_loader_pins_on_cuda_only_and_takes_the_epochs_order_from_the_step_it_resumes_at(
+    device, pin_memory, pinned
+):
+    """pin_memory acts on CUDA only; the batches come in the epoch's permutation at the run's batch size, and a pass
+    resumed at step 2 starts 2 batches into that order."""
+    run = complete_run({**RUN, "device": device, "pin_memory": pin_memory, "batch_size": 16})
+    permutation = epoch_permutation(run["seed"], 2, 70)
+    loader = the_runs_loader(run, permutation)
+    assert isinstance(loader, torch.utils.data.DataLoader)
+    assert loader.pin_memory is pinned and loader.batch_size == 16 and loader.num_workers == 0
+    assert list(loader.sampler) == permutation.tolist()
+    resumed = the_runs_loader(run, permutation, position={"step": 2})
+    assert list(resumed.sampler) == permutation[32:].tolist() and resumed.pin_memory is pinned
+
+
+def test_an_epochs_order_is_a_permutation_set_by_the_seed_and_the_epoch():
+    first = epoch_permutation(seed=0, epoch=1, n=50)
+    assert sorted(first.tolist()) == list(range(50))
+    assert torch.equal(first, epoch_permutation(seed=0, epoch=1, n=50))
+    assert not torch.equal(first, epoch_permutation(seed=0, epoch=2, n=50)), "each epoch its own order"
+    assert not torch.equal(first, epoch_permutation(seed=1, epoch=1, n=50)), "each seed its own orders"
+    # Neither draws from torch's global generator, so a resumed run's orders do not depend on what ran before.
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    assert torch.equal(epoch_permutation(seed=0, epoch=1, n=50), first)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_seed_sets_the_initial_weights_and_the_batch_order(reference, prepared_split, tmp_path):
+    """One epoch at seed 1 ends elsewhere than the first epoch of the reference run (seed 0), and where the run's own
+    loop ends from weights drawn after seeding torch with 1 and the epoch's order for seed 1."""
+    other = run_resnet(**train_args(prepared_split, tmp_path, seed=1, epochs=1))
+    assert other["history"][0]["train_loss"] != reference["history"][0]["train_loss"]
+    assert other["history"][0]["val_loss"] != reference["history"][0]["val_loss"]
+    run = complete_run({**RUN, "seed": 1, "epochs": 1})
+    torch.manual_seed(1)
+    model, optimizer = build_model_and_optimizer(run, TRAINING)
+    train = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])["train"]
+    meta = read_json(prepared_split["split_json"])
+    run_epoch, _ = make_epoch_runner(run, model, optimizer, train, meta["mean"], meta["std"])
+    by_hand = run_epoch(epoch_permutation(1, 1, len(train[1])))
+    assert by_hand["train_loss"] == pytest.approx(other["history"][0]["train_loss"], rel=1e-9)
+    assert by_hand["train_accuracy"] == other["history"][0]["train_accuracy"]
 
 
 def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
@@ -247,3 +372,31 @@ def test_a_checkpoint_is_continued_only_by_its_own_run_and_training_code():
     assert why_not_continued(checkpoint_state(identity, 1), identity, retrain=True) is None
     stopped = checkpoint_state(identity, RUN["epochs"] - 1, position={"epoch": RUN["epochs"], "step": 3})
     assert why_not_continued(stopped, identity, retrain=True) is None
+
+
+def test_resume_puts_back_the_weights_optimizer_position_and_random_generators_it_saved(tmp_path):
+    """A checkpoint taken mid-epoch, resumed into a fresh model and optimizer after every generator was reseeded:
+    the weights, Adam's moments, the history, start time and position, and the next draws of torch, numpy and
+    random are those that followed the save."""
+    identity = run_identity(complete_run(RUN), TRAINING, "0" * 64)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    torch.manual_seed(7), np.random.seed(7), random.seed(7)
+    history, position = [{"epoch": 1}], {"epoch": 2, "step": 3}
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, identity, model, optimizer, Precision("fp32", "cpu"), history, "first start", position)
+    following = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(8), np.random.seed(8), random.seed(8)
+    fresh = torch.nn.Linear(4, 2)
+    fresh_optimizer = torch.optim.Adam(fresh.parameters())
+    log = io.StringIO()
+    resumed = resume(path, identity, fresh, fresh_optimizer, Precision("fp32", "cpu"), "cpu", "this start", log)
+    assert resumed == (history, "first start", position)
+    assert "resuming in epoch 2 at step 3" in log.getvalue()
+    assert torch.equal(torch.rand(3), following[0])
+    assert np.array_equal(np.random.rand(3), following[1]) and random.random() == following[2]
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    saved, loaded = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    assert torch.equal(loaded[0]["exp_avg"], saved[0]["exp_avg"]) and loaded[0]["step"] == saved[0]["step"] == 1

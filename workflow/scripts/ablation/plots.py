@@ -149,10 +149,13 @@ def training_curves(stem, title, runs, history, dataset, model) -> list[Path]:
             continue
         drawn += 1
         style = {"color": colour(i), "marker": marker(i), "markersize": 4}
-        ax_loss.plot(curve.index, curve["train_loss"], "-", label=label, **style)
-        ax_loss.plot(curve.index, curve["val_loss"], "--", markerfacecolor="white", **style)
-        ax_acc.plot(curve.index, 100 * curve["train_accuracy"], "-", label=label, **style)
-        ax_acc.plot(curve.index, 100 * curve["val_accuracy"], "--", markerfacecolor="white", **style)
+        # Each line named in the SVG (its group's id), so that a reader or a test can find which curve is which.
+        ax_loss.plot(curve.index, curve["train_loss"], "-", label=label, gid=f"train-loss-{i}", **style)
+        ax_loss.plot(curve.index, curve["val_loss"], "--", markerfacecolor="white", gid=f"validation-loss-{i}",
+                     **style)  # fmt: skip
+        ax_acc.plot(curve.index, 100 * curve["train_accuracy"], "-", label=label, gid=f"train-accuracy-{i}", **style)
+        ax_acc.plot(curve.index, 100 * curve["val_accuracy"], "--", markerfacecolor="white",
+                    gid=f"validation-accuracy-{i}", **style)  # fmt: skip
     for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "accuracy (%)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
@@ -259,7 +262,7 @@ def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
             longest = series[series["status"] == "ok"].sort_values("epochs").tail(1)
             curve = history[history["run_id"].isin(longest["run_id"])].sort_values("epoch")
             ax_val.plot(curve["epoch"], 100 * curve["val_accuracy"], "-", alpha=0.8, label=label if j == 0 else None,
-                        **style)  # fmt: skip
+                        gid=f"validation-accuracy-{i}-{j}", **style)  # fmt: skip
             ok = series[series["status"] == "ok"].groupby("epochs")
             ax_test.plot(ok["test_accuracy"].mean().index, 100 * ok["test_accuracy"].mean(), "-", **style,
                          label=label if j == 0 else None)  # fmt: skip

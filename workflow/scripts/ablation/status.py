@@ -3,7 +3,8 @@
 For every run of the plan: done (its metrics.json says ok), diverged, running (a progress file a live training run
 keeps beside its checkpoint: epoch and step), failed (an attempt ended with an exception and none is running), or
 pending. The ETA is the cost model's estimate of what is left (pending runs, and the rest of each running one),
-corrected by how this host's finished epochs compare with the model, scheduled as `make plan` schedules the study.
+corrected by how this host's finished runs compare with the model (their training and evaluation times, summed over
+every attempt, against the model's estimate of those), scheduled as `make plan` schedules the study.
 Reads files only: no torch, no snakemake.
 
     python -m ablation.status [--configfile config/config.yaml] [--cores N]
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
-from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
+from .cost import compute_seconds, estimate_seconds, load_throughput, split_sizes, svm_compute_seconds, svm_seconds
 from .gpus import cuda_visible, host_gpus
 from .plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
 from .records import atomic_write_bytes
@@ -58,10 +59,7 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
             record = json.loads(metrics.read_text())
         except ValueError:
             return {"state": "failed", "why": "its metrics.json cannot be read"}
-        # The attempt's wall time, what the cost model estimates (start-up and evaluation included).
-        interval = record.get("conditions", {}).get("interval_unix")
-        time_s = interval[1] - interval[0] if interval else None
-        return {"state": "done" if record.get("status") == "ok" else "diverged", "measured_s": time_s,
+        return {"state": "done" if record.get("status") == "ok" else "diverged", "measured_s": measured_seconds(record),
                 "epochs_done": len(record.get("history", []))}  # fmt: skip
     progress = outdir / "checkpoints" / kind / point / PROGRESS
     if progress.exists():
@@ -77,6 +75,21 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
     return {"state": "pending"}
 
 
+def measured_seconds(record: dict) -> float | None:
+    """A finished run's own training and evaluation seconds, summed over all its attempts (a resumed run's epochs
+    from before its last attempt included), which the cost model's `compute_seconds` estimates; None where the record
+    lacks one of them. Not the attempt's interval: it covers the last attempt only. An SVM's fit and predict; a
+    `seed000` SVM run also scores its training images, untimed, so it has none."""
+    if record.get("kind") == "svm":
+        if record.get("params", {}).get("protocol") == "seed000":
+            return None
+        return record["fit_time_s"] + record["predict_time_s"]
+    evaluation = [h.get("eval_time_s") for h in record.get("history", [])] + [record.get("test_time_s")]
+    if record.get("train_time_s") is None or None in evaluation:
+        return None
+    return record["train_time_s"] + sum(evaluation)
+
+
 def study_status(config: dict, cores: int, throughput: dict, now: float | None = None) -> dict:
     """Counts per study and state, the running runs, and the ETA with its arithmetic."""
     now = time.time() if now is None else now
@@ -90,22 +103,27 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
         for run in table.to_dict("records"):
             state = run_state(outdir, kind, point_path(run, factors), now)
             if kind == "resnet":
-                estimate = estimate_seconds(run, sizes, throughput)
+                estimate, compute = estimate_seconds(run, sizes, throughput), compute_seconds(run, sizes, throughput)
             else:
                 estimate = svm_seconds(run["train_samples"], run["protocol"])
+                compute = svm_compute_seconds(run["train_samples"], run["protocol"])
             rows.append({**state, "kind": kind, "studies": run["studies"], "device": run.get("device", "cpu"),
-                         "exclusive": run["exclusive"], "estimate_s": estimate, "epochs": run.get("epochs"),
-                         "point": point_path(run, factors)})  # fmt: skip
+                         "exclusive": run["exclusive"], "estimate_s": estimate, "compute_s": compute,
+                         "epochs": run.get("epochs"), "point": point_path(run, factors)})  # fmt: skip
     runs = pd.DataFrame(rows)
-    # The cost model, corrected by this host: measured against estimated training time of the finished runs.
+    # The cost model, corrected by this host: the finished runs' measured training and evaluation time against the
+    # model's estimate of it.
     done = runs[(runs["state"] == "done") & runs["measured_s"].notna()] if "measured_s" in runs else runs.iloc[:0]
-    correction = float(done["measured_s"].sum() / done["estimate_s"].sum()) if len(done) else 1.0
+    correction = float(done["measured_s"].sum() / done["compute_s"].sum()) if len(done) else 1.0
     left = runs[runs["state"].isin(["pending", "running", "failed"])].copy()
+    running = left["state"] == "running"
     if "epoch" in left:
-        share_done = ((left["epoch"].fillna(1) - 1) / left["epochs"].fillna(1)).where(left["state"] == "running", 0)
+        share_done = ((left["epoch"].fillna(1) - 1) / left["epochs"].fillna(1)).where(running, 0)
     else:
         share_done = 0.0
-    left["estimate_s"] = correction * left["estimate_s"] * (1 - share_done)
+    # What is left of each run: its start-up unless it is running, and its share of training and evaluation not done.
+    startup_s = (left["estimate_s"] - left["compute_s"]).where(~running, 0.0)
+    left["estimate_s"] = startup_s + correction * left["compute_s"] * (1 - share_done)
     jobs, cpu_slots, gpus, gpu_slots = local_jobs(config, left[left["kind"] == "resnet"], left[left["kind"] == "svm"],
                                                   cores)  # fmt: skip
     eta_s = wall_time(jobs, cpu_slots, gpus * gpu_slots) if len(jobs) else 0.0
@@ -130,7 +148,8 @@ def render(status: dict) -> str:
         )
     lines.append(
         f"ETA: {hours(status['eta_s'])} from now (the cost model x {status['correction']:.2f}, this host's measured "
-        f"over estimated time of {status['finished_timed']} finished run(s); what is left, scheduled as make plan does)"
+        f"over estimated training and evaluation time of {status['finished_timed']} finished run(s); what is left, "
+        "scheduled as make plan does)"
     )
     return "\n".join(lines)
 

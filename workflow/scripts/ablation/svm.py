@@ -116,6 +116,8 @@ def fit_and_test(
     predicted = model.predict(x_test)
     predict_time_s = time.perf_counter() - start
     return model, {
+        # The class that fitted, by its full name: which implementation a backend factor gave, as it ran.
+        "svc_class": f"{type(model).__module__}.{type(model).__qualname__}",
         "test_accuracy": float(np.mean(predicted == y_test)),
         "fit_time_s": fit_time_s,
         "fit_cpu_time_s": fit_cpu_time_s,
