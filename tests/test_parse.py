@@ -14,11 +14,11 @@ from conftest import REPO
 
 HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 # The ablation modules the rule files need while parsing: the plan, the cost model, names, where the data live, the
-# report's layout and the escaping of its captions' config text.
+# report's layout, the escaping of its captions' config text and the hash of the code the report rules depend on.
 LIGHT_ABLATION = {
     "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.data", "ablation.diskspace",
     "ablation.factors", "ablation.gpus", "ablation.hyperparameters", "ablation.idx", "ablation.layout",
-    "ablation.markup", "ablation.migrate",
+    "ablation.markup", "ablation.migrate", "ablation.provenance",
     "ablation.names", "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
 }  # fmt: skip
 
