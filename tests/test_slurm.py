@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
 
@@ -123,21 +124,25 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
 ):
     """The profile's training jobs ask SLURM for SIGTERM `stop_signal_ahead_s` before their time limit: a run longer
     than its limit saves its place in the epoch, exits, and the profile's retries continue it to the metrics of a run
-    never stopped. Here the first limit is 2 minutes (a minute more each retry) and the signal is asked 60 s ahead
-    (SLURM sends it up to 30 s earlier still, as it checks limits every 30 s); the run trains for about 70 s on an idle
-    machine, longer on a loaded one."""
+    never stopped. Here the first limit is 1 minute (a minute more each retry) and the signal is asked 40 s ahead
+    (SLURM sends it up to 30 s earlier still, as it checks limits every 30 s), so the first job is signalled 20-50 s
+    after it starts. The run trains 20 epochs of 10 steps on one thread (160 training images), about 70 s on an idle
+    machine: longer than the first job's share whatever the load, and short enough that each retry adds little."""
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [25], "device": ["cpu"]}}  # fmt: skip
+                      "lr": [0.001], "epochs": [20], "device": ["cpu"]}}  # fmt: skip
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
-        write_config(directory / "config.yaml", fixture_data, resnet_studies={"long": study},
-                     training={"stop_signal_ahead_s": 60})  # fmt: skip
+        config = write_config(directory / "config.yaml", fixture_data, resnet_studies={"long": study},
+                              training={"stop_signal_ahead_s": 40})  # fmt: skip
+        with_subset = yaml.safe_load(config.read_text())
+        with_subset["data"]["subset"] = {"train": 160, "val": 16, "test": 16}
+        config.write_text(yaml.safe_dump(with_subset))
     local = start_local(local_dir, "--until", "train_resnet")
 
     cluster = run_snakemake(
         "--until", "train_resnet", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"),
-        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=1+attempt", "--retries", "4",
+        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=attempt", "--retries", "4",
         "--slurm-init-seconds-before-status-checks", "5", "--configfile", str(cluster_dir / "config.yaml"),
         check=False,
     )  # fmt: skip
@@ -148,7 +153,7 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
     # Each retry has a minute more than the last (as the profile's own limits grow with the attempt): the run goes on
     # however slowly a loaded machine trains it.
     for attempt, job in enumerate(sorted(set(jobs), key=int), start=1):
-        assert f"TimeLimit=00:0{1 + attempt}:00" in job_record(job)
+        assert f"TimeLimit=00:0{attempt}:00" in job_record(job)
 
     (local,) = (local_dir / "results/runs/resnet").rglob("metrics.json")
     (remote,) = (cluster_dir / "results/runs/resnet").rglob("metrics.json")

@@ -48,7 +48,7 @@ SlurmdLogFile=/var/log/slurm-ablation/slurmd.log
 ReturnToService=2
 # Finished jobs stay visible to squeue/scontrol for an hour: the executor polls with squeue (no accounting), and the
 # tests read every job's record once the workflow ends, which on a loaded machine (a run retried four times, at time
-# limits of 2 to 5 minutes) can be more than 10 minutes after its first job ended.
+# limits of 1 to 4 minutes) can be more than 10 minutes after its first job ended.
 MinJobAge=3600
 GresTypes=gpu
 NodeName=$host CPUs=$(nproc) RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
