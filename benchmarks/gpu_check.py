@@ -10,8 +10,8 @@ d. as_run_dataloader: the same row with the seeds' DataLoader loop, `--timing-ep
    alike): the training time per epoch x its epochs beside seed 001's, on a T4.
 e. ours_28: the same row at 28x28 as ours (fp32, pooled split) with the resident loop (its epochs: the accuracy beside
    ours) and the DataLoader loop (`--timing-epochs`).
-f. slots: four such 28x28 runs (seeds 0-3, DataLoader loop, `--timing-epochs`, on `--slots-subset` images) at
-   gpu_slots 4 against one at a time: the grid's wall time each way.
+f. slots: `--slots-runs` (4) such 28x28 runs (seeds 0, 1, ..., DataLoader loop, `--timing-epochs`, on `--slots-subset`
+   images) at gpu_slots 4 against one at a time: the grid's wall time each way.
 g. projection: every CUDA run of the default config on this GPU, from the per-image times measured in c-f at the
    faster slot count, scheduled as `make plan` schedules them (timed runs alone, the rest on the GPU slots).
 
@@ -388,8 +388,8 @@ def plan_parts(args) -> dict:
         "ours_28": {"what": f"{small}x{small} fp32, resident {epochs} epochs + DataLoader {timing_epochs}",
                     "estimate_s": SNAKEMAKE_START_S + 15.0 + run(small, "resident", epochs, ours)
                     + run(small, "dataloader", timing_epochs, ours)},
-        "slots": {"what": f"4 runs of {args.slots_subset[0]} images, gpu_slots 4 against 1",
-                  "estimate_s": 2 * (SNAKEMAKE_START_S + 15.0) + 4 * run(small, "dataloader", timing_epochs,
+        "slots": {"what": f"{args.slots_runs} runs of {args.slots_subset[0]} images, gpu_slots 4 against 1",
+                  "estimate_s": 2 * (SNAKEMAKE_START_S + 15.0) + args.slots_runs * run(small, "dataloader", timing_epochs,
                                                                            slots_sizes) * 1.5},
         "projection": {"what": "the default config's CUDA runs from c-f", "estimate_s": 1.0},
     }  # fmt: skip
@@ -600,7 +600,8 @@ def part_row(check: Check, work: Path, name: str, row: dict, runs: list[tuple]) 
 
 
 def part_slots(check: Check, work: Path, row: dict) -> dict:
-    """Four runs of the row at 28x28 (seeds 0-3, the DataLoader loop) at gpu_slots 4 and one at a time."""
+    """`--slots-runs` runs of the row at 28x28 (seeds 0, 1, ..., the DataLoader loop) at gpu_slots 4 and one at a
+    time."""
     args = check.args
     epochs = min(args.timing_epochs, row["epochs"])
     study = {"gpu_check_slots": row_study(args, row, args.sizes[1], ["dataloader"], epochs, ours=True)}
@@ -608,8 +609,8 @@ def part_slots(check: Check, work: Path, row: dict) -> dict:
     result = {}
     for slots in (4, 1):
         result[slots] = snakemake_study(check, work / f"slots{slots}", f"slots{slots}", study, slots,
-                                        seeds=range(4), subset=args.slots_subset)  # fmt: skip
-        check.say(f"4 runs at gpu_slots {slots}: {len(result[slots]['runs'])} trained in "
+                                        seeds=range(args.slots_runs), subset=args.slots_subset)  # fmt: skip
+        check.say(f"{args.slots_runs} runs at gpu_slots {slots}: {len(result[slots]['runs'])} trained in "
                   f"{result[slots]['wall_s']:.1f} s wall (snakemake exit {result[slots]['returncode']})")  # fmt: skip
         if result[slots]["stopped_at_budget"]:
             break
@@ -684,6 +685,7 @@ def main(argv=None) -> None:
     parser.add_argument("--timing-epochs", type=int, default=1,
                         help="epochs of the DataLoader-loop runs (d, e, f), timed per epoch")  # fmt: skip
     parser.add_argument("--slots", nargs="+", type=int, default=[1, 4], help="slice: its slot counts")
+    parser.add_argument("--slots-runs", type=int, default=4, help="part f: runs each way (4 fill the 4 slots)")
     parser.add_argument("--slots-subset", type=int, nargs=3, default=[10_000, 1_000, 1_000],
                         metavar=("TRAIN", "VAL", "TEST"), help="part f's data.subset")  # fmt: skip
     parser.add_argument("--sizes", nargs=2, type=int, default=[224, 28], metavar=("AS_RUN", "OURS"))

@@ -99,26 +99,42 @@ def prepared_split(fixture_data, tmp_path_factory) -> dict:
     return {"data_dir": data_dir, "split_npz": work / "mnist.npz", "split_json": work / "mnist.json"}
 
 
-@pytest.fixture(scope="session")
-def small_split(prepared_split, tmp_path_factory) -> dict:
-    """The prepared split's data, split into 2 training, 1 validation and 1 test image per class: for runs whose every
-    step is expensive here (bf16 on a CPU without bf16 instructions is emulated, tens of times slower than fp32)."""
+def subset_of(prepared_split, directory: Path, subset: dict) -> dict:
+    """The prepared split's data split again into a seeded, class-stratified subset (`data.subset`), in `directory`."""
     from ablation.split import make_split, save_split
 
-    work = tmp_path_factory.mktemp("small_split")
-    subset = {"train": 20, "val": 10, "test": 10}
     parts, meta = make_split(prepared_split["data_dir"], {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0, subset=subset)
-    save_split(parts, meta, work / "mnist.npz", work / "mnist.json")
-    return {**prepared_split, "split_npz": work / "mnist.npz", "split_json": work / "mnist.json"}
+    save_split(parts, meta, directory / "mnist.npz", directory / "mnist.json")
+    return {**prepared_split, "split_npz": directory / "mnist.npz", "split_json": directory / "mnist.json"}
 
 
-def write_config(path: Path, fixture_data, **overrides) -> Path:
-    """A workflow config on the fixture data: local_dir only, the fixtures' hashes, tiny studies."""
+@pytest.fixture(scope="session")
+def small_split(prepared_split, tmp_path_factory) -> dict:
+    """2 training, 1 validation and 1 test image per class: for runs whose every step is expensive here (bf16 on a CPU
+    without bf16 instructions is emulated, tens of times slower than fp32)."""
+    return subset_of(prepared_split, tmp_path_factory.mktemp("small_split"), {"train": 20, "val": 10, "test": 10})
+
+
+@pytest.fixture(scope="session")
+def few_split(prepared_split, tmp_path_factory) -> dict:
+    """FEW_IMAGES of the prepared split (batch 32: 4 training steps an epoch), for the training tests whose assertions
+    are about resuming, stopping and recording a run, not about what it learns."""
+    return subset_of(prepared_split, tmp_path_factory.mktemp("few_split"), FEW_IMAGES)
+
+
+# A few images of each part of the fixture's split (batch 16: 7 training steps an epoch), for the workflow tests whose
+# assertions are about what the workflow does with a run, not about what it learns.
+FEW_IMAGES = {"train": 100, "val": 20, "test": 20}
+
+
+def write_config(path: Path, fixture_data, subset: dict | None = None, **overrides) -> Path:
+    """A workflow config on the fixture data: local_dir only, the fixtures' hashes, tiny studies; `subset` is
+    `data.subset` (fewer images of each part of the split, for tests whose assertions need few steps)."""
     root, sums = fixture_data
     config = {
         "outdir": str(path.parent / "results"),
         "gpu": False,
-        "data": {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums},
+        "data": {"sources": ["local_dir"], "local_dir": str(root), "sha256": sums, "subset": subset},
         "resnet_studies": {},
         "svm_studies": {},
     }
@@ -190,13 +206,14 @@ RUN = {
 }
 
 
-def train_args(prepared_split, out_dir, **run_changes) -> dict:
-    """run_resnet's keyword arguments for RUN (with `run_changes`) on the prepared split, writing under `out_dir`."""
+def train_args(split, out_dir, **run_changes) -> dict:
+    """run_resnet's keyword arguments for RUN (with `run_changes`) on `split` (a split fixture), writing under
+    `out_dir`."""
     return {
         "run": {**RUN, **run_changes},
-        "data_dir": str(prepared_split["data_dir"]),
-        "split_npz": str(prepared_split["split_npz"]),
-        "split_json": str(prepared_split["split_json"]),
+        "data_dir": str(split["data_dir"]),
+        "split_npz": str(split["split_npz"]),
+        "split_json": str(split["split_json"]),
         "metrics_path": str(out_dir / "metrics.json"),
         "checkpoint_path": str(out_dir / "checkpoint" / "checkpoint.pt"),
         "training": TRAINING,

@@ -14,11 +14,12 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, without_times, write_config
 
 pytestmark = pytest.mark.slow
 
-# Two runs of three epochs, 27 steps each (batch 16 on the 420 training images of the fixture's pooled split).
+# Two runs of three epochs, 7 steps each (batch 16 on FEW_IMAGES of the fixture's pooled split): enough steps for every
+# moment below to land inside a run, few enough that the eight starts cost mostly start-up.
 STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["sgd", "adam"],
                   "lr": [0.01], "epochs": [3]}}  # fmt: skip
 SEED = int(os.environ.get("CHAOS_SEED", 20261124))
@@ -49,7 +50,7 @@ KILLS = [
 
 def study(directory, fixture_data) -> list[str]:
     directory.mkdir()
-    config = write_config(directory / "config.yaml", fixture_data, resnet_studies={"chaos": STUDY})
+    config = write_config(directory / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"chaos": STUDY})
     # The target before --configfile, which takes every argument after it.
     return [TARGET, "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(directory), "--configfile", str(config)]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, without_times, write_config
 
 # Two epochs: a kill once the first epoch's checkpoint is on disk lands in the second, and the rerun resumes there.
 EPOCHS = 2
@@ -22,7 +22,7 @@ STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16
 
 
 def workflow(tmp_path, fixture_data, study=STUDY) -> list[str]:
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     return ["--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
 
 
@@ -125,7 +125,7 @@ def test_a_run_asked_to_train_again_trains_and_one_whose_metrics_were_deleted_on
     the workflow, whose training code is edited."""
     snakefile = copy_of_workflow(tmp_path)
     study = {"grid": {**STUDY["grid"], "batch_size": [64], "epochs": [1]}}
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     args = ["--cores", "1", "-s", str(snakefile), "-d", str(tmp_path), "--until", "train_resnet", "--configfile",
             str(config)]  # fmt: skip
     run_snakemake(*args)

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
 from conftest import REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
 
@@ -133,11 +132,8 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
-        config = write_config(directory / "config.yaml", fixture_data, resnet_studies={"long": study},
-                              training={"stop_signal_ahead_s": 40})  # fmt: skip
-        with_subset = yaml.safe_load(config.read_text())
-        with_subset["data"]["subset"] = {"train": 160, "val": 16, "test": 16}
-        config.write_text(yaml.safe_dump(with_subset))
+        write_config(directory / "config.yaml", fixture_data, subset={"train": 160, "val": 16, "test": 16},
+                     resnet_studies={"long": study}, training={"stop_signal_ahead_s": 40})  # fmt: skip
     local = start_local(local_dir, "--until", "train_resnet")
 
     cluster = run_snakemake(

@@ -40,13 +40,13 @@ from conftest import REPO, RUN, TRAINING, train_args, without_times
 
 
 @pytest.fixture(scope="module")
-def reference_dir(prepared_split, tmp_path_factory):
+def reference_dir(few_split, tmp_path_factory):
     return tmp_path_factory.mktemp("reference")
 
 
 @pytest.fixture(scope="module")
-def reference(prepared_split, reference_dir):
-    return run_resnet(**train_args(prepared_split, reference_dir))
+def reference(few_split, reference_dir):
+    return run_resnet(**train_args(few_split, reference_dir))
 
 
 def test_a_run_writes_valid_metrics_with_provenance(reference):
@@ -73,7 +73,7 @@ def test_a_run_writes_valid_metrics_with_provenance(reference):
 
 
 def test_the_test_metrics_are_the_final_models_on_the_test_part_normalised_with_the_training_parts_stats(
-    reference, reference_dir, prepared_split
+    reference, reference_dir, few_split
 ):
     """The checkpoint left beside a finished run holds the model that was tested: evaluated again on the split's test
     part, normalised with the split's recorded training mean and std, it gives the run's test loss and accuracy
@@ -83,8 +83,8 @@ def test_the_test_metrics_are_the_final_models_on_the_test_part_normalised_with_
     run = complete_run(RUN)
     model = build_model(run["model"], run["stem"])
     model.load_state_dict(state["model"])
-    parts = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])
-    meta = read_json(prepared_split["split_json"])
+    parts = load_parts(few_split["data_dir"], few_split["split_npz"])
+    meta = read_json(few_split["split_json"])
     spec = (TRAINING["eval_batch_size"], run["input_size"], run["stem"])
 
     def scored(part, mean, std):
@@ -156,30 +156,30 @@ def test_an_epochs_order_is_a_permutation_set_by_the_seed_and_the_epoch():
     assert torch.equal(torch.get_rng_state(), before)
 
 
-def test_the_seed_sets_the_initial_weights_and_the_batch_order(reference, prepared_split, tmp_path):
+def test_the_seed_sets_the_initial_weights_and_the_batch_order(reference, few_split, tmp_path):
     """One epoch at seed 1 ends elsewhere than the first epoch of the reference run (seed 0), and where the run's own
     loop ends from weights drawn after seeding torch with 1 and the epoch's order for seed 1."""
-    other = run_resnet(**train_args(prepared_split, tmp_path, seed=1, epochs=1))
+    other = run_resnet(**train_args(few_split, tmp_path, seed=1, epochs=1))
     assert other["history"][0]["train_loss"] != reference["history"][0]["train_loss"]
     assert other["history"][0]["val_loss"] != reference["history"][0]["val_loss"]
     run = complete_run({**RUN, "seed": 1, "epochs": 1})
     torch.manual_seed(1)
     model, optimizer = build_model_and_optimizer(run, TRAINING)
-    train = load_parts(prepared_split["data_dir"], prepared_split["split_npz"])["train"]
-    meta = read_json(prepared_split["split_json"])
+    train = load_parts(few_split["data_dir"], few_split["split_npz"])["train"]
+    meta = read_json(few_split["split_json"])
     run_epoch, _ = make_epoch_runner(run, model, optimizer, train, meta["mean"], meta["std"])
     by_hand = run_epoch(epoch_permutation(1, 1, len(train[1])))
     assert by_hand["train_loss"] == pytest.approx(other["history"][0]["train_loss"], rel=1e-9)
     assert by_hand["train_accuracy"] == other["history"][0]["train_accuracy"]
 
 
-def test_same_run_twice_gives_identical_metrics(reference, prepared_split, tmp_path):
-    again = run_resnet(**train_args(prepared_split, tmp_path))
+def test_same_run_twice_gives_identical_metrics(reference, few_split, tmp_path):
+    again = run_resnet(**train_args(few_split, tmp_path))
     assert without_times(again) == without_times(reference)
 
 
-def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepared_split, tmp_path):
-    args = train_args(prepared_split, tmp_path)
+def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, few_split, tmp_path):
+    args = train_args(few_split, tmp_path)
     (tmp_path / "args.json").write_text(json.dumps(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
     command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
@@ -205,14 +205,14 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, prepar
 
 @pytest.mark.parametrize("loader, stop_signal", [("dataloader", signal.SIGTERM), ("resident", signal.SIGINT)])
 def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_the_same_metrics(
-    loader, stop_signal, reference, prepared_split, tmp_path
+    loader, stop_signal, reference, few_split, tmp_path
 ):
     """SIGTERM (a SLURM time limit or preemption) or Ctrl-C in the middle of an epoch: the run saves where it is in the
     epoch and exits; the next attempt goes on from that step to the metrics of a run never stopped."""
     uninterrupted = reference
     if loader != "dataloader":
-        uninterrupted = run_resnet(**train_args(prepared_split, tmp_path / "uninterrupted", loader=loader))
-    args = train_args(prepared_split, tmp_path, loader=loader)
+        uninterrupted = run_resnet(**train_args(few_split, tmp_path / "uninterrupted", loader=loader))
+    args = train_args(few_split, tmp_path, loader=loader)
     (tmp_path / "args.json").write_text(json.dumps(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
     command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
@@ -231,7 +231,7 @@ def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_th
     assert first.returncode == 128 + stop_signal, stderr[-2000:]
     assert not (tmp_path / "metrics.json").exists()
     position = torch.load(checkpoint, weights_only=False)["position"]
-    steps = -(-json.loads(prepared_split["split_json"].read_text())["sizes"]["train"] // RUN["batch_size"])
+    steps = -(-json.loads(few_split["split_json"].read_text())["sizes"]["train"] // RUN["batch_size"])
     assert position["epoch"] == 2 and 1 <= position["step"] < steps, position
     assert f"{stop_signal.name}: stopped in epoch 2 at step {position['step']} of {steps}" in stderr
 
@@ -245,8 +245,8 @@ def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_th
     validate_metrics(resumed)
 
 
-def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(reference, prepared_split, tmp_path):
-    args = train_args(prepared_split, tmp_path)
+def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(reference, few_split, tmp_path):
+    args = train_args(few_split, tmp_path)
     checkpoint = Path(args["checkpoint_path"])
     checkpoint.parent.mkdir(parents=True)
     truncated = b"PK\x03\x04" + b"\x00" * 100  # the start of a zip archive, cut short (a full disk, a bad copy)
@@ -260,10 +260,10 @@ def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(
     assert f"checkpoint {checkpoint} cannot be read" in text and f"kept as {kept.name}" in text
 
 
-def test_a_checkpoint_of_another_momentum_is_not_resumed(prepared_split, tmp_path):
+def test_a_checkpoint_of_another_momentum_is_not_resumed(few_split, tmp_path):
     """A checkpoint moved from an earlier layout gets the momentum of then, 0.9, when it has no metrics to say which
     it trained with; one that trained with 0.8 must not continue as a 0.9 run."""
-    args = train_args(prepared_split, tmp_path, optimizer="sgd", momentum=0.9, epochs=1)
+    args = train_args(few_split, tmp_path, optimizer="sgd", momentum=0.9, epochs=1)
     checkpoint = Path(args["checkpoint_path"])
     checkpoint.parent.mkdir(parents=True)
     other = torch.optim.SGD(build_model("resnet18").parameters(), lr=RUN["lr"], momentum=0.8)
@@ -276,36 +276,42 @@ def test_a_checkpoint_of_another_momentum_is_not_resumed(prepared_split, tmp_pat
     assert len(list(checkpoint.parent.glob("checkpoint.pt.set-aside-*"))) == 1
 
 
-def test_a_checkpoint_of_another_weight_decay_is_not_resumed(reference, prepared_split, tmp_path):
+def test_a_checkpoint_of_another_weight_decay_is_not_resumed(reference, few_split, tmp_path):
     """A change of `weight_decay` reruns a run at the same path: its old checkpoint trained another run."""
-    first = run_resnet(**{**train_args(prepared_split, tmp_path), "training": {**TRAINING, "weight_decay": 0.01}})
+    first = run_resnet(**{**train_args(few_split, tmp_path), "training": {**TRAINING, "weight_decay": 0.01}})
     assert first["test_loss"] != reference["test_loss"]
     (tmp_path / "metrics.json").unlink()  # as snakemake does before it reruns the job
     with open(tmp_path / "run.log", "w") as log:
-        again = run_resnet(**train_args(prepared_split, tmp_path), log=log)
+        again = run_resnet(**train_args(few_split, tmp_path), log=log)
     assert "trained another run (weight_decay 0.01, this run's 0.0)" in (tmp_path / "run.log").read_text()
     assert without_times(again) == without_times(reference)
 
 
-def test_metrics_deleted_before_snakemake_saw_the_job_end_cost_only_the_test_pass(reference, prepared_split, tmp_path):
+def test_metrics_deleted_before_snakemake_saw_the_job_end_cost_only_the_test_pass(reference, few_split, tmp_path):
     """A kill between the metrics' write and snakemake's record of the job's end: snakemake deletes the metrics as
     incomplete and runs the job again, which finds the last epoch's checkpoint and only redoes the test pass."""
-    run_resnet(**train_args(prepared_split, tmp_path))
+    run_resnet(**train_args(few_split, tmp_path))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
     assert len(torch.load(checkpoint, weights_only=False)["history"]) == RUN["epochs"], "kept until aggregated"
     (tmp_path / "metrics.json").unlink()
     with open(tmp_path / "run.log", "w") as log:
-        again = run_resnet(**train_args(prepared_split, tmp_path), log=log)
+        again = run_resnet(**train_args(few_split, tmp_path), log=log)
     assert f"resuming after epoch {RUN['epochs']}" in (tmp_path / "run.log").read_text()
     assert "epoch 1:" not in (tmp_path / "run.log").read_text(), "nothing trained again"
     assert without_times(again) == without_times(reference)
 
 
-def test_a_diverging_run_ends_with_status_diverged_not_a_crash(prepared_split, tmp_path):
-    record = run_resnet(**train_args(prepared_split, tmp_path, optimizer="sgd", lr=1000.0, epochs=2))
+@pytest.mark.parametrize("split, loss", [("prepared_split", "training"), ("few_split", "validation")])
+def test_a_diverging_run_ends_with_status_diverged_not_a_crash(split, loss, request, tmp_path):
+    """At lr 1000 the training loss turns non-finite within the first epoch's 14 steps on the prepared split; the
+    few split's 4 steps keep it finite, but leave weights whose validation loss is not."""
+    log = io.StringIO()
+    record = run_resnet(**train_args(request.getfixturevalue(split), tmp_path, optimizer="sgd", lr=1000.0, epochs=2),
+                        log=log)  # fmt: skip
     validate_metrics(record)
     assert record["status"] == "diverged" and record["diverged_epoch"] == 1
     assert record["test_accuracy"] is None and record["history"] == []
+    assert f"epoch 1: non-finite {loss} loss; the run diverged" in log.getvalue()
     assert (tmp_path / "metrics.json").exists()
 
 

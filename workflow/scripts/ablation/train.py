@@ -497,6 +497,11 @@ def run_resnet(
             (val_loss, val_accuracy), result["eval_time_s"] = timed(
                 device, evaluate, model, *tensors["val"], mean, std, device, eval_batch_size, *spec, precision
             )
+            # The last step can leave weights that overflow although its own loss was finite.
+            if not math.isfinite(val_loss):
+                diverged_epoch = epoch
+                print(f"epoch {epoch}: non-finite validation loss; the run diverged", file=log, flush=True)
+                break
             history.append({"epoch": epoch, **result, "val_loss": val_loss, "val_accuracy": val_accuracy})
             print(
                 f"epoch {epoch}: train loss {result['train_loss']:.4f} acc {result['train_accuracy']:.4f} | "
@@ -515,6 +520,10 @@ def run_resnet(
             (test_loss, test_accuracy), test_time_s = timed(
                 device, evaluate, model, *tensors["test"], mean, std, device, eval_batch_size, *spec, precision
             )
+            if not math.isfinite(test_loss):
+                diverged_epoch = run["epochs"]
+                print("the test pass: non-finite loss; the run diverged", file=log, flush=True)
+                test_loss, test_accuracy = None, None
         else:
             test_loss, test_accuracy, test_time_s = None, None, None
         macs, params_count = count_macs(run["model"], *spec)
