@@ -20,7 +20,8 @@ CONFIGFILES = --configfile $(CONFIG) $(if $(OFFLINE),$(OFFLINE)/offline.yaml)
 OUTDIR = $(shell PYTHONPATH=workflow/scripts $(BIN)/python -c \
   'import sys; from ablation.config import load_config; print(load_config(sys.argv[1])["outdir"])' $(CONFIG))
 
-.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-bundle gpu-check status
+.PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-bundle gpu-check status \
+  migrate
 
 # The venv is rebuilt only when the lock (or the TORCH mode) changes. pip (not uv/poetry) finds the pinned torch on
 # local disks.
@@ -87,6 +88,11 @@ mutants: venv
 NCORES ?= $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 plan: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES)
+
+## make migrate: move the runs an earlier version of the workflow recorded in its earlier layout to their new paths
+##   (CONFIG=...); the workflow and make plan stop, naming this command, while such runs are there
+migrate: venv
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.migrate --configfile $(CONFIG)
 
 ## make status: runs done / running / pending / failed / diverged per study, each running run's epoch and step, and
 ##   the ETA (CONFIG=config/demo.yaml for the demo)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ablation.migrate import LEGACY_SUFFIX, migrate, report
+from ablation.migrate import LEGACY_SUFFIX, migrate, pending, report
 
 FIRST_LAYOUT = (
     "dataset~mnist/model~resnet18/batch_size~16/optimizer~{optimizer}/lr~0.001/epochs~1/pin_memory~False/"
@@ -22,10 +22,16 @@ def test_a_move_of_the_earlier_layout_never_overwrites_and_names_what_it_left(tm
     taken.write_text("newer")
     (tmp_path / "splits").mkdir()
     (tmp_path / "splits/mnist.npz").write_text("split")
+    # Before the move, the files that can move, and the command, for the workflow and `make plan` to stop at.
+    note = pending(tmp_path, "my.yaml")
+    assert note.startswith(f"1 file(s) under {tmp_path} are of runs recorded by an earlier version")
+    assert f"(e.g. {tmp_path / 'splits/mnist.npz'})" in note and "`make migrate CONFIG=my.yaml`" in note
     moved, kept = migrate(tmp_path)
     assert moved == 1 and kept == [point / "metrics.json"]
     assert taken.read_text() == "newer" and (point / "metrics.json").read_text() == "earlier"
     assert (tmp_path / "splits/pooled/mnist.npz").read_text() == "split"
+    # What is left cannot move: the workflow does not stop for it (the report of the move named it).
+    assert pending(tmp_path) == ""
     text = report(tmp_path, moved, kept)
     assert "Moved 1 file(s)" in text and "Left 1 file(s) of the earlier layout where they are" in text
     assert migrate(tmp_path) == (0, [point / "metrics.json"])

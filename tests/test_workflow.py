@@ -145,8 +145,8 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     fixture_data, tmp_path
 ):
     """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
-    momentum were factors (as an earlier version of the workflow left them): the workflow moves them, keeps their
-    times, and finds nothing to do."""
+    momentum were factors (as an earlier version of the workflow left them): the workflow and `make plan` stop and
+    name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do."""
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd"],
                       "lr": [0.001], "epochs": [1]}}  # fmt: skip
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
@@ -175,11 +175,23 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     (point / "metrics.json").write_text(json.dumps(record))
     os.utime(point / "metrics.json", (metrics_mtime := old[metrics].stat().st_mtime, metrics_mtime))
 
-    proc = run_snakemake("-n", *args)
-    output = proc.stdout + proc.stderr
-    assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split, normalisation and" in output
-    assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    command = f"`make migrate CONFIG={config}` (nothing is trained again), then run the same command again"
+    for stopped in (run_snakemake("-n", *args, check=False),
+                    subprocess.run([sys.executable, "-m", "ablation.plan", "--configfile", str(config)], env=env,
+                                   capture_output=True, text=True)):  # fmt: skip
+        said = stopped.stdout + stopped.stderr
+        assert stopped.returncode != 0 and "4 file(s) under" in said and command in said, said[-2000:]
+        assert "train_resnet" not in said, "parsing stops before the plan"
+    assert all(earlier.exists() and not new.exists() for new, earlier in old.items()), "parsing only looks"
+
+    moved = subprocess.run([sys.executable, "-m", "ablation.migrate", "--configfile", str(config)], env=env,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split, normalisation and" in moved.stdout
     assert all(new.exists() and not earlier.exists() for new, earlier in old.items())
+    dry = run_snakemake("-n", *args)
+    output = dry.stdout + dry.stderr
+    assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
     # The aggregation reads the moved record's missing factors as the values it trained with.
     run_snakemake(str(results / "runs.csv"), "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
                   "--configfile", str(config))  # fmt: skip

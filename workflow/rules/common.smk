@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import Paramspace
 
 from ablation.aggregate import in_studies
@@ -21,8 +22,7 @@ from ablation.cost import (
 from ablation.idx import FILES
 from ablation.layout import FIGURES, TABLES, figure_stem
 from ablation.markup import rst_text
-from ablation.migrate import migrate
-from ablation.migrate import report as migration_report
+from ablation.migrate import pending as pending_migration
 from ablation.names import DATASETS
 from ablation.provenance import files_sha256
 from ablation.runlock import hold_run_lock
@@ -33,19 +33,19 @@ from ablation.factors import SVM_PROTOCOL_SPLITS
 OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
 
-# Runs recorded before input_size, stem, precision, split and normalisation were factors move to their new paths
-# (renamed, times kept): their results stand, nothing is trained again. Once, by the snakemake the user started: every
-# cluster job parses this file again, and walking the runs there would cost each job that walk.
+# Only in the snakemake the user started: every cluster job parses this file again.
 if not (workflow.remote_exec or workflow.subprocess_exec):
+    # Runs recorded in an earlier layout would train again at their new paths: stop and name `make migrate`, which
+    # moves them (parsing only looks).
+    PENDING_MIGRATION = pending_migration(OUTDIR, *map(str, workflow.configfiles[:1]))
+    if PENDING_MIGRATION:
+        raise WorkflowError(PENDING_MIGRATION)
     # Held for the life of this snakemake: a later one finds out whether it is alive, and clears the lock of a dead
     # one (a kill -9, a power loss) instead of stopping at it (ablation.runlock). Dry runs neither take nor clear it.
     if not workflow.dryrun:
         RUN_LOCK_NOTE = hold_run_lock()
         if RUN_LOCK_NOTE:
             print(RUN_LOCK_NOTE, file=sys.stderr)
-    MIGRATED = migration_report(OUTDIR, *migrate(OUTDIR))
-    if MIGRATED:
-        print(MIGRATED, file=sys.stderr)
 
 
 # The GPUs local CUDA jobs share (config `gpus`, else nvidia-smi): counted once, for the plan and the GPU slots.
@@ -54,8 +54,8 @@ RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible(config, GPUS))
 SVM_RUNS = svm_runs(config)
 RESNET = Paramspace(RESNET_RUNS[RESNET_FACTORS])
 SVM = Paramspace(SVM_RUNS[SVM_FACTORS])
-# Each run's factors by its path. Paramspace.instance() rebuilds typed values with pandas on every call, which made
-# a 1,000-run dry run take 25 s; a dict lookup gives the same plain values at no cost.
+# Each run's factors by its path. Paramspace.instance() rebuilds typed values with pandas on every call, a cost
+# that grows with the grid in every input function; a dict lookup gives the same plain values at no cost.
 RUN_BY_PATH = {
     **dict(
         zip(RESNET.instance_patterns, RESNET_RUNS[RESNET_FACTORS].to_dict("records"))

@@ -11,14 +11,17 @@ before it used ours, `protocol~stratified`. Moving keeps every result: `os.renam
 snakemake finds the runs up to date and trains nothing again. Nothing is overwritten: a file whose new path is taken
 stays where it is and is named in the report of the move.
 
-    python -m ablation.migrate OUTDIR      (the workflow does this by itself when it parses)
+    make migrate CONFIG=my.yaml      (python -m ablation.migrate --configfile my.yaml)
+
+The workflow and `make plan` only look: while such files are there, they stop and name that command (`pending`).
 """
 
+import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
+from .config import load_config
 from .factors import LEGACY_FACTOR_VALUES, LEGACY_SVM_FACTOR_VALUES, legacy_momentum
 from .names import DATASETS
 
@@ -119,10 +122,27 @@ def report(outdir, moved: int, kept: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-    outdir = argv[0] if argv else "results"
+def pending(outdir, configfile: str = "config/config.yaml") -> str:
+    """What the workflow and `make plan` say, and stop at, while `outdir` holds runs of an earlier layout that can move:
+    how many files, one of them, and the command that moves them. Empty when there are none. Without the move those
+    runs would train again at their new paths, hours each, beside results that already exist."""
+    movable = [old for old, new in legacy_moves(outdir) if not new.exists()]
+    if not movable:
+        return ""
+    return (
+        f"{len(movable)} file(s) under {outdir} are of runs recorded by an earlier version of this workflow, in its "
+        f"earlier layout (e.g. {movable[0]}). Move them to their new paths with `make migrate CONFIG={configfile}` "
+        "(nothing is trained again), then run the same command again."
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Moves the runs of earlier layouts of the workflow to their new paths.")
+    parser.add_argument("--configfile", default="config/config.yaml", help="the study whose outdir to move")
+    args = parser.parse_args(argv)
+    outdir = load_config(args.configfile)["outdir"]
     print(report(outdir, *migrate(outdir)) or f"Nothing to move under {outdir}.")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

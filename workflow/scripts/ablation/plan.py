@@ -14,6 +14,7 @@ import pandas as pd
 from .config import load_config, resnet_runs, serves_any, svm_runs
 from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
 from .gpus import cuda_visible, host_gpus
+from .migrate import pending
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
 
@@ -146,6 +147,8 @@ def main(argv=None) -> None:
     parser.add_argument("--yes", action="store_true", help="with --confirm: do not ask (YES=1)")
     args = parser.parse_args(argv)
     config = load_config(args.configfile)
+    if note := pending(config["outdir"], args.configfile):
+        sys.exit(note)
     if args.gpu:
         config["gpu"] = args.gpu if args.gpu == "auto" else args.gpu == "true"
     throughput = load_throughput(args.throughput)
