@@ -389,8 +389,8 @@ def plan_parts(args) -> dict:
                     "estimate_s": SNAKEMAKE_START_S + 15.0 + run(small, "resident", epochs, ours)
                     + run(small, "dataloader", timing_epochs, ours)},
         "slots": {"what": f"{args.slots_runs} runs of {args.slots_subset[0]} images, gpu_slots 4 against 1",
-                  "estimate_s": 2 * (SNAKEMAKE_START_S + 15.0) + args.slots_runs * run(small, "dataloader", timing_epochs,
-                                                                           slots_sizes) * 1.5},
+                  "estimate_s": 2 * (SNAKEMAKE_START_S + 15.0)
+                  + args.slots_runs * run(small, "dataloader", timing_epochs, slots_sizes) * 1.5},
         "projection": {"what": "the default config's CUDA runs from c-f", "estimate_s": 1.0},
     }  # fmt: skip
 

@@ -137,7 +137,7 @@ def pending(outdir, configfile: str = "config/config.yaml") -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Moves the runs of earlier layouts of the workflow to their new paths.")
+    parser = argparse.ArgumentParser(description="Moves the runs of earlier layouts to their new paths.")
     parser.add_argument("--configfile", default="config/config.yaml", help="the study whose outdir to move")
     args = parser.parse_args(argv)
     outdir = load_config(args.configfile)["outdir"]
