@@ -363,7 +363,8 @@ def test_readme_embeds_every_table_figure_and_claim(study):
         for part in claim.parts:
             assert markdown_cell(part.comparison) in readme
             assert part.p_value is None or markdown_cell(part.p_text()) in readme
-    assert "sign test: p = " in readme and ", Holm " in readme
+    assert any(markdown_cell(f"exact binomial (share {side} 80%): p = ") in readme for side in "<>")
+    assert ", Holm " in readme and "against a coin flip (sign test) p = " in readme
     # The same claims on each seed's published numbers, beside ours.
     assert "| Claim | Our runs | Seed 000's own numbers | Seed 001's own numbers |" in readme
     assert "| Claim 1 | **" in readme
@@ -489,16 +490,19 @@ def adam_sgd_pairs(differences_points: list[float]) -> pd.DataFrame:
     return resnet_frame(rows)
 
 
-def test_adam_winning_9_of_10_pairs_is_consistent_by_an_exact_sign_test():
+def test_adam_winning_9_of_10_pairs_is_not_shown_consistent_by_the_exact_test_against_80_percent():
+    """A win share above 80% ("consistently"): 9 of 10 is no evidence of that, though a coin flip is rejected."""
     differences = [1.5, 2.5, 2.0, 1.8, 2.2, 0.5, 3.0, 1.0, 1.2, -0.4]
     claim = claims.claim_adam_vs_sgd(adam_sgd_pairs(differences))
     (part,) = claim.parts
-    # P(at least 9 wins of 10 | a fair coin) = (10 + 1) / 1024.
-    assert part.p_value == pytest.approx(11 / 1024) and part.test == "sign test"
+    # P(at least 9 wins of 10 | a share of 0.8) = 10 x 0.8^9 x 0.2 + 0.8^10.
+    assert part.p_value == pytest.approx(10 * 0.8**9 * 0.2 + 0.8**10) and part.test == "exact binomial (share > 80%)"
+    # P(at least 9 wins of 10 | a fair coin) = (10 + 1) / 1024, said beside it.
+    assert f"against a coin flip (sign test) p = {11 / 1024:.3g}" in part.reason
     # The median (1.65) and its distribution-free interval: for n = 10, the 2nd and 9th order statistics (97.9%).
     assert part.estimate.value == pytest.approx(1.65)
     assert (part.estimate.low, part.estimate.high) == pytest.approx((0.5, 2.5))
-    assert part.verdict == SUPPORTED and "Adam won 9 of 10 pairs" in part.reason
+    assert part.verdict == INCONCLUSIVE and "Adam won 9 of 10 pairs (90%): neither above nor below 80%" in part.reason
     assert "by lr and model: lr 0.001 ResNet-18 9/10" in part.reason
 
 
@@ -513,16 +517,25 @@ def test_sgd_at_two_momenta_gives_claim_1_a_part_for_each_with_adam_paired_to_bo
     })  # fmt: skip
 
 
-def test_five_wins_of_five_are_consistent_and_too_few_pairs_give_no_median_interval():
-    claim = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 5))
-    (part,) = claim.parts
-    assert part.p_value == pytest.approx(1 / 32) and part.verdict == SUPPORTED
-    assert part.estimate.value == pytest.approx(2.0) and not part.estimate.has_interval  # 5 pairs: 93.75% at most
+def test_fourteen_wins_of_fourteen_are_consistent_thirteen_are_not_yet_and_five_give_no_median_interval():
+    # All n won: p = 0.8^n against a share of 80%, below 5% from n = 14 on.
+    (fourteen,) = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 14)).parts
+    assert fourteen.p_value == pytest.approx(0.8**14) and fourteen.verdict == SUPPORTED
+    assert "the share is shown above 80%" in fourteen.reason
+    (thirteen,) = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 13)).parts
+    assert thirteen.p_value == pytest.approx(0.8**13) and thirteen.verdict == INCONCLUSIVE
+    (five,) = claims.claim_adam_vs_sgd(adam_sgd_pairs([2.0] * 5)).parts
+    assert five.p_value == pytest.approx(0.8**5) and five.verdict == INCONCLUSIVE
+    assert five.estimate.value == pytest.approx(2.0) and not five.estimate.has_interval  # 5 pairs: 93.75% at most
 
 
 def test_a_minority_of_wins_contradicts_consistency_and_a_few_mixed_pairs_are_inconclusive():
     two_of_ten = claims.claim_adam_vs_sgd(adam_sgd_pairs([1, 1, -1, -1, -1, -1, -1, -1, -1, -1]))
-    assert two_of_ten.verdict == CONTRADICTED and "share's 95% interval lies below 80%" in two_of_ten.parts[0].reason
+    assert two_of_ten.verdict == CONTRADICTED and "the share is shown below 80%" in two_of_ten.parts[0].reason
+    # The contradiction rests on the test toward the other side: P(at most 2 wins of 10 | a share of 0.8).
+    below = sum(math.comb(10, k) * 0.8**k * 0.2 ** (10 - k) for k in range(3))
+    assert two_of_ten.parts[0].p_value == pytest.approx(below)
+    assert two_of_ten.parts[0].test == "exact binomial (share < 80%)"
     assert claims.claim_adam_vs_sgd(adam_sgd_pairs([2, 1, -1, 0.5])).verdict == INCONCLUSIVE  # 3 of 4
 
 
@@ -535,7 +548,7 @@ def test_one_pair_has_no_interval_and_is_inconclusive():
 
 
 def test_claims_are_judged_per_dataset_and_need_every_dataset():
-    wins = [2.0, 2.1, 1.9, 1.5, 2.2]
+    wins = [2.0, 2.1, 1.9, 1.5, 2.2] * 3  # 15 of 15
     both = pd.concat([adam_sgd_pairs(wins), adam_sgd_pairs(wins).assign(dataset="fashion_mnist")])
     assert claims.claim_adam_vs_sgd(both).verdict == SUPPORTED
     mixed = pd.concat([adam_sgd_pairs(wins), adam_sgd_pairs([2, -2, 1, 1, -1]).assign(dataset="fashion_mnist")])
@@ -557,20 +570,31 @@ def test_equivalence_is_shown_inside_the_margin_refuted_outside_and_open_in_betw
     # mean 0, sd sqrt(0.025), se 0.0707: t against each bound is 14.1 on 4 df.
     assert inside.verdict == SUPPORTED and inside.p_value == pytest.approx(stats.t.sf(1 / math.sqrt(0.005), 4))
     outside = part([2.0, 2.2, 1.8, 2.1, 1.9])
-    assert outside.verdict == CONTRADICTED and outside.p_value > 0.5
+    # Refuted by the test that the difference exceeds the upper margin: mean 2, t = (2 - 1) / 0.0707 on 4 df.
+    assert outside.verdict == CONTRADICTED and outside.test == "one-sided t (difference > 1)"
+    assert outside.p_value == pytest.approx(stats.t.sf(1 / math.sqrt(0.005), 4))
     spread = part([0.9, -0.8, 1.5, -1.4, 0.2])
     assert spread.verdict == INCONCLUSIVE and "not shown" in spread.reason
 
 
-def test_holm_adjusts_in_step_down_order_and_can_take_a_verdict_back():
+def test_holm_adjusts_in_step_down_order_and_can_take_either_verdict_back():
     assert claims.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    # Five consistent wins (p = 1/32) are significant alone, not among six such tests.
-    wins = adam_sgd_pairs([2.0] * 5)
+    # Twenty wins of twenty (p = 0.8^20 = 0.0115 against 80%) are significant alone, not among six such tests.
+    wins = adam_sgd_pairs([2.0] * 20)
     found = [claims.claim_adam_vs_sgd(wins) for _ in range(6)]
     claims.adjust_for_multiplicity(found)
     part = found[0].parts[0]
-    assert part.p_adjusted == pytest.approx(6 / 32) and part.verdict == INCONCLUSIVE
+    assert part.p_adjusted == pytest.approx(6 * 0.8**20) and part.verdict == INCONCLUSIVE
     assert "not significant after Holm's adjustment across 6 tests" in part.reason
+    # A contradiction is a test result too: 20 wins of 31 (p = 0.033 of a share below 80%) stands alone, not among two.
+    twenty_of_31 = adam_sgd_pairs([2.0] * 20 + [-2.0] * 11)
+    (alone,) = [claims.claim_adam_vs_sgd(twenty_of_31)]
+    claims.adjust_for_multiplicity([alone])
+    assert alone.verdict == CONTRADICTED and alone.parts[0].p_adjusted == pytest.approx(alone.parts[0].p_value)
+    pair = [claims.claim_adam_vs_sgd(twenty_of_31) for _ in range(2)]
+    claims.adjust_for_multiplicity(pair)
+    below = stats.binomtest(20, 31, 0.8, alternative="less").pvalue
+    assert pair[0].parts[0].p_adjusted == pytest.approx(2 * below) and pair[0].verdict == INCONCLUSIVE
 
 
 def test_diverged_runs_are_left_out_of_the_pairs():
@@ -687,7 +711,7 @@ def svm_frame(exponent: float, sizes=(1000, 2000, 5000, 10000)) -> pd.DataFrame:
 def test_svm_fit_time_growing_as_n_squared_scales_poorly_and_sqrt_n_does_not():
     exponent = claims.claim_svm_scaling(svm_frame(2.0)).parts[-1]
     assert exponent.estimate.value == pytest.approx(2.0, abs=0.05) and exponent.verdict == SUPPORTED
-    assert exponent.p_value < 1e-6 and exponent.test == "one-sided t"
+    assert exponent.p_value < 1e-6 and exponent.test == "one-sided t (b > 1)"
     assert claims.claim_svm_scaling(svm_frame(0.5)).verdict == CONTRADICTED
     assert claims.claim_svm_scaling(svm_frame(2.0, sizes=(1000,))).parts[-1].verdict == INCONCLUSIVE
 

@@ -5,18 +5,20 @@ Pure: `evaluate_claims(runs, history)` takes the tables of ablation.aggregate an
 design pairs runs (Adam against SGD at the same dataset, model, batch size, lr, epochs, pin_memory, device, loader
 and seed), effects are paired differences; ratios (times, speedups) are taken on the log scale and reported as
 geometric means. The wording decides the test:
-- "consistently outperforms" (claim 1): the share of matched pairs Adam wins, with an exact sign test; supported when
-  Adam wins at least CONSISTENT_SHARE of the pairs and the sign test rejects a coin flip, contradicted when the
-  share's 95% Clopper-Pearson interval lies below CONSISTENT_SHARE. The median difference has its distribution-free
-  interval (order statistics).
+- "consistently outperforms" (claim 1): the share of matched pairs Adam wins against CONSISTENT_SHARE, by exact
+  one-sided binomial tests: supported when the share is shown above it, contradicted when it is shown below it. The
+  sign test against a coin flip is said beside it; the median difference has its distribution-free interval (order
+  statistics).
 - "similar", "without affecting", "nearly 20x", "competitively" (claims 3, 4, 6): equivalence, two one-sided tests
   (TOST) against the margins below; supported when both reject, contradicted when the 95% interval lies wholly
   outside the margin.
 - "higher", "improves", "scales poorly" (claims 2, 4, 6): a one-sided test against the threshold; supported when the
   whole 95% interval lies on the claim's side, contradicted when it lies wholly on the other.
 - "saturates after ~10 epochs" (claim 5): the validation gain per epoch before and after epoch 10, each run once.
-A part supported or contradicted on a p-value that Holm's adjustment takes above ALPHA becomes inconclusive. With
-one pair there is no interval or test, and the verdict is "inconclusive".
+Each part's p-value is that of the test its verdict rests on: the test toward the claim, or for a contradicted part
+the test toward the other side (`Part.p_contrary`). Holm's adjustment runs over these, and a part supported or
+contradicted on a p-value that it takes to ALPHA or above becomes inconclusive. With one pair there is no interval or
+test, and the verdict is "inconclusive".
 """
 
 import math
@@ -94,6 +96,13 @@ class Part:
     test: str = ""
     p_value: float | None = None
     p_adjusted: float | None = None
+    # The test toward the other side of the claim: a contradicted part rests on it, so it is the one shown and adjusted.
+    contrary_test: str = ""
+    p_contrary: float | None = None
+
+    def __post_init__(self):
+        if self.verdict == CONTRADICTED and self.p_contrary is not None:
+            self.test, self.p_value = self.contrary_test, self.p_contrary
 
     def p_text(self) -> str:
         if self.p_value is None:
@@ -203,6 +212,24 @@ def sign_test(differences) -> tuple[int, int, float]:
     return wins, n, float(stats.binomtest(wins, n, 0.5, alternative="greater").pvalue) if n else 1.0
 
 
+def share_tests(wins: int, n: int, share: float) -> tuple[float, float]:
+    """Exact one-sided binomial p-values of `wins` in `n` against a win share of `share`: (that the true share exceeds
+    it, that it falls short of it)."""
+    if not n:
+        return 1.0, 1.0
+    greater = float(stats.binomtest(wins, n, share, alternative="greater").pvalue)
+    return greater, float(stats.binomtest(wins, n, share, alternative="less").pvalue)
+
+
+def outside_t(values, low: float, high: float, name: str, shown=None) -> tuple[str, float | None]:
+    """The one-sided t-test that the mean lies beyond the nearer bound of (low, high), and its label (`shown`: the
+    bounds as the claim states them, where the test runs on their logs): what a contradicted equivalence rests on."""
+    shown_low, shown_high = shown or (low, high)
+    if np.mean(values) > high:
+        return f"one-sided t ({name} > {shown_high:g})", one_sided_t(values, high, greater=True)
+    return f"one-sided t ({name} < {shown_low:g})", one_sided_t(values, low, greater=False)
+
+
 def median_interval(values, unit: str = "", n_label: str = "pairs") -> Estimate:
     """Median with its distribution-free 95% interval: the order statistics x(l) and x(n+1-l) for the largest l
     whose coverage, 1 - 2 P(Binomial(n, 1/2) < l), is at least 95% (none for n < 6)."""
@@ -310,33 +337,39 @@ def claim_adam_vs_sgd(runs: pd.DataFrame) -> Claim:
             comparison += f"factor (SGD momentum {momentum:g})" if len(momenta) > 1 else "factor"
             claim.parts.append(consistency_part(comparison, group))
     claim.note = (
-        f'"Consistently": Adam wins at least {CONSISTENT_SHARE:.0%} of the matched pairs and an exact sign test '
-        "rejects a coin flip; the effect shown is the median difference with its distribution-free interval."
+        f'"Consistently": Adam wins more than {CONSISTENT_SHARE:.0%} of the matched pairs, by an exact one-sided '
+        f"binomial test of the win share against {CONSISTENT_SHARE:.0%} (toward the other side for a contradiction); "
+        "the sign test against a coin flip is given beside it. The effect shown is the median difference with its "
+        "distribution-free interval."
     )
     return claim
 
 
 def consistency_part(comparison: str, group: pd.DataFrame) -> Part:
-    """Claim 1 on one dataset's pairs: the share Adam wins, a sign test, the median difference, and where it holds
-    (wins by learning rate and model)."""
+    """Claim 1 on one dataset's pairs: the share Adam wins tested against CONSISTENT_SHARE both ways, the sign test
+    against a coin flip beside it, the median difference, and where it holds (wins by learning rate and model)."""
     differences = 100 * (group["a"] - group["b"])
-    wins, n, p = sign_test(differences)
+    wins, n, p_coin = sign_test(differences)
+    above_share, below_share = share_tests(wins, n, CONSISTENT_SHARE)
     estimate = median_interval(differences, unit="points")
     where = "; ".join(
         f"lr {lr:g} {MODEL_NAMES.get(model, model)} {int((100 * (g['a'] - g['b']) > 0).sum())}/{len(g)}"
         for (lr, model), g in sorted(group.groupby(["lr", "model"]), key=lambda item: (-item[0][0], item[0][1]))
     )
     share = wins / n if n else 0.0
+    target = f"{CONSISTENT_SHARE:.0%}"
+    won = f"Adam won {wins} of {n} pairs ({share:.0%})"
     if n < 2:
         verdict, why = INCONCLUSIVE, "one pair cannot show consistency"
-    elif share >= CONSISTENT_SHARE and p < ALPHA:
-        verdict, why = SUPPORTED, f"Adam won {wins} of {n} pairs (at least {CONSISTENT_SHARE:.0%})"
-    elif stats.binomtest(wins, n).proportion_ci(LEVEL).high < CONSISTENT_SHARE:
-        verdict = CONTRADICTED
-        why = f"Adam won {wins} of {n} pairs: the share's 95% interval lies below {CONSISTENT_SHARE:.0%}"
+    elif above_share < ALPHA:
+        verdict, why = SUPPORTED, f"{won}: the share is shown above {target}"
+    elif below_share < ALPHA:
+        verdict, why = CONTRADICTED, f"{won}: the share is shown below {target}"
     else:
-        verdict, why = INCONCLUSIVE, f"Adam won {wins} of {n} pairs"
-    return Part(comparison, estimate, verdict, f"{why}; by lr and model: {where}", "sign test", p)
+        verdict, why = INCONCLUSIVE, f"{won}: neither above nor below {target} at the 5% level"
+    why += f"; against a coin flip (sign test) p = {p_coin:.3g}; by lr and model: {where}"
+    return Part(comparison, estimate, verdict, why, f"exact binomial (share > {target})", above_share,
+                contrary_test=f"exact binomial (share < {target})", p_contrary=below_share)  # fmt: skip
 
 
 def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
@@ -357,8 +390,10 @@ def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
     else:
         estimate = ratio_interval(times["a"] / times["b"])
         comparison = "ResNet-50 / ResNet-18 training time, paired on every other factor"
-        p = one_sided_t(np.log(times["a"] / times["b"]), 0.0, greater=True)
-        claim.parts.append(Part(comparison, estimate, *above(estimate, 1.0), "one-sided t (log ratio > 0)", p))
+        log_ratios = np.log(times["a"] / times["b"])
+        p, contrary = one_sided_t(log_ratios, 0.0, greater=True), one_sided_t(log_ratios, 0.0, greater=False)
+        claim.parts.append(Part(comparison, estimate, *above(estimate, 1.0), "one-sided t (log ratio > 0)", p,
+                                contrary_test="one-sided t (log ratio < 0)", p_contrary=contrary))  # fmt: skip
     return claim
 
 
@@ -377,8 +412,11 @@ def claim_gpu_speedup(runs: pd.DataFrame) -> Claim:
     else:
         speedup = ratio_interval(times["a"] / times["b"])
         comparison = f"CPU / GPU training time (speedup; claimed {SPEEDUP_CLAIMED:g}x), paired on every other factor"
-        p = tost(np.log(times["a"] / times["b"]), *np.log(SPEEDUP_RANGE))
-        claim.parts.append(Part(comparison, speedup, *equivalence(speedup, p, *SPEEDUP_RANGE), "TOST (log)", p))
+        log_speedups = np.log(times["a"] / times["b"])
+        p = tost(log_speedups, *np.log(SPEEDUP_RANGE))
+        contrary_test, contrary = outside_t(log_speedups, *np.log(SPEEDUP_RANGE), "speedup", SPEEDUP_RANGE)
+        claim.parts.append(Part(comparison, speedup, *equivalence(speedup, p, *SPEEDUP_RANGE), "TOST (log)", p,
+                                contrary_test=contrary_test, p_contrary=contrary))  # fmt: skip
         claim.parts.append(accuracy_equivalence_part("GPU - CPU test accuracy (similar", accuracy))
     ours = sorted(set(ok.loc[ok["device"] == "cuda", "gpu_name"].dropna()))
     claim.note = f"The seeds' GPU: an {SEEDS_GPU}; ours: {', '.join(ours) if ours else 'none (no CUDA run here)'}."
@@ -391,8 +429,10 @@ def accuracy_equivalence_part(label: str, pairs: pd.DataFrame) -> Part:
     differences = 100 * (pairs["a"] - pairs["b"])
     estimate = mean_interval(differences, unit="points")
     p = tost(differences, -margin, margin)
+    contrary_test, contrary = outside_t(differences, -margin, margin, "difference")
     comparison = f"{label}: within +-{margin:g} point), paired"
-    return Part(comparison, estimate, *equivalence(estimate, p, -margin, margin), "TOST", p)
+    return Part(comparison, estimate, *equivalence(estimate, p, -margin, margin), "TOST", p,
+                contrary_test=contrary_test, p_contrary=contrary)  # fmt: skip
 
 
 def claim_pin_memory(runs: pd.DataFrame) -> Claim:
@@ -412,8 +452,10 @@ def claim_pin_memory(runs: pd.DataFrame) -> Claim:
     else:
         ratio = ratio_interval(times["a"] / times["b"])
         comparison = "pin_memory True / False training time (improves: below 1), paired"
-        p = one_sided_t(np.log(times["a"] / times["b"]), 0.0, greater=False)
-        claim.parts.append(Part(comparison, ratio, *below(ratio, 1.0), "one-sided t (log ratio < 0)", p))
+        log_ratios = np.log(times["a"] / times["b"])
+        p, contrary = one_sided_t(log_ratios, 0.0, greater=False), one_sided_t(log_ratios, 0.0, greater=True)
+        claim.parts.append(Part(comparison, ratio, *below(ratio, 1.0), "one-sided t (log ratio < 0)", p,
+                                contrary_test="one-sided t (log ratio > 0)", p_contrary=contrary))  # fmt: skip
         claim.parts.append(accuracy_equivalence_part("pin_memory True - False test accuracy (unaffected", accuracy))
     return claim
 
@@ -444,8 +486,11 @@ def claim_epochs_saturate(runs: pd.DataFrame, history: pd.DataFrame) -> Claim:
     early = mean_interval(before, unit="points", n_label="runs")
     late = mean_interval(after, unit="points", n_label="runs")
     p_early, p_late = one_sided_t(before, 0.0, greater=True), one_sided_t(after, rate, greater=False)
-    claim.parts.append(Part(before_label, early, *above(early, 0.0), "one-sided t", p_early))
-    claim.parts.append(Part(after_label, late, *below(late, rate), "one-sided t", p_late))
+    contrary_early, contrary_late = one_sided_t(before, 0.0, greater=False), one_sided_t(after, rate, greater=True)
+    claim.parts.append(Part(before_label, early, *above(early, 0.0), "one-sided t (> 0)", p_early,
+                            contrary_test="one-sided t (< 0)", p_contrary=contrary_early))  # fmt: skip
+    claim.parts.append(Part(after_label, late, *below(late, rate), f"one-sided t (< {rate:g})", p_late,
+                            contrary_test=f"one-sided t (> {rate:g})", p_contrary=contrary_late))  # fmt: skip
     # Where the mean curve's gain per epoch falls below the rate for good, over the epochs every run has.
     common = curves.loc[:, : int(last_epoch.min())].dropna(axis=1)
     gains = common.mean().diff().dropna()
@@ -504,8 +549,9 @@ def exponent_part(fits: pd.DataFrame, backend: str) -> Part:
         f"growth exponent b of SVM fit time ~ n^b{implementation} (log-log fit, one intercept per dataset and kernel) "
         f"against {DEEP_MODEL_EXPONENT:g} for a deep model's epoch (linear in n by construction)"
     )
-    p = slope_above(exponent, DEEP_MODEL_EXPONENT)
-    return Part(comparison, exponent, *above(exponent, DEEP_MODEL_EXPONENT), "one-sided t", p)
+    p, deep = slope_above(exponent, DEEP_MODEL_EXPONENT), DEEP_MODEL_EXPONENT
+    return Part(comparison, exponent, *above(exponent, deep), f"one-sided t (b > {deep:g})", p,
+                contrary_test=f"one-sided t (b < {deep:g})", p_contrary=None if p is None else 1.0 - p)  # fmt: skip
 
 
 def implementations_note(claim: Claim) -> None:
@@ -553,7 +599,12 @@ def competitive_part(runs: pd.DataFrame) -> Part:
     p = float(max(stats.norm.sf((difference + margin) / se), stats.norm.cdf((difference - margin) / se)))
     verdict, why = equivalence(estimate, p, -margin, margin)
     why += f" (SVM {100 * p1:.2f}% against ResNet {100 * p2:.2f}%; the best of each, so the gap is optimistic for both)"
-    return Part(comparison, estimate, verdict, why, "TOST (z)", p)
+    if difference > margin:
+        contrary_test, contrary = f"one-sided z (difference > {margin:g})", stats.norm.sf((difference - margin) / se)
+    else:
+        contrary_test, contrary = f"one-sided z (difference < {-margin:g})", stats.norm.cdf((difference + margin) / se)
+    return Part(comparison, estimate, verdict, why, "TOST (z)", p, contrary_test=contrary_test,
+                p_contrary=float(contrary))  # fmt: skip
 
 
 def _svm_times_note(runs: pd.DataFrame) -> str:
@@ -586,11 +637,12 @@ def evaluate_claims(runs: pd.DataFrame, history: pd.DataFrame) -> list[Claim]:
 
 
 def adjust_for_multiplicity(claims: list[Claim]) -> None:
-    """Holm's adjustment across every tested part of every claim. A part supported or contradicted on its own p-value
-    that the adjustment takes to ALPHA or above is inconclusive: among this many tests, it may be chance."""
+    """Holm's adjustment across every tested part of every claim, each on the p-value its verdict rests on. A part
+    supported or contradicted on its own p-value that the adjustment takes to ALPHA or above is inconclusive: among
+    this many tests, it may be chance."""
     tested = [part for claim in claims for part in claim.parts if part.p_value is not None]
     for part, adjusted in zip(tested, holm([part.p_value for part in tested])):
         part.p_adjusted = adjusted
-        if part.verdict == SUPPORTED and part.p_value < ALPHA <= adjusted:
+        if part.verdict in (SUPPORTED, CONTRADICTED) and part.p_value < ALPHA <= adjusted:
             part.verdict = INCONCLUSIVE
             part.reason += f"; not significant after Holm's adjustment across {len(tested)} tests"
