@@ -368,6 +368,8 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     # The same claims on each seed's published numbers, beside ours.
     assert "| Claim | Our runs | Seed 000's own numbers | Seed 001's own numbers |" in readme
     assert "| Claim 1 | **" in readme
+    assert "How repeats are paired:" in readme
+    assert "- Seed 001's own numbers: 3 configuration(s) ran more than once." in readme
     # The assumptions, each with its config key and the value this run used.
     assert "## Assumptions and deviations" in readme
     assert "| `factor_defaults.momentum` | 0.9 |" in readme and "| `training.num_workers` | 0 |" in readme
@@ -595,6 +597,36 @@ def test_holm_adjusts_in_step_down_order_and_can_take_either_verdict_back():
     claims.adjust_for_multiplicity(pair)
     below = stats.binomtest(20, 31, 0.8, alternative="less").pvalue
     assert pair[0].parts[0].p_adjusted == pytest.approx(2 * below) and pair[0].verdict == INCONCLUSIVE
+
+
+def test_a_repeat_that_flips_claim_1_is_named_with_the_verdict_each_pairing_gives():
+    """Fourteen learning rates where Adam wins, and the first one run again (seed 1: its Adam and its SGD run) where
+    SGD wins by a point: paired by seed, 14 of 15 (p = 0.167 against 80%: inconclusive); its first run only, 14 of
+    14 (0.8^14 = 0.044: supported); its repeats averaged, Adam still ahead there (+0.5): 14 of 14, supported."""
+    rows = []
+    for i in range(14):
+        for seed, diff in [(0, 2.0)] + ([(1, -1.0)] if i == 0 else []):
+            rows.append({"optimizer": "sgd", "lr": 0.001 * (i + 1), "seed": seed, "test_accuracy": 0.90})
+            rows.append({"optimizer": "adam", "lr": 0.001 * (i + 1), "seed": seed, "test_accuracy": 0.90 + diff / 100})
+    runs = resnet_frame(rows)
+    no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
+    found = evaluate_claims(runs, no_curves)
+    assert found[0].verdict == INCONCLUSIVE and "Adam won 14 of 15 pairs" in found[0].parts[0].reason
+    assert found[0].parts[0].p_value == pytest.approx(15 * 0.8**14 * 0.2 + 0.8**15)
+    first, first_history = claims.first_runs(runs, no_curves)
+    averaged, _ = claims.averaged_runs(runs, no_curves)
+    assert len(first) == len(averaged) == 28 and set(first["seed"]) == {0}
+    repeat = averaged[(averaged["lr"] == 0.001) & (averaged["optimizer"] == "adam")]["test_accuracy"]
+    assert repeat.tolist() == [pytest.approx(0.905)]
+    line = claims.pairing_sensitivity(runs, no_curves, found)
+    assert line == (
+        "2 configuration(s) ran more than once. The verdict depends on that choice: claim 1 is inconclusive as paired, "
+        "but supported with the first run of each configuration only and supported with repeats averaged."
+    )
+    # Without repeats there is nothing to choose.
+    assert claims.pairing_sensitivity(first, first_history, evaluate_claims(first, first_history)).startswith(
+        "No configuration ran more than once"
+    )
 
 
 def test_diverged_runs_are_left_out_of_the_pairs():

@@ -38,7 +38,9 @@ with open(sm.log[0], "w") as log:
              "path": relative(png)}
             for values, png in files
         ]  # fmt: skip
-    context = readme.readme_context(runs, sm.config, docs, analysis, claims, plots, list(sm.params.configfiles))
+    context = readme.readme_context(
+        runs, sm.config, docs, analysis, claims, plots, list(sm.params.configfiles), history
+    )
     readme_path.write_text(readme.render_readme(context, env))
     for claim in claims:
         print(f"claim {claim.number}: {claim.verdict}", file=log)

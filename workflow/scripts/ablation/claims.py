@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ablation.config import RESNET_FACTORS, pin_memory_acts
+from ablation.config import RESNET_FACTORS, SVM_FACTORS, pin_memory_acts
 from ablation.factors import LEGACY_SVM_FACTOR_VALUES, SVM_BACKENDS
 from ablation.names import DASH, DATASET_NAMES, MODEL_NAMES, SEEDS_GPU
 
@@ -512,13 +512,16 @@ def svm_fits(runs: pd.DataFrame) -> pd.DataFrame:
     """SVM fit times of one protocol, ours where there are any (the seeds' raw or standardised pixels fit at other
     rates), else the one protocol the runs have; with each run's SVC implementation (`backend`)."""
     svm = runs[(runs["kind"] == "svm") & (runs["status"] == "ok")]
+    columns = ["dataset", "kernel", "train_samples", "fit_time_s", "backend"]
+    if svm.empty:
+        return pd.DataFrame(columns=columns)
     protocols = set(svm["protocol"].dropna())
     only = protocols.pop() if len(protocols) == 1 else "stratified"
     svm = svm[svm["protocol"] == only]
     recorded = svm["backend"].astype(object) if "backend" in svm else pd.Series(None, index=svm.index, dtype=object)
     backend = recorded.fillna(LEGACY_SVM_FACTOR_VALUES["backend"])  # runs from before it was a factor: sklearn
     svm = svm.assign(backend=backend).dropna(subset=["fit_time_s", "train_samples"])
-    return svm[["dataset", "kernel", "train_samples", "fit_time_s", "backend"]]
+    return svm[columns]
 
 
 def claim_svm_scaling(runs: pd.DataFrame) -> Claim:
@@ -634,6 +637,64 @@ def evaluate_claims(runs: pd.DataFrame, history: pd.DataFrame) -> list[Claim]:
     adjust_for_multiplicity(claims)
     implementations_note(claims[-1])
     return claims
+
+
+# How repeats are paired ---------------------------------------------------------------------------------------------
+
+CONFIGURATION = [f for f in dict.fromkeys(["kind", *RESNET_FACTORS, *SVM_FACTORS]) if f != "seed"]
+
+
+def _configurations(runs: pd.DataFrame) -> list[str]:
+    return [f for f in CONFIGURATION if f in runs.columns]
+
+
+def first_runs(runs: pd.DataFrame, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each configuration's first run only (its lowest seed: a seed's first repeat, our first replicate seed)."""
+    first = runs.groupby(_configurations(runs), dropna=False)["seed"].transform("min")
+    kept = runs[runs["seed"] == first]
+    return kept, history[history["run_id"].isin(kept["run_id"])]
+
+
+def averaged_runs(runs: pd.DataFrame, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each configuration's finished runs averaged into one, as seed 0: every numeric measure the mean of its repeats
+    and their validation curves averaged epoch by epoch, under the first run's id. Other runs stay as they are."""
+    ok, rest = runs[runs["status"] == "ok"], runs[runs["status"] != "ok"]
+    keys = _configurations(runs)
+    measures = [m for m in MEASURES if m in runs.columns]
+    ok = ok.assign(**{m: pd.to_numeric(ok[m], errors="coerce") for m in measures})
+    groups = ok.groupby(keys, dropna=False, sort=False)
+    averaged = groups.first()
+    averaged[measures] = groups[measures].mean()
+    averaged = averaged.reset_index().assign(seed=0)
+    first_id = groups["run_id"].transform("first")
+    curves = history.merge(pd.DataFrame({"run_id": ok["run_id"], "group_id": first_id}), on="run_id")
+    curves = curves.groupby(["group_id", "epoch"], as_index=False)["val_accuracy"].mean()
+    return pd.concat([averaged, rest], ignore_index=True), curves.rename(columns={"group_id": "run_id"})
+
+
+# What the claims compare, averaged over a configuration's repeats; the rest of a run's row is its first repeat's.
+MEASURES = ["test_accuracy", "train_time_s", "fit_time_s", "flops"]
+PAIRINGS = {"the first run of each configuration only": first_runs, "repeats averaged": averaged_runs}
+
+
+def pairing_sensitivity(runs: pd.DataFrame, history: pd.DataFrame, claims: list[Claim]) -> str:
+    """Whether each claim's verdict survives the other ways of treating a configuration run more than once: the
+    pairing used (repeats in the order they ran, our replicate seeds by seed) against PAIRINGS."""
+    repeated = runs.groupby(_configurations(runs), dropna=False)["seed"].transform("nunique") > 1
+    if not repeated.any():
+        return "No configuration ran more than once: there is no other way to pair the runs."
+    count = runs[repeated].groupby(_configurations(runs), dropna=False).ngroups
+    alternatives = {name: evaluate_claims(*make(runs, history)) for name, make in PAIRINGS.items()}
+    changed = []
+    for i, claim in enumerate(claims):
+        other = {name: found[i].verdict for name, found in alternatives.items() if found[i].verdict != claim.verdict}
+        if other:
+            changed.append(f"claim {claim.number} is {claim.verdict} as paired, but "
+                           + " and ".join(f"{verdict} with {name}" for name, verdict in other.items()))  # fmt: skip
+    said = f"{count} configuration(s) ran more than once."
+    if not changed:
+        return f"{said} Every verdict stays the same with {' and with '.join(PAIRINGS)}."
+    return f"{said} The verdict depends on that choice: {'; '.join(changed)}."
 
 
 def adjust_for_multiplicity(claims: list[Claim]) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.assumptions import ASSUMPTIONS, config_value
-from ablation.claims import evaluate_claims, excluded_runs
+from ablation.claims import evaluate_claims, excluded_runs, pairing_sensitivity
 from ablation.fidelity import DIFFERENCES
 from ablation.markup import Markdown, markdown_code, markdown_row, markdown_text, markdown_url
 from ablation.names import DASH, LOADER_NAMES, ORDER
@@ -127,14 +127,22 @@ def readme_context(
     claims: list,
     plots: dict,
     configfiles: list[str],
+    history: pd.DataFrame | None = None,
 ) -> dict:
     """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims.
-    `configfiles`: the config files the workflow ran with (none: the default)."""
+    `configfiles`: the config files the workflow ran with (none: the default); `history`: our runs' epochs, which
+    the claims were evaluated on (none: no curves)."""
     resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
     # The same claims on each seed's published numbers (which have no validation curves), beside ours.
     no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
+    history = no_curves if history is None else history
     by_source = {"Our runs": claims}
     by_source |= {SEED_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in seed_runs().items()}
+    # Whether each source's verdicts depend on how its repeated configurations are paired.
+    pairing = {"Our runs": pairing_sensitivity(runs, history, claims)}
+    for name, seed in seed_runs().items():
+        source = SEED_NAMES[name].capitalize()
+        pairing[source] = pairing_sensitivity(seed, no_curves, by_source[source])
     split, subset = config["data"]["split"], config["data"]["subset"]
     split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
     split_text += f" of the pooled {POOLED_IMAGES:,} images"
@@ -186,5 +194,6 @@ def readme_context(
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
         "claims_sources": list(by_source),
         "claims_side_by_side": claims_side_by_side(by_source),
+        "pairing": pairing,
         "seed001_beside_ours": seed001_beside_ours(runs),
     }
