@@ -629,6 +629,33 @@ def test_a_repeat_that_flips_claim_1_is_named_with_the_verdict_each_pairing_give
     )
 
 
+def test_the_spread_of_a_repeated_configuration_is_said_beside_claim_1s_effect():
+    # Seed 001's same SGD configuration three times: 99.35, 98.82 and 98.48.
+    rows = [
+        {"optimizer": "sgd", "seed": seed, "test_accuracy": acc} for seed, acc in enumerate([0.9935, 0.9882, 0.9848])
+    ]
+    rows += [{"optimizer": "adam", "seed": 0, "test_accuracy": 0.99}]
+    note = claims.claim_adam_vs_sgd(resnet_frame(rows)).note
+    assert note.startswith("Run-to-run spread of the test accuracy where a configuration ran more than once "
+                           "(1 configuration(s)): up to 0.87 points (median 0.87).")  # fmt: skip
+    # Replicate seeds are repeats too; a configuration run once has no spread to give.
+    assert not claims.claim_adam_vs_sgd(adam_sgd_pairs([1.0])).note.startswith("Run-to-run")
+
+
+def test_claim_2s_time_ratio_is_given_per_dataset_and_a_pair_far_from_the_rest_is_named():
+    """Three MNIST pairs at 2x and one Fashion-MNIST pair at 5x: pooled they mix; apart, MNIST is 2x exactly and the
+    Fashion-MNIST pair is 2.5x the median of all pairs (2x), an outlier."""
+    rows = []
+    for i, (dataset, ratio) in enumerate([("mnist", 2.0), ("mnist", 2.0), ("mnist", 2.0), ("fashion_mnist", 5.0)]):
+        common = {"dataset": dataset, "seed": i}
+        rows.append({**common, "model": "resnet18", "train_time_s": 100.0})
+        rows.append({**common, "model": "resnet50", "train_time_s": 100.0 * ratio, "flops": 2 * 66_368_000})
+    note = claims.claim_resnet50_cost(resnet_frame(rows)).note
+    assert note.startswith("By dataset: MNIST 2.00x, 95% CI [2.00, 2.00]x (n = 3 pairs); Fashion-MNIST 5.00x (n = 1")
+    assert note.endswith("Outliers, a factor 2 or more from the median of all pairs (2.00x): Fashion-MNIST batch 32 "
+                         "adam lr 0.001 seed 3: 5.00x.")  # fmt: skip
+
+
 def test_diverged_runs_are_left_out_of_the_pairs():
     runs = adam_sgd_pairs([2.0, 2.0, 2.0])
     runs.loc[runs.index[-1], ["status", "test_accuracy"]] = ["diverged", np.nan]

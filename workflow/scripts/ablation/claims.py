@@ -336,13 +336,26 @@ def claim_adam_vs_sgd(runs: pd.DataFrame) -> Claim:
             comparison = f"{DATASET_NAMES.get(dataset, dataset)}: Adam - SGD test accuracy, paired on every other "
             comparison += f"factor (SGD momentum {momentum:g})" if len(momenta) > 1 else "factor"
             claim.parts.append(consistency_part(comparison, group))
-    claim.note = (
+    claim.note = repeat_spread(ok_resnet(runs)) + (
         f'"Consistently": Adam wins more than {CONSISTENT_SHARE:.0%} of the matched pairs, by an exact one-sided '
         f"binomial test of the win share against {CONSISTENT_SHARE:.0%} (toward the other side for a contradiction); "
         "the sign test against a coin flip is given beside it. The effect shown is the median difference with its "
         "distribution-free interval."
     )
     return claim
+
+
+def repeat_spread(runs: pd.DataFrame) -> str:
+    """The run-to-run spread of test accuracy where a configuration ran more than once (the range of its repeats, in
+    points), to set beside the effects: an effect within it may be noise."""
+    groups = runs.groupby(_configurations(runs), dropna=False)["test_accuracy"]
+    spread = 100 * (groups.max() - groups.min())[groups.count() > 1]
+    if spread.empty:
+        return ""
+    return (
+        f"Run-to-run spread of the test accuracy where a configuration ran more than once ({len(spread)} "
+        f"configuration(s)): up to {spread.max():.2f} points (median {spread.median():.2f}). "
+    )
 
 
 def consistency_part(comparison: str, group: pd.DataFrame) -> Part:
@@ -394,7 +407,35 @@ def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
         p, contrary = one_sided_t(log_ratios, 0.0, greater=True), one_sided_t(log_ratios, 0.0, greater=False)
         claim.parts.append(Part(comparison, estimate, *above(estimate, 1.0), "one-sided t (log ratio > 0)", p,
                                 contrary_test="one-sided t (log ratio < 0)", p_contrary=contrary))  # fmt: skip
+        claim.note = ratio_by_dataset(times)
     return claim
+
+
+# A pair whose ratio is this far (either way) from the median ratio of all pairs is flagged as an outlier.
+OUTLIER_FACTOR = 2.0
+
+
+def ratio_by_dataset(pairs: pd.DataFrame) -> str:
+    """The pooled ratio of paired times split by dataset, and the pairs whose ratio is an outlier against the rest (a
+    factor OUTLIER_FACTOR from the median of all pairs): a pooled figure can mix datasets that differ."""
+    ratios = pairs.assign(ratio=pairs["a"] / pairs["b"])
+    by_dataset = "; ".join(
+        f"{DATASET_NAMES.get(dataset, dataset)} {ratio_interval(group['ratio']).text()}"
+        for dataset, group in sorted(ratios.groupby("dataset"), key=lambda item: item[0] != "mnist")
+    )
+    median = ratios["ratio"].median()
+    outliers = ratios[(ratios["ratio"] > OUTLIER_FACTOR * median) | (ratios["ratio"] < median / OUTLIER_FACTOR)]
+    said = f"By dataset: {by_dataset}."
+    if len(outliers):
+        listed = "; ".join(
+            f"{DATASET_NAMES.get(r.dataset, r.dataset)} batch {r.batch_size} {r.optimizer} lr {r.lr:g} seed {r.seed}: "
+            f"{r.ratio:.2f}x"
+            for r in outliers.itertuples()
+        )
+        said += (
+            f" Outliers, a factor {OUTLIER_FACTOR:g} or more from the median of all pairs ({median:.2f}x): {listed}."
+        )
+    return said
 
 
 def claim_gpu_speedup(runs: pd.DataFrame) -> Claim:
