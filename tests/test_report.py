@@ -370,6 +370,9 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     assert "| Claim 1 | **" in readme
     assert "How repeats are paired:" in readme
     assert "- Seed 001's own numbers: 3 configuration(s) ran more than once." in readme
+    assert markdown_text("Seed 001's own numbers: By dataset: MNIST 1.79x, 95% CI [1.70, 1.88]x (n = 32") in readme
+    assert markdown_text("Seed 001's own numbers: Run-to-run spread of the test accuracy") in readme
+    assert markdown_cell("contradicted (exact binomial (share < 80%): p = 0.00819") in readme
     # The assumptions, each with its config key and the value this run used.
     assert "## Assumptions and deviations" in readme
     assert "| `factor_defaults.momentum` | 0.9 |" in readme and "| `training.num_workers` | 0 |" in readme

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ablation.aggregate import in_studies
 from ablation.assumptions import ASSUMPTIONS, config_value
-from ablation.claims import evaluate_claims, excluded_runs, pairing_sensitivity
+from ablation.claims import evaluate_claims, excluded_runs, ok_resnet, pairing_sensitivity, repeat_spread
 from ablation.fidelity import DIFFERENCES
 from ablation.markup import Markdown, markdown_code, markdown_row, markdown_text, markdown_url
 from ablation.names import DASH, LOADER_NAMES, ORDER
@@ -140,9 +140,13 @@ def readme_context(
     by_source |= {SEED_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in seed_runs().items()}
     # Whether each source's verdicts depend on how its repeated configurations are paired.
     pairing = {"Our runs": pairing_sensitivity(runs, history, claims)}
+    # Beside each seed's verdicts: the spread of its repeats (claim 1's effects) and claim 2's ratio by dataset.
+    seed_notes = []
     for name, seed in seed_runs().items():
         source = SEED_NAMES[name].capitalize()
         pairing[source] = pairing_sensitivity(seed, no_curves, by_source[source])
+        notes = [repeat_spread(ok_resnet(seed)), by_source[source][1].note]
+        seed_notes += [f"{source}: {note.strip()}" for note in notes if note]
     split, subset = config["data"]["split"], config["data"]["subset"]
     split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
     split_text += f" of the pooled {POOLED_IMAGES:,} images"
@@ -195,5 +199,6 @@ def readme_context(
         "claims_sources": list(by_source),
         "claims_side_by_side": claims_side_by_side(by_source),
         "pairing": pairing,
+        "seed_notes": seed_notes,
         "seed001_beside_ours": seed001_beside_ours(runs),
     }

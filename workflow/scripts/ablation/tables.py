@@ -408,6 +408,7 @@ def claims_side_by_side(by_source: dict[str, list[Claim]]) -> list[list[str]]:
         parts = "; ".join(
             f"{part.comparison.split(' (')[0].split(', paired')[0]}: "
             f"{part.estimate.text(2) if part.estimate is not None else 'no data'}, {part.verdict}"
+            + (f" ({part.p_text()})" if part.p_value is not None else "")
             for part in claim.parts
         )
         return Markdown("**{}**. {}").format(claim.verdict, parts)
