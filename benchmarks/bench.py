@@ -305,6 +305,12 @@ def share_beside_others(interval, others) -> float:
     return covered / (end - start)
 
 
+def round_order(variants, round_: int) -> list:
+    """The order of the ways in a round: as given in even rounds, reversed in odd ones, so that neither way always
+    runs first on a host that is still warming up or slowing down."""
+    return list(variants)[:: 1 if round_ % 2 == 0 else -1]
+
+
 def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data=None) -> dict:
     """The same timed run repeated alone on the machine (`timing: exclusive`) and beside a concurrent grid (`timing:
     shared`), both through the workflow at --cores `cores`: the spread (coefficient of variation) of its epoch times
@@ -317,7 +323,7 @@ def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data
     runs = {label: [] for label in variants}
     walls = {label: [] for label in variants}
     for round_ in range(rounds):
-        for label in list(variants)[:: 1 if round_ % 2 == 0 else -1]:
+        for label in round_order(variants, round_):
             outdir = work / f"{label}-{round_}"
             config = work / f"{label}-{round_}.yaml"
             spec = timing_config(outdir, variants[label], repeats, grid_runs, train_images, epochs, data)

@@ -11,7 +11,7 @@ from ablation.aggregate import read_runs
 from ablation.layout import FIGURES, TABLES
 from ablation.markup import markdown_text
 from ablation.runs_table import runs_table_html
-from conftest import MARKUP_INJECTION, REPO, run_snakemake, write_config
+from conftest import FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, write_config
 
 CHROMIUM = shutil.which("chromium")
 # The tiny study's outdir, a directory name with markup in it: the injection without its script, whose `</` no
@@ -33,7 +33,7 @@ def report(fixture_data, tmp_path_factory):
     grid = {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
             "optimizer": ["sgd", "adam"], "lr": [0.01], "epochs": [1]}  # fmt: skip
     mapping = {"part_a": [], "q1": ["grid"], "pin_memory": [], "epochs": [], "svm": [], "q2": []}
-    config = write_config(work / "config.yaml", fixture_data, outdir=str(work / OUTDIR_NAME),
+    config = write_config(work / "config.yaml", fixture_data, subset=FEW_IMAGES, outdir=str(work / OUTDIR_NAME),
                           resnet_studies={"grid": {"description": MARKUP_INJECTION, "grid": grid}},
                           report={"tables": mapping})  # fmt: skip
     args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]

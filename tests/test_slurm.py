@@ -123,17 +123,20 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
 ):
     """The profile's training jobs ask SLURM for SIGTERM `stop_signal_ahead_s` before their time limit: a run longer
     than its limit saves its place in the epoch, exits, and the profile's retries continue it to the metrics of a run
-    never stopped. Here the first limit is 1 minute (a minute more each retry) and the signal is asked 40 s ahead
-    (SLURM sends it up to 30 s earlier still, as it checks limits every 30 s), so the first job is signalled 20-50 s
-    after it starts. The run trains 20 epochs of 10 steps on one thread (160 training images), about 70 s on an idle
-    machine: longer than the first job's share whatever the load, and short enough that each retry adds little."""
+    never stopped. Here the first limit is 1 minute (a minute more each retry) and the signal is asked 10 s ahead.
+    slurmctld checks limits every 30 s and sends the signal at the first check that finds the end less than the
+    warning plus one period away, so the first job is signalled 20-50 s after it starts: after its training has
+    begun (the job's snakemake and torch start first), and before a run of 40 epochs of 10 steps on one thread (160
+    training images) can end, as 400 steps of ResNet-18 on one thread of a CPU take longer than that. A warning asked
+    further ahead can come before the training has installed its handler, and the job then dies instead of saving
+    its place; a run that ends within 50 s is never signalled."""
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [20], "device": ["cpu"]}}  # fmt: skip
+                      "lr": [0.001], "epochs": [40], "device": ["cpu"]}}  # fmt: skip
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
         write_config(directory / "config.yaml", fixture_data, subset={"train": 160, "val": 16, "test": 16},
-                     resnet_studies={"long": study}, training={"stop_signal_ahead_s": 40})  # fmt: skip
+                     resnet_studies={"long": study}, training={"stop_signal_ahead_s": 10})  # fmt: skip
     local = start_local(local_dir, "--until", "train_resnet")
 
     cluster = run_snakemake(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ablation.records import validate_metrics
-from conftest import CPU_ONLY_RUNS, REPO, checkout_copy, read_json, run_snakemake, write_config
+from conftest import CPU_ONLY_RUNS, FEW_IMAGES, REPO, checkout_copy, read_json, run_snakemake, write_config
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -58,14 +58,14 @@ def planned_jobs(output: str, rule: str) -> list[str]:
 def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fixture_data, tmp_path):
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd", "adam"],
                       "lr": [0.001], "epochs": [1]}}  # fmt: skip
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args, "--configfile", str(config))
 
     def changed(factor_defaults=None, **training) -> list[str]:
         other = tmp_path / "changed.yaml"
         overrides = {"training": training} | ({"factor_defaults": factor_defaults} if factor_defaults else {})
-        write_config(other, fixture_data, resnet_studies={"tiny": study}, **overrides)
+        write_config(other, fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study}, **overrides)
         proc = run_snakemake("-n", *args, "--configfile", str(other))
         return sorted(planned_jobs(proc.stdout, "train_resnet"))
 
@@ -149,7 +149,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do."""
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd"],
                       "lr": [0.001], "epochs": [1]}}  # fmt: skip
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args)
     results = tmp_path / "results"
@@ -211,7 +211,7 @@ def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_c
         pytest.skip(f"the tests run outside a venv `make venv` built ({venv}), which make would build anew")
     study = {"grid": {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
                       "optimizer": ["adam"], "lr": [0.001], "epochs": [1], "device": ["best", "cuda"]}}  # fmt: skip
-    config = write_config(tmp_path / "tiny.yaml", fixture_data, resnet_studies={"tiny": study})
+    config = write_config(tmp_path / "tiny.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     copy = checkout_copy(tmp_path / "checkout")
 
     def make_run() -> str:
@@ -230,7 +230,7 @@ def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_c
         assert record["params"]["device"] == "cpu"
         assert f"dataset~{record['params']['dataset']}/" in str(path)
     split = read_json(tmp_path / "results/splits/pooled/mnist.json")
-    assert split["sizes"] == {"train": 420, "val": 60, "test": 120}
+    assert split["sizes"] == FEW_IMAGES, "the config's data.subset of its data"
     assert read_json(runs[0])["provenance"]["split_checksum"] in {
         read_json(tmp_path / f"results/splits/pooled/{d}.json")["checksum"] for d in ("mnist", "fashion_mnist")
     }
