@@ -26,7 +26,6 @@ that way, on fixture data, fp32 for amp).
     make gpu-check BUDGET=480                        # a-g as far as 480 s go
     make gpu-check ARGS='--dry' BUDGET=480           # each part's expected time on the GPU host, nothing run
     make gpu-check ARGS='--configfile dist/gpu-bundle/offline.yaml'   # the data from a bundle
-    make gpu-check ARGS='--parts slice projection'   # the older full slice: every row, both loops, slots 1 and 4
 """
 
 import argparse
@@ -53,9 +52,8 @@ from ablation.plan import hours, wall_time  # noqa: E402
 from ablation.split import part_sizes  # noqa: E402
 
 SEED001_ROWS = REPO / "report/seeds/seed001_dl_ablation_results.jsonl"
-# In order of value; "slice" is the older whole slice (every row of the study, both loops, at each of --slots).
+# In order of value.
 CHECK_PARTS = ("tests", "bench", "as_run", "as_run_dataloader", "ours_28", "slots", "projection")
-PARTS = (*CHECK_PARTS, "slice")
 LETTERS = dict(zip(CHECK_PARTS, "abcdefg", strict=True))
 OUR_28_ACCURACY = 90.16  # the study's own run of the row at 28x28 (pooled split, fp32), beside seed 001's
 AS_RUN = "seed001_q2_as_run"
@@ -117,74 +115,6 @@ def run_bench(out: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def slice_studies(config: dict, args) -> dict:
-    """The slice's studies: seed 001's Question 2 rows as run and at 28x28 as ours, each with both loops, narrowed
-    to `--models` and `--epochs` (the rows' epochs)."""
-    study = config["resnet_studies"][AS_RUN]
-    rows = [r for r in study["runs"] if r["model"] in args.models and (not args.epochs or r["epochs"] in args.epochs)]
-    if args.epochs_cap:
-        rows = [{**r, "epochs": min(r["epochs"], args.epochs_cap)} for r in rows]
-    as_run = {
-        **{k: v for k, v in study["grid"].items()},
-        "input_size": args.sizes[:1],
-        "device": [args.device],
-        "loader": ["dataloader", "resident"],
-    }
-    if args.device != "cuda":
-        as_run["precision"] = ["fp32"]  # amp is CUDA-only
-    ours = {**as_run, **{k: [v] for k, v in OURS_28.items()}, "input_size": args.sizes[1:]}
-    return {"slice_as_run": {"grid": as_run, "runs": rows}, "slice_28": {"grid": ours, "runs": rows}}
-
-
-def run_slice(args, out_root: Path) -> dict:
-    """The slice at each slot count: wall time, and every run's record."""
-    config = load_config(REPO / "config/config.yaml")
-    studies = slice_studies(config, args)
-    result = {"studies": studies, "by_slots": {}}
-    for slots in args.slots:
-        outdir = out_root / f"slots{slots}"
-        overlay = {
-            "outdir": str(outdir),
-            "gpu": args.device == "cuda",
-            "gpu_slots": slots,
-            "seeds": [0],
-            "resnet_studies": studies,
-            "svm_studies": {},
-            "report": {
-                "tables": {"q2": list(studies), "part_a": [], "q1": [], "pin_memory": [], "epochs": [], "svm": []}
-            },
-        }
-        if args.subset:
-            train, val, test = args.subset
-            overlay["data"] = {"subset": {"train": train, "val": val, "test": test}}
-        path = out_root / f"slots{slots}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(overlay))
-        configfiles = [*args.configfile, str(path)]
-        # Data and splits first, outside the timed wall: the grid's wall is its training.
-        # Its own working directory: the slice's data, snakemake's records and locks stay beside its outputs.
-        command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "-s", str(REPO / "Snakefile"),
-                   "-d", str(out_root), "--configfile", *configfiles]  # fmt: skip
-        prepared = subprocess.run([*command, "--until", "split_dataset"], cwd=out_root, capture_output=True, text=True)
-        if prepared.returncode != 0:
-            sys.exit(f"gpu-check: the slice's data and splits failed:\n{prepared.stderr[-3000:]}")
-        start = time.perf_counter()
-        proc = subprocess.run([*command, "--until", "train_resnet"], cwd=out_root, capture_output=True, text=True)
-        wall_s = time.perf_counter() - start
-        runs = [json.loads(p.read_text()) for p in sorted((outdir / "runs/resnet").rglob("metrics.json"))]
-        result["by_slots"][slots] = {
-            "wall_s": wall_s,
-            "returncode": proc.returncode,
-            "runs": [summary(r) for r in runs],
-            "stderr_tail": proc.stderr[-3000:],
-        }
-        print(
-            f"\nslice at gpu_slots {slots}: {len(runs)} runs in {wall_s:.0f} s wall (snakemake exit {proc.returncode})"
-        )
-        print_slice(result["by_slots"][slots]["runs"])
-    return result
-
-
 def summary(record: dict) -> dict:
     history = record["history"]
     interval = record.get("conditions", {}).get("interval_unix", [None, None])
@@ -226,22 +156,6 @@ def published(params: dict) -> dict | None:
     return None
 
 
-def print_slice(runs: list[dict]) -> None:
-    print(
-        f"{'model':<9}{'batch':>6}{'opt':>5}{'lr':>8}{'ep':>4}{'pin':>6}{'size':>5}{'prec':>6}{'loader':>11}"
-        f"{'acc %':>8}{'train s':>9}{'seed001 acc':>12}{'seed001 s':>10}"
-    )
-    for run in runs:
-        p, seed = run["params"], published(run["params"])
-        accuracy = f"{100 * run['test_accuracy']:.2f}" if run["test_accuracy"] is not None else "—"
-        print(
-            f"{p['model']:<9}{p['batch_size']:>6}{p['optimizer']:>5}{p['lr']:>8g}{p['epochs']:>4}"
-            f"{str(p['pin_memory']):>6}{p['input_size']:>5}{p['precision']:>6}{p['loader']:>11}{accuracy:>8}"
-            f"{run['train_time_s']:>9.1f}{seed['test_accuracy'] if seed else '—':>12}"
-            f"{seed['train_time_ms'] / 1000 if seed else float('nan'):>10.1f}"
-        )
-
-
 def measured_rates(runs: list[dict]) -> dict:
     """Seconds per training image and per evaluated image, by (model, batch, input size, loader, precision)."""
     rates = {}
@@ -257,8 +171,8 @@ def measured_rates(runs: list[dict]) -> dict:
 
 
 def project(by_slots: dict, say=print) -> dict:
-    """Every CUDA run of the default config on this GPU: per-image times measured in the slice at its best slot
-    count (matched on model, batch size, input size, loader and precision; the 3ch stem costs 4.5% more MACs and is
+    """Every CUDA run of the default config on this GPU: per-image times measured in parts c-f at the faster
+    slot count (matched on model, batch size, input size, loader and precision; the 3ch stem costs 4.5% more MACs and is
     counted as 1ch), scheduled as `make plan` does. Runs without a measured match are listed, not estimated."""
     best = min(by_slots, key=lambda s: by_slots[s]["wall_s"])
     runs = by_slots[best]["runs"]
@@ -298,7 +212,7 @@ def project(by_slots: dict, say=print) -> dict:
         "rates": {str(k): {"train_s_per_image": v[0], "eval_s_per_image": v[1]} for k, v in rates.items()},
     }
     say(
-        f"\nProjection (from the slice at gpu_slots {best}): {len(matched)} of {len(cuda)} CUDA runs of the "
+        f"\nProjection (from parts c-f at gpu_slots {best}): {len(matched)} of {len(cuda)} CUDA runs of the "
         f"default config, {hours(result['compute_s'])} of compute, {hours(wall_s)} wall at {best} slot(s) "
         f"({hours(result['timed_alone_s'])} of it timed runs alone); {overhead_s:.1f} s start-up per run. "
         f"Not projected (no measured match): {len(cuda) - len(matched)} runs, keys {result['unmatched']}"
@@ -675,16 +589,14 @@ def run_check(args, out: Path, work: Path) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(CHECK_PARTS))
+    parser.add_argument("--parts", nargs="+", choices=CHECK_PARTS, default=list(CHECK_PARTS))
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--budget", type=float, help="seconds for the whole check (parts that do not fit are skipped)")
     parser.add_argument("--dry", action="store_true", help="print each part's expected time on --device, run nothing")
     parser.add_argument("--models", nargs="+", default=["resnet18", "resnet34", "resnet50"])
-    parser.add_argument("--epochs", nargs="+", type=int, help="slice: only the rows of these epochs (default: all)")
     parser.add_argument("--epochs-cap", type=int, help="train at most this many epochs per row (a quick look)")
     parser.add_argument("--timing-epochs", type=int, default=1,
                         help="epochs of the DataLoader-loop runs (d, e, f), timed per epoch")  # fmt: skip
-    parser.add_argument("--slots", nargs="+", type=int, default=[1, 4], help="slice: its slot counts")
     parser.add_argument("--slots-runs", type=int, default=4, help="part f: runs each way (4 fill the 4 slots)")
     parser.add_argument("--slots-subset", type=int, nargs=3, default=[10_000, 1_000, 1_000],
                         metavar=("TRAIN", "VAL", "TEST"), help="part f's data.subset")  # fmt: skip
@@ -716,21 +628,7 @@ def main(argv=None) -> None:
     out = Path(args.out or REPO / f"benchmarks/results/gpu-check-{stamp}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(args.workdir or REPO / "results/gpu_check" / stamp)
-    if "slice" not in args.parts:
-        run_check(args, out, work)
-        return
-    result = versions(args.device)
-    print(f"gpu-check on {result['device_name']}: torch {result['torch']}, CUDA {result['cuda']}, {result['date']}")
-
-    def save():
-        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-
-    result["slice"] = run_slice(args, work)
-    save()
-    if "projection" in args.parts:
-        result["projection"] = project(result["slice"]["by_slots"])
-        save()
-    print(f"\nwrote {out}")
+    run_check(args, out, work)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ def test_both_loaders_see_the_same_batches_in_the_same_order():
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_resident_and_dataloader_paths_agree_on_cpu(prepared_split, tmp_path, optimizer):
-    # 420 training images at batch 32: 13 full batches and a partial one of 4.
-    faithful = run_resnet(**train_args(prepared_split, tmp_path / "dl", epochs=2, optimizer=optimizer))
-    fast = run_resnet(**train_args(prepared_split, tmp_path / "res", epochs=2, optimizer=optimizer, loader="resident"))
+def test_resident_and_dataloader_paths_agree_on_cpu(few_split, tmp_path, optimizer):
+    # 100 training images at batch 32: 3 full batches and a partial one of 4, two epochs.
+    faithful = run_resnet(**train_args(few_split, tmp_path / "dl", epochs=2, optimizer=optimizer))
+    fast = run_resnet(**train_args(few_split, tmp_path / "res", epochs=2, optimizer=optimizer, loader="resident"))
     validate_metrics(fast)
     assert fast["params"]["loader"] == "resident" and fast["compile_time_s"] is None
     strip = lambda r: {**without_times(r), "params": {**r["params"], "loader": None}}  # noqa: E731

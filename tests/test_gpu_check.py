@@ -1,6 +1,6 @@
-"""`make gpu-check`'s machinery on the CPU, on fixture data: the slice of seed 001's Question 2 rows through snakemake
-at two slot counts, each run beside seed 001's published row, and the projection of the default config's CUDA runs.
-The GPU figures themselves need a GPU host."""
+"""`make gpu-check`'s parts without a GPU: a run set beside seed 001's published row, the estimates and the budget, and
+the projection of the default config's CUDA runs. Every part run end to end on the CPU is test_bundle's rehearsal;
+the GPU figures themselves need a GPU host."""
 
 import json
 import subprocess
@@ -10,13 +10,13 @@ import pytest
 
 from ablation.config import load_config, resnet_runs
 from ablation.plan import wall_time
-from conftest import REPO, write_config
+from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from gpu_check import project, published  # noqa: E402
 
 
-def test_a_slice_run_is_set_beside_seed_001s_committed_row():
+def test_a_run_is_set_beside_seed_001s_committed_row():
     run = {"model": "resnet18", "batch_size": 16, "optimizer": "adam", "lr": 0.001, "epochs": 5, "pin_memory": True}
     row = published(run)
     assert row["dataset"] == "FashionMNIST" and row["device"] == "cuda" and row["use_amp"]
@@ -27,37 +27,6 @@ def test_a_slice_run_is_set_beside_seed_001s_committed_row():
 def test_without_cuda_gpu_check_stops_and_says_where_to_run_it():
     proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 1 and "torch sees no CUDA device here" in proc.stderr and "--device cpu" in proc.stderr
-
-
-@pytest.mark.slow
-def test_the_slice_runs_at_each_slot_count_and_projects_the_default_configs_cuda_runs(fixture_data, tmp_path):
-    data = write_config(tmp_path / "data.yaml", fixture_data)
-    out = tmp_path / "check.json"
-    command = [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--parts", "slice", "projection",
-               "--models", "resnet18", "--epochs", "5", "--epochs-cap", "1", "--slots", "2", "--sizes", "32",
-               "28", "--subset", "100", "20", "40", "--cores", "2", "--configfile", str(data), "--out", str(out),
-               "--workdir", str(tmp_path / "slice")]  # fmt: skip
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["device"] == "cpu" and result["torch"] and "date" in result
-    # One slot count: the comparison of two is the rehearsal's part f (test_bundle), and the projection's choice of the
-    # fastest slot count has a unit test below.
-    assert list(result["slice"]["by_slots"]) == ["2"]
-    for slots in ("2",):
-        runs = result["slice"]["by_slots"][slots]["runs"]
-        # Seed 001's three ResNet-18 5-epoch rows (two differ only in pin_memory, one run on a CPU) x 2 sizes x 2 loops.
-        assert len(runs) == 2 * 2 * 2 and all(r["status"] == "ok" for r in runs)
-        assert {(r["params"]["input_size"], r["params"]["loader"]) for r in runs} == {
-            (32, "dataloader"), (32, "resident"), (28, "dataloader"), (28, "resident")}  # fmt: skip
-        assert {r["params"]["split"] for r in runs} == {"seed001", "pooled"}
-        assert result["slice"]["by_slots"][slots]["wall_s"] > 0
-    projection = result["projection"]
-    # The default config's 28x28 ResNet-18 batch-16 CUDA runs match a measured key; its 224 runs do not (32 here).
-    assert 0 < projection["projected_runs"] < projection["cuda_runs"]
-    assert "('resnet18', 16, 224, 'dataloader', 'amp')" in projection["unmatched"]
-    assert 0 < projection["wall_s"] <= projection["compute_s"] + 1e-6  # at most one run after another
-    assert "Projection (from the slice at gpu_slots" in proc.stdout
 
 
 def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_in_480_s():
@@ -95,9 +64,9 @@ def test_a_budget_too_short_for_any_part_ends_at_once_naming_every_part_skipped(
     )
 
 
-def slice_run(train_time_s: float, eval_time_s: float, attempt_s: float) -> dict:
-    """A finished slice run (ResNet-18, batch 16, 28x28, the DataLoader loop, fp32) on 1,000 training, 100 validation
-    and 200 test images, one epoch, as gpu_check's summary records it."""
+def measured_run(train_time_s: float, eval_time_s: float, attempt_s: float) -> dict:
+    """A finished run of parts c-f (ResNet-18, batch 16, 28x28, the DataLoader loop, fp32) on 1,000 training, 100
+    validation and 200 test images, one epoch, as gpu_check's summary records it."""
     params = {"model": "resnet18", "batch_size": 16, "input_size": 28, "loader": "dataloader", "precision": "fp32",
               "epochs": 1}  # fmt: skip
     return {"params": params, "status": "ok", "split": {"train": 1000, "val": 100, "test": 200},
@@ -105,12 +74,12 @@ def slice_run(train_time_s: float, eval_time_s: float, attempt_s: float) -> dict
 
 
 def test_the_projection_scales_each_default_cuda_run_by_the_rates_measured_at_the_fastest_slot_count():
-    """At 2 slots (the shorter wall time) a slice run took 2 ms per training image (2 s / 1,000), 0.5 ms per evaluated
+    """At 2 slots (the shorter wall time) a run took 2 ms per training image (2 s / 1,000), 0.5 ms per evaluated
     image (0.15 s / 300) and 2.85 s besides; at 1 slot twice as long. Each default-config CUDA run of that key is
     projected at 2.85 s + its training images x 2 ms + its evaluated images x 0.5 ms, on its split's sizes (pooled:
     49,000 / 7,000 / 14,000 of 70,000; the seeds' 42,000 / 6,000 of 60,000, tested on 10,000 or 12,000)."""
-    by_slots = {"1": {"wall_s": 100.0, "runs": [slice_run(4.0, 0.3, 10.0)]},
-                "2": {"wall_s": 60.0, "runs": [slice_run(2.0, 0.15, 5.0)]}}  # fmt: skip
+    by_slots = {"1": {"wall_s": 100.0, "runs": [measured_run(4.0, 0.3, 10.0)]},
+                "2": {"wall_s": 60.0, "runs": [measured_run(2.0, 0.15, 5.0)]}}  # fmt: skip
     result = project(by_slots)
     planned, _ = resnet_runs(load_config(REPO / "config/config.yaml"), cuda_visible=True)
     key = ("resnet18", 16, 28, "dataloader", "fp32")

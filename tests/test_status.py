@@ -8,13 +8,13 @@ import pytest
 from ablation.config import RESNET_FACTORS, load_config, resnet_runs
 from ablation.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
 from ablation.status import PROGRESS, point_path, render, study_status, write_progress
-from conftest import REPO, run_snakemake, write_config
+from conftest import FEW_IMAGES, REPO, run_snakemake, write_config
 
 
 def test_status_counts_done_running_failed_and_pending_runs_and_gives_an_eta(fixture_data, tmp_path):
     study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
                       "lr": [0.01, 0.003, 0.001, 0.0003], "epochs": [2]}}  # fmt: skip
-    path = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study})
+    path = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     config = load_config(path)
     results = tmp_path / "results"
     # Finish one run for real.

@@ -114,10 +114,11 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
     }
     svm = {
         "fit_times": {"timing": "exclusive",
-                      "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100, 200]}},
-        "accuracy": {"grid": {"dataset": ["fashion_mnist"], "kernel": ["rbf", "poly"], "train_samples": [200]}},
+                      "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [50, 100]}},
+        "accuracy": {"grid": {"dataset": ["fashion_mnist"], "kernel": ["rbf", "poly"], "train_samples": [100]}},
     }  # fmt: skip
-    config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies=resnet, svm_studies=svm)
+    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies=resnet,
+                          svm_studies=svm)  # fmt: skip
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "3", *args, "--until", "train_resnet", "train_svm")
 
