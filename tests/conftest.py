@@ -27,11 +27,18 @@ def pytest_sessionstart(session):
         session.config.stash[CHECKOUT] = hermetic.snapshot(REPO)
 
 
+# The test files whose tests take longest in all (SLURM's scheduling, the offline venv and the GPU check's rehearsal,
+# the benchmarks, the real workflow's runs), longest first.
+LONGEST_FILES = ["test_slurm", "test_bundle", "test_bench", "test_workflow", "test_recovery", "test_chaos",
+                 "test_train", "test_browser", "test_report", "test_fast_path", "test_inputs"]  # fmt: skip
+
+
 def pytest_collection_modifyitems(items):
-    """The longest tests first, so that the workers' last minutes are short tests, not one long one: the SLURM tests
-    (minutes, mostly waiting on the scheduler), then the others that run snakemake or train, then the rest. With
-    pytest-xdist's --dist=loadfile the files go out in the order of their first test here."""
-    items.sort(key=lambda item: (item.module.__name__ != "test_slurm", item.get_closest_marker("slow") is None))
+    """The longest files first, so that the workers' last minutes are short tests, not one long one (with
+    pytest-xdist's --dist=loadfile a worker takes a whole file, and the files go out in the order of their first
+    test here); within the rest, the tests that run snakemake or train before the others."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: (rank.get(item.module.__name__, len(rank)), item.get_closest_marker("slow") is None))
 
 
 def pytest_sessionfinish(session, exitstatus):
