@@ -51,7 +51,7 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def matmul_peak_flops(device: str, n: int = 2048, repeats: int = 10, samples: int = 5) -> float:
+def matmul_peak_flops(device: str, n: int = 2048, repeats: int = 10, samples: int = 3) -> float:
     """The fastest of `samples` timings of `repeats` n x n multiplies, in FLOP/s. A peak is the best the device
     does: another process on the same cores slows some samples down, and a single timing would count that against
     the peak (an MFU over it could then exceed 1). Each sample times several multiplies between two syncs, so that a

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,11 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
         write_config(
-            directory / "config.yaml", fixture_data, resnet_studies={"tiny": study}, training={"timing_cpu_threads": 1}
+            directory / "config.yaml",
+            fixture_data,
+            subset=FEW_IMAGES,
+            resnet_studies={"tiny": study},
+            training={"timing_cpu_threads": 1},
         )
     local = start_local(local_dir)
 
