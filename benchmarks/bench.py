@@ -127,14 +127,20 @@ def bench_training(
                 capture.append(capture_s)
             medians = {k: statistics.median(v) for k, v in rates.items()}
             flops_per_image = 3 * 2 * MACS[model_name]
-            rows.append({
-                "model": model_name, "batch_size": batch_size, "device": device, "threads": threads,
-                "images_per_s": medians, "samples": rates,
-                "ratio_vs_naive": {k: medians[k] / medians["naive"] for k in medians},
-                "mfu": {k: medians[k] * flops_per_image / peak for k in medians},
-                "capture_time_s": statistics.median(capture),
-                "epoch_49k_s": {k: 49_000 / medians[k] for k in medians},
-            })  # fmt: skip
+            rows.append(
+                {
+                    "model": model_name,
+                    "batch_size": batch_size,
+                    "device": device,
+                    "threads": threads,
+                    "images_per_s": medians,
+                    "samples": rates,
+                    "ratio_vs_naive": {k: medians[k] / medians["naive"] for k in medians},
+                    "mfu": {k: medians[k] * flops_per_image / peak for k in medians},
+                    "capture_time_s": statistics.median(capture),
+                    "epoch_49k_s": {k: 49_000 / medians[k] for k in medians},
+                }
+            )
             print_training_row(rows[-1])
     shutil.rmtree(mnist_root)
     return rows, peak
@@ -166,10 +172,19 @@ def grid_config(outdir, cpu_threads, runs, batch_size, train_images, data=None) 
         "data": {**data, "subset": {"train": train_images, "val": 500, "test": 1000}},
         "training": {"cpu_threads": cpu_threads},
         "resnet_studies": {
-            "bench": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [batch_size],
-                               "optimizer": ["adam"], "lr": [0.001], "epochs": [1]}}},
+            "bench": {
+                "grid": {
+                    "dataset": ["mnist"],
+                    "model": ["resnet18"],
+                    "batch_size": [batch_size],
+                    "optimizer": ["adam"],
+                    "lr": [0.001],
+                    "epochs": [1],
+                }
+            }
+        },
         "seeds": list(range(runs)),
-    }  # fmt: skip
+    }
 
 
 class ImpossibleMeasurement(RuntimeError):
@@ -186,8 +201,8 @@ def grid_workflow(work: Path, label: str, threads: int, cores: int, runs, batch_
     config.write_text(yaml.safe_dump(grid_config(outdir, threads, runs, batch_size, train_images, data)))
 
     def workflow(*args) -> float:
-        return snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile",
-                         str(config), *args, cwd=work)[0]  # fmt: skip
+        workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
+        return snakemake("--cores", str(cores), *workflow_files, *args, cwd=work)[0]
 
     return workflow, outdir
 
@@ -264,22 +279,34 @@ def bench_grid(cores, runs, batch_size, train_images, data=None, work=None) -> d
     scratch = work is None
     work = Path(tempfile.mkdtemp(prefix="bench-grid-")) if scratch else Path(work)
     threads = {"serial_all_threads": cores, "parallel_1_thread": 1}
-    variants = {label: grid_workflow(work, label, n, cores, runs, batch_size, train_images, data)
-                for label, n in threads.items()}  # fmt: skip
+    variants = {
+        label: grid_workflow(work, label, n, cores, runs, batch_size, train_images, data)
+        for label, n in threads.items()
+    }
     prepare_s = {label: workflow("--until", "split_dataset") for label, (workflow, _) in variants.items()}
     # snakemake's own start and DAG, paid once per variant
     startup_s = variants["parallel_1_thread"][0]("-n", "--until", "train_resnet")
-    measured = {label: time_variant(label, workflow, outdir, runs, cores) for label, (workflow, outdir) in
-                variants.items()}  # fmt: skip
+    measured = {
+        label: time_variant(label, workflow, outdir, runs, cores) for label, (workflow, outdir) in variants.items()
+    }
     if scratch:
         shutil.rmtree(work)
     walls = {label: m["wall_s"] for label, m in measured.items()}
     # Each run's own training time, to tell thread scaling apart from the per-job costs in the wall times.
     train_s = {label: m["train_time_s"] for label, m in measured.items()}
     speedup = walls["serial_all_threads"] / walls["parallel_1_thread"]
-    return {"runs": runs, "cores": cores, "batch_size": batch_size, "train_images": train_images, "wall_s": walls,
-            "speedup": speedup, "prepare_s": prepare_s, "snakemake_startup_s": startup_s, "train_time_s": train_s,
-            "load_average": {label: m["load_average"] for label, m in measured.items()}}  # fmt: skip
+    return {
+        "runs": runs,
+        "cores": cores,
+        "batch_size": batch_size,
+        "train_images": train_images,
+        "wall_s": walls,
+        "speedup": speedup,
+        "prepare_s": prepare_s,
+        "snakemake_startup_s": startup_s,
+        "train_time_s": train_s,
+        "load_average": {label: m["load_average"] for label, m in measured.items()},
+    }
 
 
 def timing_config(outdir, timing, repeats, grid_runs, train_images, epochs, data=None) -> dict:
@@ -298,7 +325,7 @@ def timing_config(outdir, timing, repeats, grid_runs, train_images, epochs, data
             "timed": {"timing": "exclusive", "grid": {**point, "lr": [0.001], "seed": list(range(repeats))}},
             "grid": {"grid": {**point, "lr": [0.01], "seed": list(range(grid_runs))}},
         },
-    }  # fmt: skip
+    }
 
 
 def coefficient_of_variation(values) -> float:
@@ -325,8 +352,15 @@ def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data
     each way, and how much of each run had another job beside it. The two ways alternate over `rounds` rounds of
     `repeats` runs each, so that a drift of the host's speed (a shared VM) weighs on both alike."""
     work = Path(tempfile.mkdtemp(prefix="bench-timing-"))
-    result = {"cores": cores, "repeats": repeats, "rounds": rounds, "grid_runs": grid_runs,
-              "train_images": train_images, "epochs": epochs, "variants": {}}  # fmt: skip
+    result = {
+        "cores": cores,
+        "repeats": repeats,
+        "rounds": rounds,
+        "grid_runs": grid_runs,
+        "train_images": train_images,
+        "epochs": epochs,
+        "variants": {},
+    }
     variants = {"exclusive": "by_study", "shared": "shared"}
     runs = {label: [] for label in variants}
     walls = {label: [] for label in variants}
@@ -336,8 +370,8 @@ def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data
             config = work / f"{label}-{round_}.yaml"
             spec = timing_config(outdir, variants[label], repeats, grid_runs, train_images, epochs, data)
             config.write_text(yaml.safe_dump(spec))
-            wall_s, _ = snakemake("--cores", str(cores), "-s", str(REPO / "Snakefile"), "-d", str(work),
-                                  "--configfile", str(config), "--until", "train_resnet", cwd=work)  # fmt: skip
+            workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
+            wall_s, _ = snakemake("--cores", str(cores), *workflow_files, "--until", "train_resnet", cwd=work)
             walls[label].append(wall_s)
             records = [json.loads(p.read_text()) for p in outdir.glob("runs/resnet/**/metrics.json")]
             intervals = [r["conditions"]["interval_unix"] for r in records]
@@ -364,46 +398,90 @@ def bench_timing(cores, repeats, grid_runs, train_images, epochs, rounds=3, data
 def bench_overhead(n_runs=1000) -> dict:
     """`snakemake -n` on a generated grid of n_runs runs, and aggregating n_runs metrics files."""
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    grid = {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18", "resnet34", "resnet50"],
-            "batch_size": [16, 32, 64, 128, 256], "optimizer": ["sgd", "adam"], "lr": [0.1, 0.01, 0.001, 0.0001],
-            "epochs": [5, 10], "seed": [0, 1]}  # fmt: skip
+    grid = {
+        "dataset": ["mnist", "fashion_mnist"],
+        "model": ["resnet18", "resnet34", "resnet50"],
+        "batch_size": [16, 32, 64, 128, 256],
+        "optimizer": ["sgd", "adam"],
+        "lr": [0.1, 0.01, 0.001, 0.0001],
+        "epochs": [5, 10],
+        "seed": [0, 1],
+    }
     # 2*3*5*2*4*2*2 = 960 points, plus 40 more seeds of one point: 1,000 runs.
     extra = {**{k: v[:1] for k, v in grid.items()}, "seed": list(range(2, 42))}
-    config = {"outdir": str(work / "results"), "gpu": False,
-              "resnet_studies": {"big": {"grid": grid}, "extra": {"grid": extra}}}  # fmt: skip
+    config = {
+        "outdir": str(work / "results"),
+        "gpu": False,
+        "resnet_studies": {"big": {"grid": grid}, "extra": {"grid": extra}},
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    dry_s, output = snakemake("-n", "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile",
-                              str(work / "config.yaml"), cwd=work)  # fmt: skip
+    dry_s, output = snakemake(
+        "-n", "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(work / "config.yaml"), cwd=work
+    )
     planned = int(re.search(r"^train_resnet\s+(\d+)$", output, re.MULTILINE)[1])
     aggregate_s = time_aggregation(work, n_runs)
     status_s = time_status(work / "config.yaml")
     shutil.rmtree(work)
-    return {"dry_run_s": dry_s, "planned_runs": planned, "aggregate_s": aggregate_s, "n_metrics": n_runs,
-            "status_s": status_s}  # fmt: skip
+    return {
+        "dry_run_s": dry_s,
+        "planned_runs": planned,
+        "aggregate_s": aggregate_s,
+        "n_metrics": n_runs,
+        "status_s": status_s,
+    }
 
 
 def time_status(config_path: Path) -> float:
     """Seconds of `make status` (a fresh process, as a user runs it) on the plan of `config_path`."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ablation.status", "--configfile", str(config_path), "--cores", "2"],
-                   cwd=config_path.parent, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")})  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "ablation.status", "--configfile", str(config_path), "--cores", "2"],
+        cwd=config_path.parent,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
+    )
     return time.perf_counter() - start
 
 
 def synthetic_record(point: dict, epochs: int = 10) -> dict:
     """A schema-valid ResNet metrics record (the aggregation reads and validates every field it needs)."""
-    epoch = {"train_loss": 0.1, "train_accuracy": 0.97, "val_loss": 0.08, "val_accuracy": 0.98, "epoch_time_s": 60.0,
-             "data_time_s": 1.0}  # fmt: skip
-    provenance = {"git_commit": "0" * 40, "git_dirty": False, "python": "3.11", "packages": {"torch": "2.14.1"},
-                  "cpu_model": "bench", "hostname": "bench", "data_source": "npm",
-                  "data_sha256": {name: "0" * 64 for name in FILES.values()}, "split_checksum": "0" * 64,
-                  "seed": point["seed"], "started_at": "2026-01-01T00:00:00+00:00",
-                  "finished_at": "2026-01-01T00:10:00+00:00"}  # fmt: skip
-    return {"kind": "resnet", "params": point, "status": "ok", "diverged_epoch": None, "test_accuracy": 0.98,
-            "test_loss": 0.07, "train_time_s": 600.0, "history": [{"epoch": e + 1, **epoch} for e in range(epochs)],
-            "macs": MACS["resnet18"], "flops": 2 * MACS["resnet18"], "params_count": 11_175_370,
-            "provenance": provenance}  # fmt: skip
+    epoch = {
+        "train_loss": 0.1,
+        "train_accuracy": 0.97,
+        "val_loss": 0.08,
+        "val_accuracy": 0.98,
+        "epoch_time_s": 60.0,
+        "data_time_s": 1.0,
+    }
+    provenance = {
+        "git_commit": "0" * 40,
+        "git_dirty": False,
+        "python": "3.11",
+        "packages": {"torch": "2.14.1"},
+        "cpu_model": "bench",
+        "hostname": "bench",
+        "data_source": "npm",
+        "data_sha256": {name: "0" * 64 for name in FILES.values()},
+        "split_checksum": "0" * 64,
+        "seed": point["seed"],
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:10:00+00:00",
+    }
+    return {
+        "kind": "resnet",
+        "params": point,
+        "status": "ok",
+        "diverged_epoch": None,
+        "test_accuracy": 0.98,
+        "test_loss": 0.07,
+        "train_time_s": 600.0,
+        "history": [{"epoch": e + 1, **epoch} for e in range(epochs)],
+        "macs": MACS["resnet18"],
+        "flops": 2 * MACS["resnet18"],
+        "params_count": 11_175_370,
+        "provenance": provenance,
+    }
 
 
 def time_aggregation(work: Path, n_runs: int) -> float:
@@ -414,9 +492,20 @@ def time_aggregation(work: Path, n_runs: int) -> float:
 
     pairs = []
     for i in range(n_runs):
-        point = complete_factors({"dataset": "mnist", "model": "resnet18", "batch_size": 32, "optimizer": "adam",
-                                  "lr": 0.001, "epochs": 10, "pin_memory": False, "device": "cpu",
-                                  "loader": "dataloader", "seed": i})  # fmt: skip
+        point = complete_factors(
+            {
+                "dataset": "mnist",
+                "model": "resnet18",
+                "batch_size": 32,
+                "optimizer": "adam",
+                "lr": 0.001,
+                "epochs": 10,
+                "pin_memory": False,
+                "device": "cpu",
+                "loader": "dataloader",
+                "seed": i,
+            }
+        )
         path = work / "runs" / "/".join(f"{f}~{point[f]}" for f in RESNET_FACTORS) / "metrics.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(synthetic_record(point)))
@@ -430,9 +519,11 @@ def time_aggregation(work: Path, n_runs: int) -> float:
 
 def print_timing(timing: dict) -> None:
     alone, shared = timing["variants"]["exclusive"], timing["variants"]["shared"]
-    print(f"\nTiming noise: one ResNet-18 run (batch 16, {timing['train_images']} images, {timing['epochs']} epochs, "
-          f"1 thread) {timing['repeats']} times per round each way, {timing['rounds']} alternating rounds, "
-          f"beside a grid of {timing['grid_runs']} runs per round, --cores {timing['cores']}")  # fmt: skip
+    print(
+        f"\nTiming noise: one ResNet-18 run (batch 16, {timing['train_images']} images, {timing['epochs']} epochs, "
+        f"1 thread) {timing['repeats']} times per round each way, {timing['rounds']} alternating rounds, "
+        f"beside a grid of {timing['grid_runs']} runs per round, --cores {timing['cores']}"
+    )
     print(f"{'':<34} {'alone (exclusive)':>18} {'beside the grid':>16}")
     rows = [
         ("epoch time, mean (s)", lambda v: f"{v['epoch_time_mean_s']:.2f}"),
@@ -467,8 +558,10 @@ def main(argv=None):
     parser.add_argument("--data", default=str(DATA), help="the training table's raw IDX files (default: MNIST's)")
     args = parser.parse_args(argv)
     if "training" not in args.skip and not (Path(args.data) / FILES["train_images"]).exists():
-        sys.exit(f"bench: no {FILES['train_images']} in {args.data}: fetch the data first (make bench does), or name"
-                 " a directory of the four raw IDX files with --data")  # fmt: skip
+        sys.exit(
+            f"bench: no {FILES['train_images']} in {args.data}: fetch the data first (make bench does), or name"
+            " a directory of the four raw IDX files with --data"
+        )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cores = os.cpu_count()
     steps = args.steps or (200 if device == "cuda" else 20)
@@ -477,8 +570,10 @@ def main(argv=None):
         result["gpu_name"] = torch.cuda.get_device_name(0)
     if "training" not in args.skip:
         print(f"Training images/s on {device} ({cores} threads; medians of {args.repeats}, {steps} steps each)")
-        print(f"{'model':<9} {'batch':>5} {'(a) naive':>10} {'(b) ours':>10} {'(c) res.':>10} {'b/a':>8} {'c/a':>8}"
-              f" {'MFU (c)':>8} {'epoch (c)':>9}")  # fmt: skip
+        print(
+            f"{'model':<9} {'batch':>5} {'(a) naive':>10} {'(b) ours':>10} {'(c) res.':>10} {'b/a':>8} {'c/a':>8}"
+            f" {'MFU (c)':>8} {'epoch (c)':>9}"
+        )
         result["training"], result["matmul_peak_flops"] = bench_training(
             device, steps, args.repeats, cores, args.models, args.batch_sizes, args.data
         )
@@ -487,29 +582,37 @@ def main(argv=None):
         grid = bench_grid(cores, args.grid_runs, args.grid_batch_size, args.grid_train_images)
         result["grid"] = grid
         train = {label: statistics.median(times) for label, times in grid["train_time_s"].items()}
-        print(f"\nGrid of {grid['runs']} ResNet-18 runs (batch {grid['batch_size']}, {grid['train_images']} images, "
-              f"1 epoch) on {cores} cores, training jobs only: 1 thread per run in parallel "
-              f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
-              f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x\n"
-              f"  training time per run, median: {train['parallel_1_thread']:.1f} s "
-              f"with 1 thread beside another run, {train['serial_all_threads']:.1f} s "
-              f"alone with {cores} threads\n"
-              f"  before each, not in the ratio: fetch and split "
-              f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
-              f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
-              f"  host load average (1 min) before and after: "
-              + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items()))  # fmt: skip
+        print(
+            f"\nGrid of {grid['runs']} ResNet-18 runs (batch {grid['batch_size']}, {grid['train_images']} images, "
+            f"1 epoch) on {cores} cores, training jobs only: 1 thread per run in parallel "
+            f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
+            f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x\n"
+            f"  training time per run, median: {train['parallel_1_thread']:.1f} s "
+            f"with 1 thread beside another run, {train['serial_all_threads']:.1f} s "
+            f"alone with {cores} threads\n"
+            f"  before each, not in the ratio: fetch and split "
+            f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
+            f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
+            f"  host load average (1 min) before and after: "
+            + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items())
+        )
     if "overhead" not in args.skip:
         overhead = bench_overhead()
         result["overhead"] = overhead
-        print(f"\nWorkflow overhead: snakemake -n on {overhead['planned_runs']} runs {overhead['dry_run_s']:.1f} s; "
-              f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s; "
-              f"make status on the same plan {overhead['status_s']:.2f} s")  # fmt: skip
+        print(
+            f"\nWorkflow overhead: snakemake -n on {overhead['planned_runs']} runs {overhead['dry_run_s']:.1f} s; "
+            f"aggregating {overhead['n_metrics']} metrics files {overhead['aggregate_s']:.2f} s; "
+            f"make status on the same plan {overhead['status_s']:.2f} s"
+        )
     if "timing" not in args.skip:
         timing = bench_timing(
-            cores, args.timing_repeats, args.timing_grid_runs, args.timing_train_images, args.timing_epochs,
+            cores,
+            args.timing_repeats,
+            args.timing_grid_runs,
+            args.timing_train_images,
+            args.timing_epochs,
             args.timing_rounds,
-        )  # fmt: skip
+        )
         result["timing"] = timing
         print_timing(timing)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -92,8 +92,10 @@ def run_tests(check=None) -> dict:
         returncode, output = done.returncode, done.stdout + done.stderr
     lines = [line for line in output.strip().splitlines() if line.strip()]
     summary = lines[-1] if lines else "no output"
-    counts = {k.strip(" ="): int(n) for n, k in (w.split()[:2] for w in summary.strip("= ").split(", ")
-                                                 if w[:1].isdigit() and len(w.split()) > 1)}  # fmt: skip
+    counts = {
+        k.strip(" ="): int(n)
+        for n, k in (w.split()[:2] for w in summary.strip("= ").split(", ") if w[:1].isdigit() and len(w.split()) > 1)
+    }
     if check is None:
         print(f"CUDA tests: {summary}")
     return {
@@ -292,21 +294,39 @@ def plan_parts(args) -> dict:
     prepare = SNAKEMAKE_START_S + 15.0  # the data verified and split, once, before the first part that trains
     return {
         "tests": {"what": "pytest -m cuda", "estimate_s": TESTS_S[args.device]},
-        "bench": {"what": f"{row['model']} at batch {'/'.join(map(str, args.bench_batch_sizes))}, three loops, "
-                  f"{args.bench_repeats} interleaved repeats of {args.bench_steps} steps",
-                  "estimate_s": prepare + bench_s()},
-        "as_run": {"what": f"{big}x{big} {prec}, resident, {epochs} epochs",
-                   "estimate_s": SNAKEMAKE_START_S + run(big, "resident", epochs, as_run)},
-        "as_run_dataloader": {"what": f"{big}x{big} {prec}, the seeds' DataLoader loop, {timing_epochs} epoch(s)",
-                              "estimate_s": SNAKEMAKE_START_S + run(big, "dataloader", timing_epochs, as_run)},
-        "ours_28": {"what": f"{small}x{small} fp32, resident {epochs} epochs + DataLoader {timing_epochs}",
-                    "estimate_s": SNAKEMAKE_START_S + 15.0 + run(small, "resident", epochs, ours)
-                    + run(small, "dataloader", timing_epochs, ours)},
-        "slots": {"what": f"{args.slots_runs} runs of {args.slots_subset[0]} images, gpu_slots 4 against 1",
-                  "estimate_s": 2 * (SNAKEMAKE_START_S + 15.0)
-                  + args.slots_runs * run(small, "dataloader", timing_epochs, slots_sizes) * 1.5},
+        "bench": {
+            "what": (
+                f"{row['model']} at batch {'/'.join(map(str, args.bench_batch_sizes))}, three loops, "
+                f"{args.bench_repeats} interleaved repeats of {args.bench_steps} steps"
+            ),
+            "estimate_s": prepare + bench_s(),
+        },
+        "as_run": {
+            "what": f"{big}x{big} {prec}, resident, {epochs} epochs",
+            "estimate_s": SNAKEMAKE_START_S + run(big, "resident", epochs, as_run),
+        },
+        "as_run_dataloader": {
+            "what": f"{big}x{big} {prec}, the seeds' DataLoader loop, {timing_epochs} epoch(s)",
+            "estimate_s": SNAKEMAKE_START_S + run(big, "dataloader", timing_epochs, as_run),
+        },
+        "ours_28": {
+            "what": f"{small}x{small} fp32, resident {epochs} epochs + DataLoader {timing_epochs}",
+            "estimate_s": (
+                SNAKEMAKE_START_S
+                + 15.0
+                + run(small, "resident", epochs, ours)
+                + run(small, "dataloader", timing_epochs, ours)
+            ),
+        },
+        "slots": {
+            "what": f"{args.slots_runs} runs of {args.slots_subset[0]} images, gpu_slots 4 against 1",
+            "estimate_s": (
+                2 * (SNAKEMAKE_START_S + 15.0)
+                + args.slots_runs * run(small, "dataloader", timing_epochs, slots_sizes) * 1.5
+            ),
+        },
         "projection": {"what": "the default config's CUDA runs from c-f", "estimate_s": 1.0},
-    }  # fmt: skip
+    }
 
 
 def print_estimates(plan: dict, budget, say) -> None:
@@ -361,8 +381,15 @@ class Check:
     def run(self, command: list, cwd: Path) -> dict:
         """A subprocess stopped (with its children) when the budget runs out; its output goes to the log."""
         timeout = None if self.left_s() == float("inf") else max(self.left_s(), 1.0)
-        proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         try:
             output, _ = proc.communicate(timeout=timeout)
             stopped = False
@@ -405,12 +432,16 @@ def snakemake_study(check: Check, work: Path, name: str, studies: dict, slots=1,
     work.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(study_overlay(outdir, args, studies, slots, seeds, subset)))
     # Greedy: the few jobs of a part need no ILP scheduler (the GPU host's bundle leaves pulp out).
-    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--scheduler", "greedy", "-s",
-               str(REPO / "Snakefile"), "-d", str(work), "--configfile", *args.configfile, str(path)]  # fmt: skip
+    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", *args.configfile, str(path)]
+    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--scheduler", "greedy", *workflow_files]
     prepared = check.run([*command, "--until", "split_dataset"], work)
     if prepared["returncode"] != 0:
-        return {"returncode": prepared["returncode"], "stopped_at_budget": prepared["stopped_at_budget"], "runs": [],
-                "error": "the data and splits failed: " + prepared["output"][-2000:]}  # fmt: skip
+        return {
+            "returncode": prepared["returncode"],
+            "stopped_at_budget": prepared["stopped_at_budget"],
+            "runs": [],
+            "error": "the data and splits failed: " + prepared["output"][-2000:],
+        }
     start = time.perf_counter()
     proc = check.run([*command, "--until", "train_resnet"], work)
     wall_s = time.perf_counter() - start
@@ -419,8 +450,13 @@ def snakemake_study(check: Check, work: Path, name: str, studies: dict, slots=1,
         record = json.loads(metrics.read_text())
         if studies_match(record["params"], studies):
             runs.append(summary(record))
-    return {"wall_s": wall_s, "returncode": proc["returncode"], "stopped_at_budget": proc["stopped_at_budget"],
-            "runs": runs, "output_tail": proc["output"][-3000:]}  # fmt: skip
+    return {
+        "wall_s": wall_s,
+        "returncode": proc["returncode"],
+        "stopped_at_budget": proc["stopped_at_budget"],
+        "runs": runs,
+        "output_tail": proc["output"][-3000:],
+    }
 
 
 def studies_match(params: dict, studies: dict) -> bool:
@@ -452,15 +488,19 @@ def print_runs(check: Check, runs: list[dict], row: dict) -> None:
     rows = load_config(REPO / "config/config.yaml")["resnet_studies"][AS_RUN]["runs"]
     uncapped = next(r for r in rows if all(r[k] == row[k] for k in keys))
     seed, scale_epochs = published(uncapped), uncapped["epochs"]
-    check.say(f"{'size':>5}{'prec':>6}{'loader':>11}{'ep':>4}{'acc %':>8}{'train s':>9}{'x row ep s':>11}"
-              f"{'seed001 acc':>12}{'seed001 s':>10}")  # fmt: skip
+    check.say(
+        f"{'size':>5}{'prec':>6}{'loader':>11}{'ep':>4}{'acc %':>8}{'train s':>9}{'x row ep s':>11}"
+        f"{'seed001 acc':>12}{'seed001 s':>10}"
+    )
     for run in runs:
         p = run["params"]
         accuracy = f"{100 * run['test_accuracy']:.2f}" if run["test_accuracy"] is not None else "—"
         scaled = run["train_time_s"] / p["epochs"] * (scale_epochs or p["epochs"])
-        check.say(f"{p['input_size']:>5}{p['precision']:>6}{p['loader']:>11}{p['epochs']:>4}{accuracy:>8}"
-                  f"{run['train_time_s']:>9.1f}{scaled:>11.1f}{seed['test_accuracy'] if seed else '—':>12}"
-                  f"{seed['train_time_ms'] / 1000 if seed else float('nan'):>10.1f}")  # fmt: skip
+        check.say(
+            f"{p['input_size']:>5}{p['precision']:>6}{p['loader']:>11}{p['epochs']:>4}{accuracy:>8}"
+            f"{run['train_time_s']:>9.1f}{scaled:>11.1f}{seed['test_accuracy'] if seed else '—':>12}"
+            f"{seed['train_time_ms'] / 1000 if seed else float('nan'):>10.1f}"
+        )
 
 
 def part_tests(check: Check) -> dict:
@@ -482,17 +522,17 @@ def part_bench(check: Check, work: Path, row: dict) -> dict:
     path = work / "data.yaml"
     work.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(study_overlay(work / "results", args, study, 1)))
-    fetched = check.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--scheduler", "greedy", "-s",
-                         str(REPO / "Snakefile"), "-d", str(work), "--configfile", *args.configfile, str(path),
-                         "--until", "split_dataset"], work)  # fmt: skip
+    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", *args.configfile, str(path)]
+    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--scheduler", "greedy", *workflow_files]
+    fetched = check.run([*command, "--until", "split_dataset"], work)
     data = data_files(work)
     if fetched["returncode"] != 0 or data is None:
         return {"error": "the data could not be fetched: " + fetched["output"][-2000:]}
     bench_out = check.out.with_name(check.out.stem + "-bench.json")
-    proc = check.run([sys.executable, str(REPO / "benchmarks/bench.py"), "--skip", "grid", "overhead", "timing",
-                      "--models", row["model"], "--batch-sizes", *map(str, args.bench_batch_sizes), "--data", str(data),
-                      "--steps", str(args.bench_steps), "--repeats", str(args.bench_repeats), "--out", str(bench_out)],
-                     REPO)  # fmt: skip
+    bench = [sys.executable, str(REPO / "benchmarks/bench.py"), "--skip", "grid", "overhead", "timing"]
+    table = ["--models", row["model"], "--batch-sizes", *map(str, args.bench_batch_sizes), "--data", str(data)]
+    repeats = ["--steps", str(args.bench_steps), "--repeats", str(args.bench_repeats)]
+    proc = check.run([*bench, *table, *repeats, "--out", str(bench_out)], REPO)
     print(proc["output"].strip(), flush=True)  # the log has it already, under its command
     if proc["returncode"] != 0 or not bench_out.exists():
         return {"returncode": proc["returncode"], "stopped_at_budget": proc["stopped_at_budget"]}
@@ -522,10 +562,19 @@ def part_slots(check: Check, work: Path, row: dict) -> dict:
     study["gpu_check_slots"]["timing"] = "shared"  # side by side is the point
     result = {}
     for slots in (4, 1):
-        result[slots] = snakemake_study(check, work / f"slots{slots}", f"slots{slots}", study, slots,
-                                        seeds=range(args.slots_runs), subset=args.slots_subset)  # fmt: skip
-        check.say(f"{args.slots_runs} runs at gpu_slots {slots}: {len(result[slots]['runs'])} trained in "
-                  f"{result[slots]['wall_s']:.1f} s wall (snakemake exit {result[slots]['returncode']})")  # fmt: skip
+        result[slots] = snakemake_study(
+            check,
+            work / f"slots{slots}",
+            f"slots{slots}",
+            study,
+            slots,
+            seeds=range(args.slots_runs),
+            subset=args.slots_subset,
+        )
+        check.say(
+            f"{args.slots_runs} runs at gpu_slots {slots}: {len(result[slots]['runs'])} trained in "
+            f"{result[slots]['wall_s']:.1f} s wall (snakemake exit {result[slots]['returncode']})"
+        )
         if result[slots]["stopped_at_budget"]:
             break
     if len(result) == 2 and result[1]["wall_s"] and result[4]["wall_s"]:
@@ -547,8 +596,10 @@ def run_check(args, out: Path, work: Path) -> None:
     check = Check(args, out)
     check.result = versions(args.device)
     r = check.result
-    check.say(f"gpu-check on {r['device_name']}: torch {r['torch']}, CUDA {r['cuda']}, {r['date']}"
-              + (f"; budget {args.budget:g} s" if args.budget else ""))  # fmt: skip
+    check.say(
+        f"gpu-check on {r['device_name']}: torch {r['torch']}, CUDA {r['cuda']}, {r['date']}"
+        + (f"; budget {args.budget:g} s" if args.budget else "")
+    )
     plan = plan_parts(args)
     check.result["estimates_s"] = {name: part["estimate_s"] for name, part in plan.items()}
     print_estimates(plan, args.budget, check.say)
@@ -559,14 +610,19 @@ def run_check(args, out: Path, work: Path) -> None:
         "tests": lambda: part_tests(check),
         "bench": lambda: part_bench(check, work / "bench", row),
         "as_run": lambda: part_row(check, work / "row", "as_run", row, [(big, ["resident"], row["epochs"], False)]),
-        "as_run_dataloader": lambda: part_row(check, work / "row", "as_run_dataloader", row,
-                                              [(big, ["dataloader"], timing_epochs, False)]),
-        "ours_28": lambda: part_row(check, work / "row", "ours_28", row,
-                                    [(small, ["resident"], row["epochs"], True),
-                                     (small, ["dataloader"], timing_epochs, True)]),
+        "as_run_dataloader": lambda: part_row(
+            check, work / "row", "as_run_dataloader", row, [(big, ["dataloader"], timing_epochs, False)]
+        ),
+        "ours_28": lambda: part_row(
+            check,
+            work / "row",
+            "ours_28",
+            row,
+            [(small, ["resident"], row["epochs"], True), (small, ["dataloader"], timing_epochs, True)],
+        ),
         "slots": lambda: part_slots(check, work / "slots", row),
         "projection": lambda: project(by_slots_of(check.result), say=check.say),
-    }  # fmt: skip
+    }
     for name in CHECK_PARTS:
         if name not in args.parts:
             continue
@@ -580,8 +636,9 @@ def run_check(args, out: Path, work: Path) -> None:
         check.result[name]["seconds"] = time.monotonic() - began
         check.save()
     if args.budget:
-        left = ", ".join(f"{s['part']} (expected {s['estimate_s']:.0f} s, {max(s['left_s'], 0):.0f} s left)"
-                         for s in check.skipped)  # fmt: skip
+        left = ", ".join(
+            f"{s['part']} (expected {s['estimate_s']:.0f} s, {max(s['left_s'], 0):.0f} s left)" for s in check.skipped
+        )
         check.say(f"\nskipped: {left or 'nothing'}; {time.monotonic() - check.start:.0f} s of {args.budget:g} s used")
     check.save()
     check.say(f"wrote {out} and {check.log}")
@@ -595,11 +652,18 @@ def main(argv=None) -> None:
     parser.add_argument("--dry", action="store_true", help="print each part's expected time on --device, run nothing")
     parser.add_argument("--models", nargs="+", default=["resnet18", "resnet34", "resnet50"])
     parser.add_argument("--epochs-cap", type=int, help="train at most this many epochs per row (a quick look)")
-    parser.add_argument("--timing-epochs", type=int, default=1,
-                        help="epochs of the DataLoader-loop runs (d, e, f), timed per epoch")  # fmt: skip
+    parser.add_argument(
+        "--timing-epochs", type=int, default=1, help="epochs of the DataLoader-loop runs (d, e, f), timed per epoch"
+    )
     parser.add_argument("--slots-runs", type=int, default=4, help="part f: runs each way (4 fill the 4 slots)")
-    parser.add_argument("--slots-subset", type=int, nargs=3, default=[10_000, 1_000, 1_000],
-                        metavar=("TRAIN", "VAL", "TEST"), help="part f's data.subset")  # fmt: skip
+    parser.add_argument(
+        "--slots-subset",
+        type=int,
+        nargs=3,
+        default=[10_000, 1_000, 1_000],
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="part f's data.subset",
+    )
     parser.add_argument("--sizes", nargs=2, type=int, default=[224, 28], metavar=("AS_RUN", "OURS"))
     parser.add_argument("--subset", type=int, nargs=3, metavar=("TRAIN", "VAL", "TEST"), help="data.subset")
     parser.add_argument("--bench-steps", type=int, default=100, help="b: timed steps per measurement")
@@ -613,9 +677,14 @@ def main(argv=None) -> None:
     if args.budget is not None and args.budget <= MARGIN_S:
         sys.exit(f"gpu-check: --budget {args.budget:g} leaves no time for a part: give it more than {MARGIN_S:g} s")
     if args.dry:
-        print(f"Expected seconds per part on {args.device}"
-              + (" (the GPU host: the seeds' T4 figures scaled by the FLOP counts and the peaks)"
-                 if args.device == "cuda" else " (the cost model's CPU rates)"))  # fmt: skip
+        print(
+            f"Expected seconds per part on {args.device}"
+            + (
+                " (the GPU host: the seeds' T4 figures scaled by the FLOP counts and the peaks)"
+                if args.device == "cuda"
+                else " (the cost model's CPU rates)"
+            )
+        )
         print_estimates(plan_parts(args), args.budget, print)
         return
     if args.device == "cuda" and not torch.cuda.is_available():

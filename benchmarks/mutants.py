@@ -43,8 +43,8 @@ def load_mutants(path: Path = MUTANTS) -> list[dict]:
 
 def copy_checkout(destination: Path) -> Path:
     """The checkout's own files at `destination`, as the suite's checkout_copy makes them (tests/conftest.py)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                            check=True).stdout.decode().split("\0")  # fmt: skip
+    command = ["git", "ls-files", "-co", "--exclude-standard", "-z"]
+    listed = subprocess.run(command, cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file() and not source.is_symlink():

@@ -34,10 +34,12 @@ with open(sm.log[0], "w") as log:
             continue
         item = FIGURES[name].item
         plots[name] = [
-            {"title": ", ".join([item[0].upper() + item[1:], *(tables.show(w, v) for w, v in values.items())]),
-             "path": relative(png)}
+            {
+                "title": ", ".join([item[0].upper() + item[1:], *(tables.show(w, v) for w, v in values.items())]),
+                "path": relative(png),
+            }
             for values, png in files
-        ]  # fmt: skip
+        ]
     context = readme.readme_context(
         runs, sm.config, docs, analysis, claims, plots, list(sm.params.configfiles), history
     )

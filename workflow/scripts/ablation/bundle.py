@@ -223,8 +223,8 @@ def download_wheels(pins: dict[str, str], wheels: Path, python_version: str | No
         target += ["--platform", tag]
     remaining, built = dict(pins), []
     while remaining:
-        proc = _pip("download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", str(wheels), *target,
-                    *(f"{name}=={version}" for name, version in remaining.items()))  # fmt: skip
+        pinned = [f"{name}=={version}" for name, version in remaining.items()]
+        proc = _pip("download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", str(wheels), *target, *pinned)
         if proc.returncode == 0:
             break
         missing = re.search(r"No matching distribution found for (\S+)", proc.stderr)
@@ -290,17 +290,28 @@ def unmet(bundled: dict[str, str], left_out: dict[str, str]) -> dict[str, list[s
             requires = metadata.distribution(name).requires or []
         except metadata.PackageNotFoundError:
             continue
-        missing = [str(r) for r in map(Requirement, requires) if _applies(r, None) and
-                   canonicalize_name(r.name) in left_out and canonicalize_name(r.name) not in TARGET_TORCH]  # fmt: skip
+        missing = [
+            str(r)
+            for r in map(Requirement, requires)
+            if _applies(r, None)
+            and canonicalize_name(r.name) in left_out
+            and canonicalize_name(r.name) not in TARGET_TORCH
+        ]
         if missing:
             found[name] = missing
     return found
 
 
 def write_bundle(
-    out, python_version=None, platform=None, target_freeze=None, configfile=None, datasets=DATASETS, without=(),
+    out,
+    python_version=None,
+    platform=None,
+    target_freeze=None,
+    configfile=None,
+    datasets=DATASETS,
+    without=(),
     max_mib=None,
-) -> dict:  # fmt: skip
+) -> dict:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"{out} is not empty: remove it, or name another directory (BUNDLE=...)")
@@ -391,9 +402,15 @@ def main(argv=None) -> None:
         return
     try:
         manifest = write_bundle(
-            args.out, args.python_version, args.platform, args.target_freeze, args.configfile, args.datasets,
-            args.without, args.max_mib,
-        )  # fmt: skip
+            args.out,
+            args.python_version,
+            args.platform,
+            args.target_freeze,
+            args.configfile,
+            args.datasets,
+            args.without,
+            args.max_mib,
+        )
     except BundleError as err:
         sys.exit(f"make bundle: {err}")
     wheels = {name: entry["bytes"] for name, entry in manifest["files"].items() if name.startswith("wheels/")}

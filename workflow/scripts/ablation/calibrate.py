@@ -21,8 +21,17 @@ def measure(kind, model_name, batch_size, steps, device, images, labels) -> tupl
     The step measured is a run's (run_resnet's model, optimizer and training loop for that loader), with Adam and no
     pinned memory or DataLoader workers."""
     n = (steps + 2) * batch_size
-    run = complete_run({"model": model_name, "batch_size": batch_size, "optimizer": "adam", "lr": 1e-3,
-                        "pin_memory": False, "device": device, "loader": kind})  # fmt: skip
+    run = complete_run(
+        {
+            "model": model_name,
+            "batch_size": batch_size,
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "pin_memory": False,
+            "device": device,
+            "loader": kind,
+        }
+    )
     model, optimizer = build_model_and_optimizer(run, {"weight_decay": 0.0})
     run_epoch, capture_time_s = make_epoch_runner(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
     run_epoch(torch.arange(2 * batch_size))  # warm-up

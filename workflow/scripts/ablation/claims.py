@@ -381,8 +381,16 @@ def consistency_part(comparison: str, group: pd.DataFrame) -> Part:
     else:
         verdict, why = INCONCLUSIVE, f"{won}: neither above nor below {target} at the 5% level"
     why += f"; against a coin flip (sign test) p = {p_coin:.3g}; by lr and model: {where}"
-    return Part(comparison, estimate, verdict, why, f"exact binomial (share > {target})", above_share,
-                contrary_test=f"exact binomial (share < {target})", p_contrary=below_share)  # fmt: skip
+    return Part(
+        comparison,
+        estimate,
+        verdict,
+        why,
+        f"exact binomial (share > {target})",
+        above_share,
+        contrary_test=f"exact binomial (share < {target})",
+        p_contrary=below_share,
+    )
 
 
 def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
@@ -405,8 +413,17 @@ def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
         comparison = "ResNet-50 / ResNet-18 training time, paired on every other factor"
         log_ratios = np.log(times["a"] / times["b"])
         p, contrary = one_sided_t(log_ratios, 0.0, greater=True), one_sided_t(log_ratios, 0.0, greater=False)
-        claim.parts.append(Part(comparison, estimate, *above(estimate, 1.0), "one-sided t (log ratio > 0)", p,
-                                contrary_test="one-sided t (log ratio < 0)", p_contrary=contrary))  # fmt: skip
+        claim.parts.append(
+            Part(
+                comparison,
+                estimate,
+                *above(estimate, 1.0),
+                "one-sided t (log ratio > 0)",
+                p,
+                contrary_test="one-sided t (log ratio < 0)",
+                p_contrary=contrary,
+            )
+        )
         claim.note = ratio_by_dataset(times)
     return claim
 
@@ -456,8 +473,17 @@ def claim_gpu_speedup(runs: pd.DataFrame) -> Claim:
         log_speedups = np.log(times["a"] / times["b"])
         p = tost(log_speedups, *np.log(SPEEDUP_RANGE))
         contrary_test, contrary = outside_t(log_speedups, *np.log(SPEEDUP_RANGE), "speedup", SPEEDUP_RANGE)
-        claim.parts.append(Part(comparison, speedup, *equivalence(speedup, p, *SPEEDUP_RANGE), "TOST (log)", p,
-                                contrary_test=contrary_test, p_contrary=contrary))  # fmt: skip
+        claim.parts.append(
+            Part(
+                comparison,
+                speedup,
+                *equivalence(speedup, p, *SPEEDUP_RANGE),
+                "TOST (log)",
+                p,
+                contrary_test=contrary_test,
+                p_contrary=contrary,
+            )
+        )
         claim.parts.append(accuracy_equivalence_part("GPU - CPU test accuracy (similar", accuracy))
     ours = sorted(set(ok.loc[ok["device"] == "cuda", "gpu_name"].dropna()))
     claim.note = f"The seeds' GPU: an {SEEDS_GPU}; ours: {', '.join(ours) if ours else 'none (no CUDA run here)'}."
@@ -472,8 +498,15 @@ def accuracy_equivalence_part(label: str, pairs: pd.DataFrame) -> Part:
     p = tost(differences, -margin, margin)
     contrary_test, contrary = outside_t(differences, -margin, margin, "difference")
     comparison = f"{label}: within +-{margin:g} point), paired"
-    return Part(comparison, estimate, *equivalence(estimate, p, -margin, margin), "TOST", p,
-                contrary_test=contrary_test, p_contrary=contrary)  # fmt: skip
+    return Part(
+        comparison,
+        estimate,
+        *equivalence(estimate, p, -margin, margin),
+        "TOST",
+        p,
+        contrary_test=contrary_test,
+        p_contrary=contrary,
+    )
 
 
 def claim_pin_memory(runs: pd.DataFrame) -> Claim:
@@ -495,8 +528,17 @@ def claim_pin_memory(runs: pd.DataFrame) -> Claim:
         comparison = "pin_memory True / False training time (improves: below 1), paired"
         log_ratios = np.log(times["a"] / times["b"])
         p, contrary = one_sided_t(log_ratios, 0.0, greater=False), one_sided_t(log_ratios, 0.0, greater=True)
-        claim.parts.append(Part(comparison, ratio, *below(ratio, 1.0), "one-sided t (log ratio < 0)", p,
-                                contrary_test="one-sided t (log ratio > 0)", p_contrary=contrary))  # fmt: skip
+        claim.parts.append(
+            Part(
+                comparison,
+                ratio,
+                *below(ratio, 1.0),
+                "one-sided t (log ratio < 0)",
+                p,
+                contrary_test="one-sided t (log ratio > 0)",
+                p_contrary=contrary,
+            )
+        )
         claim.parts.append(accuracy_equivalence_part("pin_memory True - False test accuracy (unaffected", accuracy))
     return claim
 
@@ -528,10 +570,28 @@ def claim_epochs_saturate(runs: pd.DataFrame, history: pd.DataFrame) -> Claim:
     late = mean_interval(after, unit="points", n_label="runs")
     p_early, p_late = one_sided_t(before, 0.0, greater=True), one_sided_t(after, rate, greater=False)
     contrary_early, contrary_late = one_sided_t(before, 0.0, greater=False), one_sided_t(after, rate, greater=True)
-    claim.parts.append(Part(before_label, early, *above(early, 0.0), "one-sided t (> 0)", p_early,
-                            contrary_test="one-sided t (< 0)", p_contrary=contrary_early))  # fmt: skip
-    claim.parts.append(Part(after_label, late, *below(late, rate), f"one-sided t (< {rate:g})", p_late,
-                            contrary_test=f"one-sided t (> {rate:g})", p_contrary=contrary_late))  # fmt: skip
+    claim.parts.append(
+        Part(
+            before_label,
+            early,
+            *above(early, 0.0),
+            "one-sided t (> 0)",
+            p_early,
+            contrary_test="one-sided t (< 0)",
+            p_contrary=contrary_early,
+        )
+    )
+    claim.parts.append(
+        Part(
+            after_label,
+            late,
+            *below(late, rate),
+            f"one-sided t (< {rate:g})",
+            p_late,
+            contrary_test=f"one-sided t (> {rate:g})",
+            p_contrary=contrary_late,
+        )
+    )
     # Where the mean curve's gain per epoch falls below the rate for good, over the epochs every run has.
     common = curves.loc[:, : int(last_epoch.min())].dropna(axis=1)
     gains = common.mean().diff().dropna()
@@ -594,8 +654,15 @@ def exponent_part(fits: pd.DataFrame, backend: str) -> Part:
         f"against {DEEP_MODEL_EXPONENT:g} for a deep model's epoch (linear in n by construction)"
     )
     p, deep = slope_above(exponent, DEEP_MODEL_EXPONENT), DEEP_MODEL_EXPONENT
-    return Part(comparison, exponent, *above(exponent, deep), f"one-sided t (b > {deep:g})", p,
-                contrary_test=f"one-sided t (b < {deep:g})", p_contrary=None if p is None else 1.0 - p)  # fmt: skip
+    return Part(
+        comparison,
+        exponent,
+        *above(exponent, deep),
+        f"one-sided t (b > {deep:g})",
+        p,
+        contrary_test=f"one-sided t (b < {deep:g})",
+        p_contrary=None if p is None else 1.0 - p,
+    )
 
 
 def implementations_note(claim: Claim) -> None:
@@ -604,8 +671,9 @@ def implementations_note(claim: Claim) -> None:
     named = {b: p for b in SVM_BACKENDS for p in claim.parts if f" under {b}'s SVC" in p.comparison}
     if len(named) < 2:
         return
-    listed = "; ".join(f"{name}: b = {p.estimate.text() if p.estimate else 'n/a'}, {p.verdict}" for name, p in
-                       named.items())  # fmt: skip
+    listed = "; ".join(
+        f"{name}: b = {p.estimate.text() if p.estimate else 'n/a'}, {p.verdict}" for name, p in named.items()
+    )
     same = len({p.verdict for p in named.values()}) == 1
     claim.note += f" Scaling under each SVC implementation ({listed}): the verdict " + (
         "does not depend on the implementation." if same else "depends on the implementation."
@@ -647,8 +715,9 @@ def competitive_part(runs: pd.DataFrame) -> Part:
         contrary_test, contrary = f"one-sided z (difference > {margin:g})", stats.norm.sf((difference - margin) / se)
     else:
         contrary_test, contrary = f"one-sided z (difference < {-margin:g})", stats.norm.cdf((difference + margin) / se)
-    return Part(comparison, estimate, verdict, why, "TOST (z)", p, contrary_test=contrary_test,
-                p_contrary=float(contrary))  # fmt: skip
+    return Part(
+        comparison, estimate, verdict, why, "TOST (z)", p, contrary_test=contrary_test, p_contrary=float(contrary)
+    )
 
 
 def _svm_times_note(runs: pd.DataFrame) -> str:
@@ -730,8 +799,10 @@ def pairing_sensitivity(runs: pd.DataFrame, history: pd.DataFrame, claims: list[
     for i, claim in enumerate(claims):
         other = {name: found[i].verdict for name, found in alternatives.items() if found[i].verdict != claim.verdict}
         if other:
-            changed.append(f"claim {claim.number} is {claim.verdict} as paired, but "
-                           + " and ".join(f"{verdict} with {name}" for name, verdict in other.items()))  # fmt: skip
+            changed.append(
+                f"claim {claim.number} is {claim.verdict} as paired, but "
+                + " and ".join(f"{verdict} with {name}" for name, verdict in other.items())
+            )
     said = f"{count} configuration(s) ran more than once."
     if not changed:
         return f"{said} Every verdict stays the same with {' and with '.join(PAIRINGS)}."

@@ -349,14 +349,24 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
     split = config["data"]["split"]
     # (which runs, their limit, why) for the seeds' protocols (the training file) and ours (the split's part).
     limits = [
-        (seeds_protocol, TRAIN_FILE_IMAGES, lambda rows: (
-            f" under the protocol {rows['protocol'].iloc[0]}, which fits on the first images of the training file: "
-            f"it has {TRAIN_FILE_IMAGES:,}. Lower train_samples.")),
-        (~seeds_protocol, available, lambda rows: (
-            f", but the training part of the split has {available} images (data.split.train={split['train']} of "
-            f"{POOLED_IMAGES:,}, data.subset={config['data']['subset']}). Lower train_samples, or raise "
-            "data.split.train (or data.subset.train).")),
-    ]  # fmt: skip
+        (
+            seeds_protocol,
+            TRAIN_FILE_IMAGES,
+            lambda rows: (
+                f" under the protocol {rows['protocol'].iloc[0]}, which fits on the first images of the training file: "
+                f"it has {TRAIN_FILE_IMAGES:,}. Lower train_samples."
+            ),
+        ),
+        (
+            ~seeds_protocol,
+            available,
+            lambda rows: (
+                f", but the training part of the split has {available} images (data.split.train={split['train']} of "
+                f"{POOLED_IMAGES:,}, data.subset={config['data']['subset']}). Lower train_samples, or raise "
+                "data.split.train (or data.subset.train)."
+            ),
+        ),
+    ]
     for runs, limit, why in limits:
         too_large = table[runs & (table["train_samples"] > limit)]
         if len(too_large):

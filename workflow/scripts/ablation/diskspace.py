@@ -116,6 +116,8 @@ def require_run_space(checkpoint_path, metrics_path, model, optimizer, epochs: i
     twice = not Path(checkpoint_path).exists() and epochs - epochs_done > 1
     what = f"the run's checkpoint of {human(one_checkpoint)}" + (", twice while it is replaced" if twice else "")
     require_space(
-        [(Path(checkpoint_path), (2 if twice else 1) * one_checkpoint, what),
-         (Path(metrics_path), metrics_bytes(epochs), "its metrics")]
-    )  # fmt: skip
+        [
+            (Path(checkpoint_path), (2 if twice else 1) * one_checkpoint, what),
+            (Path(metrics_path), metrics_bytes(epochs), "its metrics"),
+        ]
+    )

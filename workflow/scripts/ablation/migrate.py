@@ -43,9 +43,9 @@ def _momentum_dir(outdir: Path, point: Path) -> str:
 
 
 # (kind, a run's directory in an earlier layout, the directories its path lacks: a function of the output directory
-# and the run's directory relative to runs/<kind>). Fixed-depth patterns do not walk the levels below (5x faster than
-# `**` on 1,000 runs). ResNet: the first layout's ten factors end at the seed, the second's fifteen at the
-# normalisation. SVM: four factors, the seed last, before the protocol.
+# and the run's directory relative to runs/<kind>). Fixed-depth patterns do not walk the levels below, as `**` would,
+# so that a large results directory is searched quickly. ResNet: the first layout's ten factors end at the seed, the
+# second's fifteen at the normalisation. SVM: four factors, the seed last, before the protocol.
 EARLIER_LAYOUTS = [
     ("resnet", "/".join(["*"] * 9 + ["seed~*"]), lambda outdir, point: [*LEGACY_SUFFIX, _momentum_dir(outdir, point)]),
     ("resnet", "/".join(["*"] * 14 + ["normalisation~*"]), lambda outdir, point: [_momentum_dir(outdir, point)]),

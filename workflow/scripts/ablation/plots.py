@@ -151,11 +151,16 @@ def training_curves(stem, title, runs, history, dataset, model) -> list[Path]:
         style = {"color": colour(i), "marker": marker(i), "markersize": 4}
         # Each line named in the SVG (its group's id), so that a reader or a test can find which curve is which.
         ax_loss.plot(curve.index, curve["train_loss"], "-", label=label, gid=f"train-loss-{i}", **style)
-        ax_loss.plot(curve.index, curve["val_loss"], "--", markerfacecolor="white", gid=f"validation-loss-{i}",
-                     **style)  # fmt: skip
+        ax_loss.plot(curve.index, curve["val_loss"], "--", markerfacecolor="white", gid=f"validation-loss-{i}", **style)
         ax_acc.plot(curve.index, 100 * curve["train_accuracy"], "-", label=label, gid=f"train-accuracy-{i}", **style)
-        ax_acc.plot(curve.index, 100 * curve["val_accuracy"], "--", markerfacecolor="white",
-                    gid=f"validation-accuracy-{i}", **style)  # fmt: skip
+        ax_acc.plot(
+            curve.index,
+            100 * curve["val_accuracy"],
+            "--",
+            markerfacecolor="white",
+            gid=f"validation-accuracy-{i}",
+            **style,
+        )
     for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "accuracy (%)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
@@ -183,9 +188,12 @@ def accuracy_heatmap(stem, title, runs) -> list[Path]:
     values = ok.groupby(["dataset", "model", "batch_size", "optimizer", "lr"])["test_accuracy"].mean() * 100
     vmin, vmax = (values.min(), values.max()) if len(values) else (0, 100)
     fig, axes = plt.subplots(
-        len(rows), len(batch_sizes), figsize=(2.2 + 2.2 * len(lrs) * len(batch_sizes), 1.0 + 1.6 * len(rows)),
-        squeeze=False, constrained_layout=True,
-    )  # fmt: skip
+        len(rows),
+        len(batch_sizes),
+        figsize=(2.2 + 2.2 * len(lrs) * len(batch_sizes), 1.0 + 1.6 * len(rows)),
+        squeeze=False,
+        constrained_layout=True,
+    )
     image = None
     for r, (dataset, model) in enumerate(rows):
         for c, batch in enumerate(batch_sizes):
@@ -195,9 +203,12 @@ def accuracy_heatmap(stem, title, runs) -> list[Path]:
                 for j, lr in enumerate(lrs):
                     key = (dataset, model, batch, opt, lr)
                     cell_runs = runs[
-                        (runs["dataset"] == dataset) & (runs["model"] == model) & (runs["batch_size"] == batch)
-                        & (runs["optimizer"] == opt) & (runs["lr"] == lr)
-                    ]  # fmt: skip
+                        (runs["dataset"] == dataset)
+                        & (runs["model"] == model)
+                        & (runs["batch_size"] == batch)
+                        & (runs["optimizer"] == opt)
+                        & (runs["lr"] == lr)
+                    ]
                     if key in values.index:
                         grid[i, j] = values[key]
                         text = f"{values[key]:.1f}"
@@ -206,8 +217,15 @@ def accuracy_heatmap(stem, title, runs) -> list[Path]:
                     else:
                         text = "\n".join(sorted(set(cell_runs["note"].dropna()))).replace(": ", ":\n")
                     shade = np.nan if np.isnan(grid[i, j]) else (grid[i, j] - vmin) / max(vmax - vmin, 1e-9)
-                    ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                            color="white" if not np.isnan(shade) and shade < 0.5 else "black")  # fmt: skip
+                    ax.text(
+                        j,
+                        i,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if not np.isnan(shade) and shade < 0.5 else "black",
+                    )
             image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
             ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
             ax.set_yticks(range(len(optimizers)), [show("optimizer", o) for o in optimizers])
@@ -235,16 +253,29 @@ def pin_memory_times(stem, title, runs) -> list[Path]:
                 ax.text(position, 0, why, rotation=90, ha="center", va="bottom", fontsize=7)
                 continue
             mean, std = ok["train_time_s"].mean(), ok["train_time_s"].std(ddof=1) if len(ok) > 1 else 0.0
-            ax.bar(position, mean, width, yerr=std, color=colour(3 if pin else 0), capsize=3,
-                   label=f"pin_memory={pin}" if x == 0 else None)  # fmt: skip
+            ax.bar(
+                position,
+                mean,
+                width,
+                yerr=std,
+                color=colour(3 if pin else 0),
+                capsize=3,
+                label=f"pin_memory={pin}" if x == 0 else None,
+            )
             ax.text(position, mean, f"{100 * ok['test_accuracy'].mean():.2f}%", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(groups)), [f"{show('dataset', d)}\n{show('model', m)}" for (d, m), _ in groups])
     ax.set_ylabel("training time (s)")
     ax.set_title(title + " (labels: test accuracy; error bars: std over seeds)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if set(runs["device"]) == {"cpu"}:
-        ax.text(0.5, -0.25, "All runs on the CPU: pin_memory has no effect there.", transform=ax.transAxes,
-                ha="center", fontsize=8)  # fmt: skip
+        ax.text(
+            0.5,
+            -0.25,
+            "All runs on the CPU: pin_memory has no effect there.",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=8,
+        )
     return save(fig, stem)
 
 
@@ -261,13 +292,30 @@ def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
         for j, (_, series) in enumerate(sorted_points(group, series_factors)):
             longest = series[series["status"] == "ok"].sort_values("epochs").tail(1)
             curve = history[history["run_id"].isin(longest["run_id"])].sort_values("epoch")
-            ax_val.plot(curve["epoch"], 100 * curve["val_accuracy"], "-", alpha=0.8, label=label if j == 0 else None,
-                        gid=f"validation-accuracy-{i}-{j}", **style)  # fmt: skip
+            ax_val.plot(
+                curve["epoch"],
+                100 * curve["val_accuracy"],
+                "-",
+                alpha=0.8,
+                label=label if j == 0 else None,
+                gid=f"validation-accuracy-{i}-{j}",
+                **style,
+            )
             ok = series[series["status"] == "ok"].groupby("epochs")
-            ax_test.plot(ok["test_accuracy"].mean().index, 100 * ok["test_accuracy"].mean(), "-", **style,
-                         label=label if j == 0 else None)  # fmt: skip
-            ax_time.plot(ok["train_time_s"].mean().index, ok["train_time_s"].mean(), "-", **style,
-                         label=label if j == 0 else None)  # fmt: skip
+            ax_test.plot(
+                ok["test_accuracy"].mean().index,
+                100 * ok["test_accuracy"].mean(),
+                "-",
+                **style,
+                label=label if j == 0 else None,
+            )
+            ax_time.plot(
+                ok["train_time_s"].mean().index,
+                ok["train_time_s"].mean(),
+                "-",
+                **style,
+                label=label if j == 0 else None,
+            )
     ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy per epoch (longest run)")
     ax_test.set(xlabel="epochs trained", ylabel="test accuracy (%)", title="Test accuracy against epochs")
     ax_time.set(xlabel="epochs trained", ylabel="training time (s)", title="Training time against epochs")
@@ -279,8 +327,13 @@ def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
             ax.legend(fontsize=7)
     not_ok = runs[runs["status"] != "ok"]
     if len(not_ok):
-        fig.text(0.01, -0.02, f"Not plotted: {len(not_ok)} run(s): " + "; ".join(sorted(set(not_ok["note"]))),
-                 fontsize=8, va="top")  # fmt: skip
+        fig.text(
+            0.01,
+            -0.02,
+            f"Not plotted: {len(not_ok)} run(s): " + "; ".join(sorted(set(not_ok["note"]))),
+            fontsize=8,
+            va="top",
+        )
     fig.suptitle(title + " (lines join runs that differ only in epochs)")
     return save(fig, stem)
 
@@ -299,8 +352,14 @@ def cpu_vs_gpu_times(stem, title, runs) -> list[Path]:
             position = y + (k - 0.5) * height
             if ok.empty:
                 why = "; ".join(sorted(set(side["note"].dropna()))) or "not in the study"
-                ax.text(0, position, f" {show('device', device)}: {why}", va="center", fontsize=7,
-                        transform=ax.get_yaxis_transform())  # fmt: skip
+                ax.text(
+                    0,
+                    position,
+                    f" {show('device', device)}: {why}",
+                    va="center",
+                    fontsize=7,
+                    transform=ax.get_yaxis_transform(),
+                )
                 continue
             seconds = ok["train_time_s"].mean()
             ax.barh(position, seconds, height, color=colour(4 if device == "cuda" else 1))
@@ -327,8 +386,7 @@ def plot_fit_series(ax, group: pd.DataFrame, label: str, style: str, i: int) -> 
         slope = np.polyfit(np.log(means.index.astype(float)), np.log(means.values), 1)[0]
         label += f": b = {slope:.2f}"
     ax.plot(means.index, means.values, style, color=colour(i), marker=marker(i), label=label)
-    ax.plot(group["train_samples"], group["fit_time_s"], linestyle="none", marker=marker(i), color=colour(i),
-            alpha=0.4)  # fmt: skip
+    ax.plot(group["train_samples"], group["fit_time_s"], linestyle="none", marker=marker(i), color=colour(i), alpha=0.4)
 
 
 @figure("SVM fit time against training-set size", kind="svm")

@@ -43,9 +43,20 @@ def state_restored(model, optimizer):
 
 class ResidentTrainer:
     def __init__(
-        self, model, optimizer, images, labels, mean, std, batch_size, device, input_size=NATIVE_SIZE, stem="1ch",
-        use_graph=None, precision=None,
-    ):  # fmt: skip
+        self,
+        model,
+        optimizer,
+        images,
+        labels,
+        mean,
+        std,
+        batch_size,
+        device,
+        input_size=NATIVE_SIZE,
+        stem="1ch",
+        use_graph=None,
+        precision=None,
+    ):
         self.model, self.optimizer, self.batch_size, self.device = model, optimizer, batch_size, device
         self.cuda = device == "cuda"
         self.precision = precision or Precision("fp32", device)
@@ -125,8 +136,17 @@ class ResidentTrainer:
             if stop:
                 loss_sum, correct = self.loss_sum.item(), self.correct.item()
                 elapsed = position["epoch_time_s"] + time.perf_counter() - start
-                return {"diverged": False, "stopped_at": {"step": i // bs + 1, "loss_sum": loss_sum,
-                        "correct": correct, "seen": i + bs, "epoch_time_s": elapsed, "data_time_s": 0.0}}  # fmt: skip
+                return {
+                    "diverged": False,
+                    "stopped_at": {
+                        "step": i // bs + 1,
+                        "loss_sum": loss_sum,
+                        "correct": correct,
+                        "seen": i + bs,
+                        "epoch_time_s": elapsed,
+                        "data_time_s": 0.0,
+                    },
+                }
         if full < n:
             self._step(self.batch(permutation[full:]), self.y[permutation[full:]])
         loss_sum, correct = self.loss_sum.item(), self.correct.item()  # the epoch's one host sync

@@ -10,11 +10,40 @@ from .aggregate import read_runs
 
 # The columns a reader compares runs by, in this order; the rest stay in runs.csv.
 COLUMNS = [
-    "kind", "status", "studies", "dataset", "model", "kernel", "batch_size", "optimizer", "lr", "momentum", "epochs",
-    "pin_memory", "device", "loader", "input_size", "stem", "precision", "split", "normalisation", "protocol",
-    "train_samples", "seed", "test_accuracy", "val_accuracy", "train_time_s", "time_taken_s", "fit_time_s", "macs",
-    "params_count", "exclusive", "device_name", "note", "run_id",
-]  # fmt: skip
+    "kind",
+    "status",
+    "studies",
+    "dataset",
+    "model",
+    "kernel",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "epochs",
+    "pin_memory",
+    "device",
+    "loader",
+    "input_size",
+    "stem",
+    "precision",
+    "split",
+    "normalisation",
+    "protocol",
+    "train_samples",
+    "seed",
+    "test_accuracy",
+    "val_accuracy",
+    "train_time_s",
+    "time_taken_s",
+    "fit_time_s",
+    "macs",
+    "params_count",
+    "exclusive",
+    "device_name",
+    "note",
+    "run_id",
+]
 
 
 def runs_table_html(runs: pd.DataFrame, title: str) -> str:
@@ -30,12 +59,18 @@ def runs_table_html(runs: pd.DataFrame, title: str) -> str:
     title = escape(title)
     table = itables.to_html_datatable(
         shown.rename(columns={"test_accuracy": "test_accuracy_pct", "val_accuracy": "val_accuracy_pct"}),
-        caption=title, allow_html=False, connected=False, maxBytes=0, pageLength=1000, lengthMenu=[25, 100, 1000],
-        showIndex=False, display_logo_when_loading=False,
+        caption=title,
+        allow_html=False,
+        connected=False,
+        maxBytes=0,
+        pageLength=1000,
+        lengthMenu=[25, 100, 1000],
+        showIndex=False,
+        display_logo_when_loading=False,
         # The search box first and the row count, always (itables hides its default layout's controls when the
         # rows fit on one page).
         layout={"topStart": "search", "topEnd": "pageLength", "bottomStart": "info", "bottomEnd": "paging"},
-    )  # fmt: skip
+    )
     init = javascript.generate_init_offline_itables_html(options.dt_bundle)
     head = f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
     return f"{head}{init}\n{table}\n</body></html>\n"

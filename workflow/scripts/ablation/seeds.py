@@ -24,12 +24,24 @@ SEED_NAMES = {"seed000": "seed 000's own numbers", "seed001": "seed 001's own nu
 def _resnet(dataset, model, batch_size, optimizer, lr, epochs, pin_memory, device, accuracy_pct, time_ms, **protocol):
     optimizer = optimizer.lower()
     return {
-        "kind": "resnet", "status": "ok", "note": "", "dataset": DATASETS[dataset], "model": model.lower(),
-        "batch_size": int(batch_size), "optimizer": optimizer, "lr": float(lr), "epochs": int(epochs),
-        "pin_memory": pin_memory, "device": device, "loader": "dataloader", "input_size": 224,
-        "test_accuracy": float(accuracy_pct) / 100, "train_time_s": float(time_ms) / 1000 if time_ms else None,
-        **protocol, "momentum": protocol.get("momentum", 0.9) if optimizer == "sgd" else 0.0,
-    }  # fmt: skip
+        "kind": "resnet",
+        "status": "ok",
+        "note": "",
+        "dataset": DATASETS[dataset],
+        "model": model.lower(),
+        "batch_size": int(batch_size),
+        "optimizer": optimizer,
+        "lr": float(lr),
+        "epochs": int(epochs),
+        "pin_memory": pin_memory,
+        "device": device,
+        "loader": "dataloader",
+        "input_size": 224,
+        "test_accuracy": float(accuracy_pct) / 100,
+        "train_time_s": float(time_ms) / 1000 if time_ms else None,
+        **protocol,
+        "momentum": protocol.get("momentum", 0.9) if optimizer == "sgd" else 0.0,
+    }
 
 
 def _numbered(rows: list[dict]) -> pd.DataFrame:
@@ -47,18 +59,26 @@ def seed001_runs() -> pd.DataFrame:
     rows = []
     for line in (SEEDS_DIR / "seed001_dl_ablation_results.jsonl").read_text().splitlines():
         r = json.loads(line)
-        rows.append({
-            **_resnet(r["dataset"], r["model"], r["batch_size"], r["optimizer"], r["learning_rate"], r["epochs"],
-                      r["pin_memory"], r["device"], r["test_accuracy"], r["train_time_ms"], **protocol),
-            "flops": int(round(2 * r["flops"]["GFLOPs"] * 1e9)),  # its "GFLOPs" are thop's MACs at 28x28
-        })  # fmt: skip
+        factors = [r[k] for k in ("dataset", "model", "batch_size", "optimizer", "learning_rate", "epochs")]
+        run = _resnet(*factors, r["pin_memory"], r["device"], r["test_accuracy"], r["train_time_ms"], **protocol)
+        # its "GFLOPs" are thop's MACs at 28x28
+        rows.append({**run, "flops": int(round(2 * r["flops"]["GFLOPs"] * 1e9))})
     for line in (SEEDS_DIR / "seed001_svm_results.jsonl").read_text().splitlines():
         r = json.loads(line)
-        rows.append({
-            "kind": "svm", "status": "ok", "note": "", "dataset": DATASETS[r["dataset"]], "kernel": r["kernel"],
-            "train_samples": r["train_samples"], "protocol": "seed001", "test_accuracy": r["test_accuracy"] / 100,
-            "fit_time_s": r["train_time_ms"] / 1000, "test_images": 10_000,
-        })  # fmt: skip
+        rows.append(
+            {
+                "kind": "svm",
+                "status": "ok",
+                "note": "",
+                "dataset": DATASETS[r["dataset"]],
+                "kernel": r["kernel"],
+                "train_samples": r["train_samples"],
+                "protocol": "seed001",
+                "test_accuracy": r["test_accuracy"] / 100,
+                "fit_time_s": r["train_time_ms"] / 1000,
+                "test_images": 10_000,
+            }
+        )
     return _numbered(rows)
 
 
@@ -66,30 +86,36 @@ def seed000_runs() -> pd.DataFrame:
     """Its Question 1 (results_csv/*.csv and the notebook's MNIST ResNet-18 cell), the pin_memory pair and the CPU
     against GPU rows. Its SVM rows are training accuracies (scored on the images fitted on), so they are left out of
     the claims: no test accuracy of its SVM exists."""
-    protocol = {"stem": "3ch", "precision": "amp", "split": "seed000", "normalisation": "half", "test_images": 12_000,
-                "gpu_name": SEEDS_GPU}  # fmt: skip
+    protocol = {
+        "stem": "3ch",
+        "precision": "amp",
+        "split": "seed000",
+        "normalisation": "half",
+        "test_images": 12_000,
+        "gpu_name": SEEDS_GPU,
+    }
     rows = []
     # The notebook's figures first: its pin_memory pair (the only rows with times) pairs as seed 0.
     for r in csv.DictReader((SEEDS_DIR / "seed000_notebook_figures.csv").open()):
         if r["table"] in ("q1", "pin_memory"):
-            rows.append(_resnet(r["dataset"], r["model"], r["batch_size"], r["optimizer"], r["lr"], r["epochs"],
-                                r["pin_memory"] == "True", "cuda", r["test_accuracy_pct"], r["time_ms"] or None,
-                                **protocol))  # fmt: skip
+            factors = [r[k] for k in ("dataset", "model", "batch_size", "optimizer", "lr", "epochs")]
+            pinned = r["pin_memory"] == "True"
+            rows.append(_resnet(*factors, pinned, "cuda", r["test_accuracy_pct"], r["time_ms"] or None, **protocol))
     for path in sorted((SEEDS_DIR / "seed000_results_csv").glob("*_part*.csv")) + [
         SEEDS_DIR / "seed000_results_csv/mnist_resnet50_results.csv"
     ]:
         if path.name.startswith("q2_"):
             continue
         for r in csv.DictReader(path.open()):
-            rows.append(_resnet(r["Dataset"], r["Model"], r["Batch Size"], r["Optimizer"], r["LR"], 10, True, "cuda",
-                                r["Test Accuracy (%)"], None, **protocol))  # fmt: skip
+            factors = [r[k] for k in ("Dataset", "Model", "Batch Size", "Optimizer", "LR")]
+            rows.append(_resnet(*factors, 10, True, "cuda", r["Test Accuracy (%)"], None, **protocol))
     q2 = {**protocol, "precision": "fp32", "momentum": 0.0}
     for r in csv.DictReader((SEEDS_DIR / "seed000_results_csv/q2_part4_gpu_adam.csv").open(), skipinitialspace=True):
         device = "cpu" if r["Compute"] == "CPU" else "cuda"
         on_device = {**q2, "gpu_name": SEEDS_GPU if device == "cuda" else None}
-        rows.append({**_resnet("FashionMNIST", r["Model"], r["Batch_Size"], r["Optimizer"], r["Learning_Rate"], 5,
-                               False, device, r["Accuracy"], r["Time"], **on_device),
-                     "flops": int(round(2 * float(r["FLOPs"])))})  # fmt: skip
+        factors = [r[k] for k in ("Model", "Batch_Size", "Optimizer", "Learning_Rate")]
+        run = _resnet("FashionMNIST", *factors, 5, False, device, r["Accuracy"], r["Time"], **on_device)
+        rows.append({**run, "flops": int(round(2 * float(r["FLOPs"])))})
     return _numbered(rows)
 
 
@@ -176,8 +202,12 @@ def seed001_beside_ours(runs: pd.DataFrame) -> list[dict]:
                 theirs_ms = float(row["time_ms"])
                 ours_ms = 1000 * ours[time_key].mean() if len(ours) else None
                 hardware = ", ".join(dict.fromkeys(ours["device_name"].dropna().astype(str))) if len(ours) else ""
-                cells += [f"{theirs_ms:,.0f}", f"{ours_ms:,.0f}" if ours_ms else DASH,
-                          f"{ours_ms / theirs_ms:.2f}x" if ours_ms else DASH, hardware or DASH]  # fmt: skip
+                cells += [
+                    f"{theirs_ms:,.0f}",
+                    f"{ours_ms:,.0f}" if ours_ms else DASH,
+                    f"{ours_ms / theirs_ms:.2f}x" if ours_ms else DASH,
+                    hardware or DASH,
+                ]
             cells.append(f"{len(ours)} run(s), {how}" if len(ours) else "not run here")
             rows.append(cells)
         headers = {**FACTOR_HEADERS, "kernel": "Kernel", "train_samples": "Train Samples"}

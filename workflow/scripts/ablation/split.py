@@ -81,7 +81,7 @@ def _cut(indices: np.ndarray, labels: np.ndarray, size: int, seed: int) -> tuple
         return indices, indices[:0]
     if size == len(indices):
         return indices[:0], indices
-    # Imported here: every training job and the plan import this module, and sklearn alone takes ~2 s to import.
+    # Imported here: every training job and the plan import this module, and sklearn is slow to import.
     from sklearn.model_selection import train_test_split
 
     rest, picked = train_test_split(indices, test_size=size, stratify=labels[indices], random_state=seed)

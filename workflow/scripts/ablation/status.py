@@ -59,8 +59,11 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
             record = json.loads(metrics.read_text())
         except ValueError:
             return {"state": "failed", "why": "its metrics.json cannot be read"}
-        return {"state": "done" if record.get("status") == "ok" else "diverged", "measured_s": measured_seconds(record),
-                "epochs_done": len(record.get("history", []))}  # fmt: skip
+        return {
+            "state": "done" if record.get("status") == "ok" else "diverged",
+            "measured_s": measured_seconds(record),
+            "epochs_done": len(record.get("history", [])),
+        }
     progress = outdir / "checkpoints" / kind / point / PROGRESS
     if progress.exists():
         try:
@@ -107,9 +110,19 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
             else:
                 estimate = svm_seconds(run["train_samples"], run["protocol"])
                 compute = svm_compute_seconds(run["train_samples"], run["protocol"])
-            rows.append({**state, "kind": kind, "studies": run["studies"], "device": run.get("device", "cpu"),
-                         "exclusive": run["exclusive"], "estimate_s": estimate, "compute_s": compute,
-                         "epochs": run.get("epochs"), "point": point_path(run, factors)})  # fmt: skip
+            rows.append(
+                {
+                    **state,
+                    "kind": kind,
+                    "studies": run["studies"],
+                    "device": run.get("device", "cpu"),
+                    "exclusive": run["exclusive"],
+                    "estimate_s": estimate,
+                    "compute_s": compute,
+                    "epochs": run.get("epochs"),
+                    "point": point_path(run, factors),
+                }
+            )
     runs = pd.DataFrame(rows)
     # The cost model, corrected by this host: the finished runs' measured training and evaluation time against the
     # model's estimate of it.
@@ -124,16 +137,23 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
     # What is left of each run: its start-up unless it is running, and its share of training and evaluation not done.
     startup_s = (left["estimate_s"] - left["compute_s"]).where(~running, 0.0)
     left["estimate_s"] = startup_s + correction * left["compute_s"] * (1 - share_done)
-    jobs, cpu_slots, gpus, gpu_slots = local_jobs(config, left[left["kind"] == "resnet"], left[left["kind"] == "svm"],
-                                                  cores)  # fmt: skip
+    jobs, cpu_slots, gpus, gpu_slots = local_jobs(
+        config, left[left["kind"] == "resnet"], left[left["kind"] == "svm"], cores
+    )
     eta_s = wall_time(jobs, cpu_slots, gpus * gpu_slots) if len(jobs) else 0.0
     per_study = {}
     for row in rows:
         for study in row["studies"].split(","):
             per_study.setdefault(study, dict.fromkeys(STATES, 0))[row["state"]] += 1
     running = [r for r in rows if r["state"] == "running"]
-    return {"per_study": per_study, "running": running, "eta_s": eta_s, "correction": correction,
-            "finished_timed": len(done), "totals": {s: int((runs["state"] == s).sum()) for s in STATES}}  # fmt: skip
+    return {
+        "per_study": per_study,
+        "running": running,
+        "eta_s": eta_s,
+        "correction": correction,
+        "finished_timed": len(done),
+        "totals": {s: int((runs["state"] == s).sum()) for s in STATES},
+    }
 
 
 def render(status: dict) -> str:

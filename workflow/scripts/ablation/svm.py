@@ -128,9 +128,16 @@ def fit_and_test(
 
 
 def run_svm(
-    run: dict, hyperparameters: dict, data_dir, split_npz, split_json, metrics_path, log=None, exclusive: bool = False,
+    run: dict,
+    hyperparameters: dict,
+    data_dir,
+    split_npz,
+    split_json,
+    metrics_path,
+    log=None,
+    exclusive: bool = False,
     threads: int = 1,
-) -> dict:  # fmt: skip
+) -> dict:
     """Train and test one SVM run (dataset, kernel, train_samples, seed, protocol, backend); write its metrics JSON;
     return it. `exclusive`: whether it runs alone on the machine (a timed study), recorded with its conditions;
     `threads`: the job's, which a `sklearnex` fit uses (libsvm uses one)."""

@@ -311,11 +311,14 @@ def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
     rows = [
         [show(f, v) for f, v in zip(factors, values)]
         + [cell(point, "test_accuracy", 100)]
-        + ([cell(point, "train_accuracy", 100, status_notes=False) if point["train_accuracy"].notna().any() else DASH]
-           if on_training else [])
+        + (
+            [cell(point, "train_accuracy", 100, status_notes=False) if point["train_accuracy"].notna().any() else DASH]
+            if on_training
+            else []
+        )
         + [time_cell(point, "fit_time_s", 1000, 2), conditions_cell(point)]
         for values, point in sorted_points(runs, factors)
-    ]  # fmt: skip
+    ]
     if not rows:
         doc.notes.append("No SVM runs in these studies.")
         return

@@ -159,8 +159,17 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=No
         step += 1
         if stop:
             elapsed = position["epoch_time_s"] + time.perf_counter() - start
-            return {"diverged": False, "stopped_at": {"step": step, "loss_sum": loss_sum, "correct": correct,
-                    "seen": seen, "epoch_time_s": elapsed, "data_time_s": data_time}}  # fmt: skip
+            return {
+                "diverged": False,
+                "stopped_at": {
+                    "step": step,
+                    "loss_sum": loss_sum,
+                    "correct": correct,
+                    "seen": seen,
+                    "epoch_time_s": elapsed,
+                    "data_time_s": data_time,
+                },
+            }
         fetch_start = time.perf_counter()
     _sync(device)
     return {
@@ -352,14 +361,24 @@ def resume(
 def run_identity(run: dict, training: dict, split_checksum: str) -> dict:
     """What a checkpoint must have trained for a run to go on from it: every factor, the weight decay, the split, and
     the training code (ablation.provenance.training_code)."""
-    return {**run, "weight_decay": training["weight_decay"], "split_checksum": split_checksum,
-            "training_code": provenance.training_code()}  # fmt: skip
+    return {
+        **run,
+        "weight_decay": training["weight_decay"],
+        "split_checksum": split_checksum,
+        "training_code": provenance.training_code(),
+    }
 
 
 def save_checkpoint(
-    checkpoint_path: Path, identity: dict, model, optimizer, precision, history: list[dict], started_at: str,
+    checkpoint_path: Path,
+    identity: dict,
+    model,
+    optimizer,
+    precision,
+    history: list[dict],
+    started_at: str,
     position=None,
-) -> None:  # fmt: skip
+) -> None:
     """Everything `resume` needs to continue after the last finished epoch, or from `position` in the next one (a
     run stopped mid-epoch). Written whole or not at all (atomic replace), so a run killed while saving still finds
     the previous checkpoint."""
@@ -472,8 +491,15 @@ def run_resnet(
 
             def progress(steps_of_epoch, epoch=epoch, first_step=first_step):
                 reported = reporting(steps_of_epoch, progress_path, epoch, run["epochs"], steps, first_step)
-                return tqdm(reported, desc=f"epoch {epoch}/{run['epochs']}", file=bar_file, mininterval=30,
-                            ascii=True, total=steps, initial=first_step)  # fmt: skip
+                return tqdm(
+                    reported,
+                    desc=f"epoch {epoch}/{run['epochs']}",
+                    file=bar_file,
+                    mininterval=30,
+                    ascii=True,
+                    total=steps,
+                    initial=first_step,
+                )
 
             cpu_start = time.process_time()
             result = run_epoch(permutation, progress, resumed, stop)
@@ -481,8 +507,12 @@ def run_resnet(
             cpu_time_s = (resumed["cpu_time_s"] if resumed else 0.0) + time.process_time() - cpu_start
             stopped_at = (resumed or {}).get("stopped_at_steps", [])
             if "stopped_at" in result:
-                position = {"epoch": epoch, **result["stopped_at"], "cpu_time_s": cpu_time_s,
-                            "stopped_at_steps": [*stopped_at, result["stopped_at"]["step"]]}  # fmt: skip
+                position = {
+                    "epoch": epoch,
+                    **result["stopped_at"],
+                    "cpu_time_s": cpu_time_s,
+                    "stopped_at_steps": [*stopped_at, result["stopped_at"]["step"]],
+                }
                 save_checkpoint(checkpoint_path, identity, model, optimizer, precision, history, started_at, position)
                 exit_on(stop, f"in epoch {epoch} at step {position['step']} of {steps}", checkpoint_path, log)
             if result.pop("diverged"):
