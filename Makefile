@@ -84,10 +84,12 @@ test: venv
 mutants: venv
 	$(BIN)/python benchmarks/mutants.py $(ARGS)
 
-## make plan: runs per study and device, estimated compute and local wall time (CONFIG=..., CORES=N)
+## make plan: runs per study and device, estimated compute and local wall time (CONFIG=..., CORES=N; GPU=true plans
+##   the GPU runs as the SLURM profile does, on a host without a GPU)
 NCORES ?= $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 plan: venv
-	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES)
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.plan --configfile $(CONFIG) --cores $(NCORES) \
+	  $(if $(GPU),--gpu $(GPU))
 
 ## make migrate: move the runs an earlier version of the workflow recorded in its earlier layout to their new paths
 ##   (CONFIG=...); the workflow and make plan stop, naming this command, while such runs are there
