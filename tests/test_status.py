@@ -7,7 +7,8 @@ import pytest
 
 from ablation.config import RESNET_FACTORS, load_config, resnet_runs
 from ablation.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
-from ablation.status import PROGRESS, point_path, render, study_status, write_progress
+from ablation.progress import PROGRESS, write_progress
+from ablation.status import point_path, render, study_status
 from conftest import FEW_IMAGES, REPO, run_snakemake, write_config
 
 

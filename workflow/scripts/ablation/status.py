@@ -22,33 +22,13 @@ from .config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_r
 from .cost import compute_seconds, estimate_seconds, load_throughput, split_sizes, svm_compute_seconds, svm_seconds
 from .gpus import cuda_visible, host_gpus
 from .plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
-from .records import atomic_write_bytes
+from .progress import PROGRESS, live_progress
 
-PROGRESS = "progress.json"
-# A progress file not updated for this long belongs to a run that is no longer alive.
-STALE_AFTER_S = 15 * 60
 STATES = ["done", "running", "pending", "failed", "diverged"]
 
 
 def point_path(run: dict, factors: list[str]) -> str:
     return "/".join(f"{f}~{run[f]}" for f in factors)
-
-
-def write_progress(path, epoch: int, epochs: int, step: int, steps: int) -> None:
-    """What a training run is doing, for `make status` (replaced whole, so a reader never sees half of it; not synced,
-    as the next one follows in seconds)."""
-    record = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps, "pid": os.getpid(), "at": time.time()}
-    atomic_write_bytes(path, json.dumps(record).encode(), durable=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
@@ -64,14 +44,9 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
             "measured_s": measured_seconds(record),
             "epochs_done": len(record.get("history", [])),
         }
-    progress = outdir / "checkpoints" / kind / point / PROGRESS
-    if progress.exists():
-        try:
-            record = json.loads(progress.read_text())
-        except ValueError:
-            record = {}
-        if record and now - record["at"] < STALE_AFTER_S and _alive(record["pid"]):
-            return {"state": "running", **record}
+    running = live_progress(outdir / "checkpoints" / kind / point / PROGRESS, now)
+    if running:
+        return {"state": "running", **running}
     attempts = outdir / "checkpoints" / kind / point / "attempts.log"
     if attempts.exists() and "the attempt failed" in attempts.read_text()[-20_000:]:
         return {"state": "failed", "why": f"see {attempts}"}

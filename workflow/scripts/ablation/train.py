@@ -25,10 +25,10 @@ from .factors import NATIVE_SIZE, complete_factors
 from .inputs import STEMS, model_input
 from .interrupt import StopRequest, rng_states, set_rng_states, start_of_epoch
 from .precision import Precision
+from .progress import PROGRESS, write_progress
 from .records import atomic_write_bytes, read_json, write_metrics
 from .resident import ResidentTrainer
 from .split import load_pooled, load_split
-from .status import PROGRESS, write_progress
 
 MODELS = {
     "resnet18": torchvision.models.resnet18,
