@@ -29,8 +29,19 @@ def pytest_sessionstart(session):
 
 # The test files whose tests take longest in all (SLURM's scheduling, the offline venv and the GPU check's rehearsal,
 # the benchmarks, the real workflow's runs), longest first.
-LONGEST_FILES = ["test_slurm", "test_bundle", "test_bench", "test_workflow", "test_recovery", "test_chaos",
-                 "test_train", "test_browser", "test_report", "test_fast_path", "test_inputs"]  # fmt: skip
+LONGEST_FILES = [
+    "test_slurm",
+    "test_bundle",
+    "test_bench",
+    "test_workflow",
+    "test_recovery",
+    "test_chaos",
+    "test_train",
+    "test_browser",
+    "test_report",
+    "test_fast_path",
+    "test_inputs",
+]
 
 
 def pytest_collection_modifyitems(items):
@@ -160,8 +171,13 @@ def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subproces
 def checkout_copy(destination: Path) -> Path:
     """A copy of the checkout's own files (tracked, and new ones git does not ignore) at `destination`, for a test that
     edits the workflow or runs make in it: nothing the test does reaches the checkout."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                            check=True).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():

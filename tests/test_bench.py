@@ -86,8 +86,9 @@ def test_timing_bench_repeats_the_timed_run_alone_and_beside_the_grid(bench, fix
     # One round (the order of the ways over rounds has a test of its own); one timed run of two epochs each way, beside
     # one grid run in the shared way (on two cores, it starts both at once).
     repeats, epochs, rounds = 1, 2, 1
-    timing = bench.bench_timing(cores=2, repeats=repeats, grid_runs=1, train_images=64, epochs=epochs, rounds=rounds,
-                                data=data)  # fmt: skip
+    timing = bench.bench_timing(
+        cores=2, repeats=repeats, grid_runs=1, train_images=64, epochs=epochs, rounds=rounds, data=data
+    )
     alone, shared = timing["variants"]["exclusive"], timing["variants"]["shared"]
     for variant in (alone, shared):
         assert len(variant["epoch_time_s"]) == repeats * epochs * rounds and variant["epoch_time_cv"] >= 0
@@ -120,8 +121,16 @@ def test_the_training_bench_rates_each_loop_against_the_naive_one_with_an_mfu_be
     root, _ = fixture_data
     threads = torch.get_num_threads()
     try:
-        rows, peak = bench.bench_training("cpu", steps=1, repeats=1, threads=1, data=root / "mnist",
-                                          models=("resnet18",), batch_sizes=(16,), matmul_n=1024)  # fmt: skip
+        rows, peak = bench.bench_training(
+            "cpu",
+            steps=1,
+            repeats=1,
+            threads=1,
+            data=root / "mnist",
+            models=("resnet18",),
+            batch_sizes=(16,),
+            matmul_n=1024,
+        )
     finally:
         torch.set_num_threads(threads)
     (row,) = rows

@@ -30,12 +30,23 @@ pytestmark = [
 def report(fixture_data, tmp_path_factory):
     """The tiny study's outputs and its report.html; its description and its outdir hold markup."""
     work = tmp_path_factory.mktemp("browser")
-    grid = {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
-            "optimizer": ["sgd", "adam"], "lr": [0.01], "epochs": [1]}  # fmt: skip
+    grid = {
+        "dataset": ["mnist", "fashion_mnist"],
+        "model": ["resnet18"],
+        "batch_size": [64],
+        "optimizer": ["sgd", "adam"],
+        "lr": [0.01],
+        "epochs": [1],
+    }
     mapping = {"part_a": [], "q1": ["grid"], "pin_memory": [], "epochs": [], "svm": [], "q2": []}
-    config = write_config(work / "config.yaml", fixture_data, subset=FEW_IMAGES, outdir=str(work / OUTDIR_NAME),
-                          resnet_studies={"grid": {"description": MARKUP_INJECTION, "grid": grid}},
-                          report={"tables": mapping})  # fmt: skip
+    config = write_config(
+        work / "config.yaml",
+        fixture_data,
+        subset=FEW_IMAGES,
+        outdir=str(work / OUTDIR_NAME),
+        resnet_studies={"grid": {"description": MARKUP_INJECTION, "grid": grid}},
+        report={"tables": mapping},
+    )
     args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     run_snakemake(*args, "--report", str(work / "report.html"))
@@ -84,9 +95,11 @@ def sort_by(page, header: str, direction: str):
             const values = cells.map(cell => parseFloat(cell.innerText));
             return values.every((v, i) => i === 0 || sign * (v - values[i - 1]) >= 0);
         }""",
-        arg=[page.locator("table.dataTable thead th").all_inner_texts().index(header) + 1,
-             1 if direction == "ascending" else -1],
-    )  # fmt: skip
+        arg=[
+            page.locator("table.dataTable thead th").all_inner_texts().index(header) + 1,
+            1 if direction == "ascending" else -1,
+        ],
+    )
     assert th.get_attribute("aria-sort") == direction
 
 
@@ -174,8 +187,19 @@ def test_text_from_the_config_shows_as_written_in_report_html_and_runs_nothing(r
 def test_runs_html_shows_markup_in_a_cell_as_written_and_runs_nothing(browser, tmp_path):
     """A run's note and device name (which the runs' provenance fills from the host) in the interactive table: text,
     found by the search box, and nothing of them runs."""
-    runs = pd.DataFrame([{"kind": "resnet", "status": "not_run", "note": MARKUP_INJECTION, "test_accuracy": None,
-                          "val_accuracy": None, "device_name": MARKUP_INJECTION, "run_id": "r0"}])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            {
+                "kind": "resnet",
+                "status": "not_run",
+                "note": MARKUP_INJECTION,
+                "test_accuracy": None,
+                "val_accuracy": None,
+                "device_name": MARKUP_INJECTION,
+                "run_id": "r0",
+            }
+        ]
+    )
     path = tmp_path / "runs.html"
     path.write_text(runs_table_html(runs, MARKUP_INJECTION))
     page, dialogs = watched_page(browser)

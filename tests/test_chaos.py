@@ -20,8 +20,16 @@ pytestmark = pytest.mark.slow
 
 # Two runs of three epochs, 7 steps each (batch 16 on FEW_IMAGES of the fixture's pooled split): enough steps for every
 # moment below to land inside a run, few enough that the eight starts cost mostly start-up.
-STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["sgd", "adam"],
-                  "lr": [0.01], "epochs": [3]}}  # fmt: skip
+STUDY = {
+    "grid": {
+        "dataset": ["mnist"],
+        "model": ["resnet18"],
+        "batch_size": [16],
+        "optimizer": ["sgd", "adam"],
+        "lr": [0.01],
+        "epochs": [3],
+    }
+}
 SEED = int(os.environ.get("CHAOS_SEED", 20261124))
 TARGET = "aggregate"  # runs.csv: every run's metrics merged
 
@@ -114,8 +122,9 @@ def test_kill_9_at_random_moments_and_a_sigterm_mid_epoch_end_in_the_metrics_of_
             wait_until(lambda: written_since(directory, "progress.json", since), workflow)  # noqa: B023
             os.killpg(workflow.pid, signal.SIGTERM)
             assert workflow.wait(timeout=120) != 0, "a stopped run is an unfinished run"
-    stopped = [p for p in (directory / "results/logs/resnet").rglob("*.log") if "SIGTERM: stopped in epoch" in
-               p.read_text()]  # fmt: skip
+    stopped = [
+        p for p in (directory / "results/logs/resnet").rglob("*.log") if "SIGTERM: stopped in epoch" in p.read_text()
+    ]
     assert stopped, "the run saved its place in the epoch and said so in its log"
 
     finished = run_snakemake(*args)  # the same plain command, one last time
@@ -126,8 +135,9 @@ def test_kill_9_at_random_moments_and_a_sigterm_mid_epoch_end_in_the_metrics_of_
     assert chaos == final_metrics(tmp_path / "uninterrupted")
     assert len(chaos) == 2 and all(len(m["history"]) == 3 for m in chaos.values())
     merged = pd.read_csv(directory / "results/runs.csv")
-    assert sorted(merged["test_accuracy"]) == sorted(pd.read_csv(tmp_path / "uninterrupted/results/runs.csv")
-                                                     ["test_accuracy"])  # fmt: skip
+    assert sorted(merged["test_accuracy"]) == sorted(
+        pd.read_csv(tmp_path / "uninterrupted/results/runs.csv")["test_accuracy"]
+    )
     assert not list((directory / "results/checkpoints").rglob("checkpoint.pt")), "aggregated runs need no resume state"
     # Every attempt stays in the stopped run's log, the stop and the resumption mid-epoch included.
     text = stopped[0].read_text()

@@ -36,8 +36,15 @@ def test_default_config_plans_the_seeds_runs_once_each():
 
 
 def test_amp_off_cuda_is_refused_when_the_plan_is_made_naming_the_study_and_the_fix():
-    point = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"], "lr": [0.001],
-             "epochs": [1], "precision": ["amp"]}  # fmt: skip
+    point = {
+        "dataset": ["mnist"],
+        "model": ["resnet18"],
+        "batch_size": [16],
+        "optimizer": ["adam"],
+        "lr": [0.001],
+        "epochs": [1],
+        "precision": ["amp"],
+    }
     config = validate_config({"resnet_studies": {"mixed": {"grid": point}}})
     with pytest.raises(ConfigError, match="studies mixed plan 1 run.* precision amp on the CPU .* `device: cuda`"):
         resnet_runs(config, cuda_visible=False)
@@ -326,8 +333,15 @@ def test_a_config_still_setting_training_momentum_is_told_where_it_moved():
 
 
 def test_momentum_is_a_factor_and_adam_points_are_planned_with_none():
-    grid = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["sgd", "adam"],
-            "lr": [0.001], "epochs": [5], "momentum": [0.0, 0.9]}  # fmt: skip
+    grid = {
+        "dataset": ["mnist"],
+        "model": ["resnet18"],
+        "batch_size": [16],
+        "optimizer": ["sgd", "adam"],
+        "lr": [0.001],
+        "epochs": [5],
+        "momentum": [0.0, 0.9],
+    }
     config = validate_config({"gpu": False, "resnet_studies": {"m": {"grid": grid}}})
     planned, _ = resnet_runs(config, cuda_visible=False)
     pairs = sorted(zip(planned["optimizer"], planned["momentum"]))

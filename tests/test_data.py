@@ -168,8 +168,8 @@ def test_the_demo_never_splits_fixture_files_left_where_the_real_data_belong(tmp
     demo config, through the real workflow: the split stops with the reason and the fix, and no split is written."""
     planted_dataset(tmp_path, "fashion_mnist")
     target = "results/demo/splits/pooled/fashion_mnist.json"
-    proc = run_snakemake(target, "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-                         "--configfile", str(REPO / "config/demo.yaml"), check=False)  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/demo.yaml")]
+    proc = run_snakemake(target, "--cores", "1", *args, check=False)
     assert proc.returncode != 0
     log = (tmp_path / "results/demo/logs/split_dataset/pooled/fashion_mnist.log").read_text()
     assert "is not the file this config pins" in log and SHA256["fashion_mnist"][FILES["train_images"]] in log

@@ -49,8 +49,9 @@ def small_disk(tmp_path):
             pytest.skip("mounting a tmpfs needs root")
         point = tmp_path / f"disk{len(mounted)}"
         point.mkdir()
-        mounting = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(point)],
-                                  capture_output=True, text=True)  # fmt: skip
+        mounting = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(point)], capture_output=True, text=True
+        )
         if mounting.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {mounting.stderr.strip()}")
         mounted.append(point)

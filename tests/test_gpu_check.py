@@ -32,8 +32,13 @@ def test_without_cuda_gpu_check_stops_and_says_where_to_run_it():
 def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_in_480_s():
     """From the seeds' T4 figures and the FLOP counts, nothing run: each part's expected seconds, their running sum,
     and the verdict on a-e against the budget, all of one arithmetic."""
-    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry", "--budget", "480"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--dry", "--budget", "480"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines() if line[:2] in {f"{c}." for c in "abcdefg"}]
     assert [r[1] for r in rows] == ["tests", "bench", "as_run", "as_run_dataloader", "ours_28", "slots", "projection"]
@@ -48,17 +53,30 @@ def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_i
 
 def test_a_budget_too_short_for_any_part_ends_at_once_naming_every_part_skipped(tmp_path):
     out = tmp_path / "check.json"
-    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--budget", "6", "--out",
-                           str(out), "--workdir", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    command = [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--budget", "6"]
+    proc = subprocess.run(
+        [*command, "--out", str(out), "--workdir", str(tmp_path / "work")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
-    assert [s["part"] for s in result["skipped"]] == ["a. tests", "b. bench", "c. as_run", "d. as_run_dataloader",
-                                                      "e. ours_28", "f. slots", "g. projection"]  # fmt: skip
+    assert [s["part"] for s in result["skipped"]] == [
+        "a. tests",
+        "b. bench",
+        "c. as_run",
+        "d. as_run_dataloader",
+        "e. ours_28",
+        "f. slots",
+        "g. projection",
+    ]
     (line,) = [line for line in proc.stdout.splitlines() if line.startswith("skipped: a. tests (expected")]
     assert line in out.with_suffix(".log").read_text() and not (tmp_path / "work").exists()
-    too_short = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--budget", "5", "--dry"], cwd=REPO,
-                               capture_output=True, text=True)  # fmt: skip
+    too_short = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--budget", "5", "--dry"], cwd=REPO, capture_output=True, text=True
+    )
     assert (
         too_short.returncode == 1 and "--budget 5 leaves no time for a part: give it more than 5 s" in too_short.stderr
     )
@@ -67,10 +85,22 @@ def test_a_budget_too_short_for_any_part_ends_at_once_naming_every_part_skipped(
 def measured_run(train_time_s: float, eval_time_s: float, attempt_s: float) -> dict:
     """A finished run of parts c-f (ResNet-18, batch 16, 28x28, the DataLoader loop, fp32) on 1,000 training, 100
     validation and 200 test images, one epoch, as gpu_check's summary records it."""
-    params = {"model": "resnet18", "batch_size": 16, "input_size": 28, "loader": "dataloader", "precision": "fp32",
-              "epochs": 1}  # fmt: skip
-    return {"params": params, "status": "ok", "split": {"train": 1000, "val": 100, "test": 200},
-            "train_time_s": train_time_s, "eval_time_s": eval_time_s, "attempt_s": attempt_s}  # fmt: skip
+    params = {
+        "model": "resnet18",
+        "batch_size": 16,
+        "input_size": 28,
+        "loader": "dataloader",
+        "precision": "fp32",
+        "epochs": 1,
+    }
+    return {
+        "params": params,
+        "status": "ok",
+        "split": {"train": 1000, "val": 100, "test": 200},
+        "train_time_s": train_time_s,
+        "eval_time_s": eval_time_s,
+        "attempt_s": attempt_s,
+    }
 
 
 def test_the_projection_scales_each_default_cuda_run_by_the_rates_measured_at_the_fastest_slot_count():
@@ -78,8 +108,10 @@ def test_the_projection_scales_each_default_cuda_run_by_the_rates_measured_at_th
     image (0.15 s / 300) and 2.85 s besides; at 1 slot twice as long. Each default-config CUDA run of that key is
     projected at 2.85 s + its training images x 2 ms + its evaluated images x 0.5 ms, on its split's sizes (pooled:
     49,000 / 7,000 / 14,000 of 70,000; the seeds' 42,000 / 6,000 of 60,000, tested on 10,000 or 12,000)."""
-    by_slots = {"1": {"wall_s": 100.0, "runs": [measured_run(4.0, 0.3, 10.0)]},
-                "2": {"wall_s": 60.0, "runs": [measured_run(2.0, 0.15, 5.0)]}}  # fmt: skip
+    by_slots = {
+        "1": {"wall_s": 100.0, "runs": [measured_run(4.0, 0.3, 10.0)]},
+        "2": {"wall_s": 60.0, "runs": [measured_run(2.0, 0.15, 5.0)]},
+    }
     result = project(by_slots)
     planned, _ = resnet_runs(load_config(REPO / "config/config.yaml"), cuda_visible=True)
     key = ("resnet18", 16, 28, "dataloader", "fp32")

@@ -16,11 +16,26 @@ HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 # The ablation modules the rule files need while parsing: the plan, the cost model, names, where the data live, the
 # report's layout, the escaping of its captions' config text and the hash of the code the report rules depend on.
 LIGHT_ABLATION = {
-    "ablation", "ablation.aggregate", "ablation.config", "ablation.cost", "ablation.data", "ablation.diskspace",
-    "ablation.factors", "ablation.gpus", "ablation.hyperparameters", "ablation.idx", "ablation.layout",
-    "ablation.markup", "ablation.migrate", "ablation.provenance",
-    "ablation.names", "ablation.records", "ablation.runlock", "ablation.seeds", "ablation.split",
-}  # fmt: skip
+    "ablation",
+    "ablation.aggregate",
+    "ablation.config",
+    "ablation.cost",
+    "ablation.data",
+    "ablation.diskspace",
+    "ablation.factors",
+    "ablation.gpus",
+    "ablation.hyperparameters",
+    "ablation.idx",
+    "ablation.layout",
+    "ablation.markup",
+    "ablation.migrate",
+    "ablation.provenance",
+    "ablation.names",
+    "ablation.records",
+    "ablation.runlock",
+    "ablation.seeds",
+    "ablation.split",
+}
 
 
 def imported_modules(*args: str, cwd) -> set[str]:
@@ -33,10 +48,8 @@ def imported_modules(*args: str, cwd) -> set[str]:
 
 
 def test_parsing_the_default_config_imports_no_heavy_package(tmp_path):
-    modules = imported_modules(
-        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"),
-        cwd=tmp_path,
-    )  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")]
+    modules = imported_modules("-n", *args, cwd=tmp_path)
     assert "snakemake" in modules and "ablation.config" in modules, "the import log was read"
     assert not {m.split(".")[0] for m in modules} & HEAVY
     ours = {m for m in modules if m.split(".")[0] == "ablation"}

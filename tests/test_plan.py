@@ -66,13 +66,22 @@ def test_plan_of_the_default_config_counts_runs_per_study_and_device():
 def test_make_plan_command_line_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "ablation.plan", "--configfile", "config/demo.yaml", "--cores", "2", "--gpu", "false"],
-        cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow/scripts")}, check=True,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "workflow/scripts")},
+        check=True,
+    )
     assert "demo_grid" in proc.stdout and "Local wall time at --cores 2" in proc.stdout
     # config/demo.yaml: demo_grid 2 datasets x 2 optimizers x 2 seeds = 8; demo_cpu_vs_gpu's CPU run is demo_grid's
     # MNIST Adam seed 0 (shared), its CUDA run left out here; demo_svm 2 datasets x 2 kernels x 2 sizes x 2 backends.
-    for row in (r"demo_grid\s+8\s+0\s", r"demo_cpu_vs_gpu\s+1\s+1\s", r"demo_svm\s+16\s+\(SVM\)",
-                r"distinct ResNet runs\s+8\s+1\n", r"distinct SVM runs\s+16\s"):  # fmt: skip
+    for row in (
+        r"demo_grid\s+8\s+0\s",
+        r"demo_cpu_vs_gpu\s+1\s+1\s",
+        r"demo_svm\s+16\s+\(SVM\)",
+        r"distinct ResNet runs\s+8\s+1\n",
+        r"distinct SVM runs\s+16\s",
+    ):
         assert re.search(row, proc.stdout), row
 
 
@@ -92,9 +101,12 @@ def test_gpu_slots_divide_the_gpu_wall_time():
 
 def test_timed_runs_go_one_at_a_time_alone_and_the_plan_says_what_that_costs():
     jobs = pd.DataFrame(
-        {"device": ["cpu", "cpu", "cpu", "cpu", "cuda"], "exclusive": [True, True, False, False, False],
-         "estimate_s": [10.0, 10.0, 10.0, 10.0, 5.0]}
-    )  # fmt: skip
+        {
+            "device": ["cpu", "cpu", "cpu", "cpu", "cuda"],
+            "exclusive": [True, True, False, False, False],
+            "estimate_s": [10.0, 10.0, 10.0, 10.0, 5.0],
+        }
+    )
     # Two timed runs alone, one after the other, then the rest beside each other (2 CPU slots, 1 GPU slot).
     assert wall_time(jobs, cpu_slots=2, gpu_slots=1) == 10 + 10 + 10
     assert wall_time(jobs.assign(exclusive=False), cpu_slots=2, gpu_slots=1) == 20
@@ -116,12 +128,16 @@ def plan_on_a_terminal(answer: str | None, *extra: str) -> tuple[int, str]:
     import pty
 
     controller, terminal = pty.openpty()
+    plan = [sys.executable, "-m", "ablation.plan", "--configfile", str(REPO / "config/config.yaml")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ablation.plan", "--configfile", str(REPO / "config/config.yaml"), "--cores", "2",
-         "--gpu", "false", "--confirm", *extra],
-        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        [*plan, "--cores", "2", "--gpu", "false", "--confirm", *extra],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
-    )  # fmt: skip
+    )
     if answer is not None:
         os.write(controller, f"{answer}\n".encode())
     out, _ = proc.communicate(timeout=120)
@@ -145,9 +161,21 @@ def test_make_run_asks_before_a_plan_of_days_on_a_cpu_and_names_the_alternatives
 def test_without_a_terminal_make_run_goes_on_and_a_short_plan_is_not_questioned(tmp_path):
     command = [sys.executable, "-m", "ablation.plan", "--cores", "2", "--gpu", "false", "--confirm"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
-    full = subprocess.run([*command, "--configfile", str(REPO / "config/config.yaml")], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+    full = subprocess.run(
+        [*command, "--configfile", str(REPO / "config/config.yaml")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
     assert full.returncode == 0 and "No terminal to ask: starting it." in full.stdout
-    demo = subprocess.run([*command, "--configfile", str(REPO / "config/demo.yaml")], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+    demo = subprocess.run(
+        [*command, "--configfile", str(REPO / "config/demo.yaml")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
     assert demo.returncode == 0 and "on this host, which has no GPU" not in demo.stdout

@@ -17,8 +17,16 @@ from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, without_times, 
 
 # Two epochs: a kill once the first epoch's checkpoint is on disk lands in the second, and the rerun resumes there.
 EPOCHS = 2
-STUDY = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
-                  "lr": [0.001], "epochs": [EPOCHS]}}  # fmt: skip
+STUDY = {
+    "grid": {
+        "dataset": ["mnist"],
+        "model": ["resnet18"],
+        "batch_size": [16],
+        "optimizer": ["adam"],
+        "lr": [0.001],
+        "epochs": [EPOCHS],
+    }
+}
 
 
 def workflow(tmp_path, fixture_data, study=STUDY) -> list[str]:
@@ -39,8 +47,12 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
     fixture_data, tmp_path
 ):
     args = workflow(tmp_path, fixture_data)
-    first = subprocess.Popen([*SNAKEMAKE, *args, "--until", "train_resnet"], start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    first = subprocess.Popen(
+        [*SNAKEMAKE, *args, "--until", "train_resnet"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = tmp_path / "results/checkpoints"
     wait_for(lambda: any(checkpoints.rglob("checkpoint.pt")), process=first)
     (progress,) = checkpoints.rglob("progress.json")  # what `make status` reads while the run trains
@@ -69,8 +81,9 @@ def test_a_workflow_killed_mid_training_restarts_with_the_same_command_and_its_l
 @pytest.mark.slow
 def test_a_live_runs_lock_is_left_alone_and_its_run_named(fixture_data, tmp_path):
     args = workflow(tmp_path, fixture_data)
-    first = subprocess.Popen([*SNAKEMAKE, *args, "--until", "train_resnet"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
+    first = subprocess.Popen(
+        [*SNAKEMAKE, *args, "--until", "train_resnet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     # Once the first holds both locks, this workflow's and snakemake's own; it then still fetches, splits and trains.
     run_lock, locks = tmp_path / ".snakemake/ablation-run.lock", tmp_path / ".snakemake/locks"
     wait_for(lambda: run_lock.exists() and "pid" in run_lock.read_text() and any(locks.glob("*.lock")), process=first)
@@ -126,8 +139,8 @@ def test_a_run_asked_to_train_again_trains_and_one_whose_metrics_were_deleted_on
     snakefile = copy_of_workflow(tmp_path)
     study = {"grid": {**STUDY["grid"], "batch_size": [64], "epochs": [1]}}
     config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
-    args = ["--cores", "1", "-s", str(snakefile), "-d", str(tmp_path), "--until", "train_resnet", "--configfile",
-            str(config)]  # fmt: skip
+    copied = ["-s", str(snakefile), "-d", str(tmp_path)]
+    args = ["--cores", "1", *copied, "--until", "train_resnet", "--configfile", str(config)]
     run_snakemake(*args)
     (metrics,) = (tmp_path / "results/runs/resnet").rglob("metrics.json")
     (log,) = (tmp_path / "results/logs/resnet").rglob("*.log")

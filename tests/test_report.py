@@ -77,18 +77,34 @@ MODEL_SIZES = {"resnet18": (33_184_000, 11_175_370), "resnet50": (77_000_000, 23
 
 # The seeds' own column sets (seed 000 and seed 001's READMEs), which our tables must reproduce.
 PART_A_COLUMNS = [
-    "Batch Size", "Optimizer", "Learning Rate", "Epochs", "pin_memory",
-    "ResNet-18 Accuracy (%)", "ResNet-50 Accuracy (%)",
-]  # fmt: skip
+    "Batch Size",
+    "Optimizer",
+    "Learning Rate",
+    "Epochs",
+    "pin_memory",
+    "ResNet-18 Accuracy (%)",
+    "ResNet-50 Accuracy (%)",
+]
 Q1_COLUMNS = ["Batch Size", "Optimizer", "Learning Rate", "Validation Accuracy (%)", "Test Accuracy (%)"]
 # Each table with a time adds the conditions it was measured under (timing alone or shared, threads, device).
 PIN_COLUMNS = ["Pin Memory", "Accuracy (%)", "Time Taken (s)", "Conditions"]
 EPOCHS_COLUMNS = ["Epochs", "Accuracy (%)", "Time Taken (s)", "Conditions"]
 SVM_COLUMNS = ["Dataset", "Kernel", "Train Samples", "Test Accuracy (%)", "Training Time (ms)", "Conditions"]
 Q2_COLUMNS = [
-    "Model", "Batch Size", "Optimizer", "LR", "Epochs", "pin_memory", "Device", "Test Accuracy (%)",
-    "Train Time (ms)", "MACs (G)", "FLOPs (G)", "Params (M)", "Conditions",
-]  # fmt: skip
+    "Model",
+    "Batch Size",
+    "Optimizer",
+    "LR",
+    "Epochs",
+    "pin_memory",
+    "Device",
+    "Test Accuracy (%)",
+    "Train Time (ms)",
+    "MACs (G)",
+    "FLOPs (G)",
+    "Params (M)",
+    "Conditions",
+]
 
 
 def resnet_record(run: dict, diverged_epoch: int | None = None) -> dict:
@@ -153,19 +169,58 @@ def svm_record(run: dict) -> dict:
 
 FIXTURE_STUDIES = {
     # Two seeds per grid point; Adam's seed 1 diverges in its first epoch.
-    "grid": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["sgd", "adam"],
-                      "lr": [0.001], "epochs": [1], "seed": [0, 1]}},
-    "pin": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
-                     "lr": [0.001], "epochs": [1], "pin_memory": [False, True]}},
-    "more_epochs": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
-                             "lr": [0.001], "epochs": [1, 2]}},
+    "grid": {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [32],
+            "optimizer": ["sgd", "adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "seed": [0, 1],
+        }
+    },
+    "pin": {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [32],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "pin_memory": [False, True],
+        }
+    },
+    "more_epochs": {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [32],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1, 2],
+        }
+    },
     # Its GPU run is left out of the plan (gpu: false).
-    "devices": {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
-                         "lr": [0.001], "epochs": [1], "device": ["cpu", "cuda"]}},
-    "part_a": {"grid": {"dataset": ["mnist"], "model": ["resnet18", "resnet50"]},
-               "runs": [{"batch_size": 16, "optimizer": "sgd", "lr": 0.001, "epochs": 1, "pin_memory": False},
-                        {"batch_size": 16, "optimizer": "adam", "lr": 0.0001, "epochs": 2, "pin_memory": True}]},
-}  # fmt: skip
+    "devices": {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [32],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["cpu", "cuda"],
+        }
+    },
+    "part_a": {
+        "grid": {"dataset": ["mnist"], "model": ["resnet18", "resnet50"]},
+        "runs": [
+            {"batch_size": 16, "optimizer": "sgd", "lr": 0.001, "epochs": 1, "pin_memory": False},
+            {"batch_size": 16, "optimizer": "adam", "lr": 0.0001, "epochs": 2, "pin_memory": True},
+        ],
+    },
+}
 SVM_SIZES = [1000, 2000, 4000]
 FIXTURE_MAPPING = {
     "part_a": ["part_a"],
@@ -243,7 +298,10 @@ def test_every_planned_run_has_one_row_with_its_fate_and_its_source(study):
 def test_the_time_a_table_shows_covers_evaluation_only_where_the_study_says_so():
     record = {"train_time_s": 10.0, "test_time_s": 1.0, "history": [{"eval_time_s": 0.5}, {"eval_time_s": 0.5}]}
     assert times_taken("resnet", record, "training") == {
-        "time_covers": "training", "eval_time_s": 2.0, "time_taken_s": 10.0}  # fmt: skip
+        "time_covers": "training",
+        "eval_time_s": 2.0,
+        "time_taken_s": 10.0,
+    }
     assert times_taken("resnet", record, "training_and_evaluation")["time_taken_s"] == 12.0
     # A run recorded before evaluation was timed: its time with evaluation is unknown, not its training time.
     earlier = {"train_time_s": 10.0, "history": [{}, {}]}
@@ -431,8 +489,15 @@ def test_markdown_escapes_show_known_text_as_written():
     )
     # What would start a block where a line starts: a list item, a heading, a thematic break; a line break.
     assert [markdown_text(t) for t in ("- x", "1. x", "2) x", "---", "+ x", "-0.5", "# x", "a\n- b\r\nc")] == [
-        r"\- x", r"1\. x", r"2\) x", r"\---", r"\+ x", "-0.5", r"\# x", "a - b c"
-    ]  # fmt: skip
+        r"\- x",
+        r"1\. x",
+        r"2\) x",
+        r"\---",
+        r"\+ x",
+        "-0.5",
+        r"\# x",
+        "a - b c",
+    ]
     assert markdown_text("&lt;") == "&amp;lt;" and markdown_text(12) == "12"
     # Markdown written here goes through as is; what goes into it is escaped.
     assert markdown_text(Markdown("**x**")) == "**x**"
@@ -460,11 +525,13 @@ def test_rst_text_escapes_every_punctuation_character_and_line_break():
 
 
 def test_setup_names_the_loop_each_study_trained_with():
-    runs = resnet_frame([
-        {"loader": "dataloader", "studies": "pin_memory,grid"},
-        {"loader": "resident", "studies": "grid"},
-        {"loader": "dataloader", "studies": "grid"},
-    ])  # fmt: skip
+    runs = resnet_frame(
+        [
+            {"loader": "dataloader", "studies": "pin_memory,grid"},
+            {"loader": "resident", "studies": "grid"},
+            {"loader": "dataloader", "studies": "grid"},
+        ]
+    )
     assert report_readme.loaders_by_study(runs) == (
         "the seeds' DataLoader loop for `pin_memory`, `grid`; "
         "the resident fast path (same batches and hyperparameters) for `grid`"
@@ -477,10 +544,23 @@ def test_setup_names_the_loop_each_study_trained_with():
 def resnet_frame(rows: list[dict]) -> pd.DataFrame:
     """Runs as runs.csv holds them, from the few fields a test sets; the rest take one fixed value."""
     defaults = {
-        "kind": "resnet", "status": "ok", "note": "", "dataset": "mnist", "model": "resnet18", "batch_size": 32,
-        "optimizer": "adam", "lr": 0.001, "epochs": 1, "pin_memory": False, "device": "cpu", "loader": "dataloader",
-        "seed": 0, "train_time_s": 100.0, "flops": 66_368_000, "gpu_name": None,
-    }  # fmt: skip
+        "kind": "resnet",
+        "status": "ok",
+        "note": "",
+        "dataset": "mnist",
+        "model": "resnet18",
+        "batch_size": 32,
+        "optimizer": "adam",
+        "lr": 0.001,
+        "epochs": 1,
+        "pin_memory": False,
+        "device": "cpu",
+        "loader": "dataloader",
+        "seed": 0,
+        "train_time_s": 100.0,
+        "flops": 66_368_000,
+        "gpu_name": None,
+    }
     frame = pd.DataFrame([complete_factors({**defaults, **row}) for row in rows])
     frame["run_id"] = [f"run{i}" for i in range(len(frame))]
     return frame
@@ -516,10 +596,12 @@ def test_sgd_at_two_momenta_gives_claim_1_a_part_for_each_with_adam_paired_to_bo
     at_0 = at_09[at_09["optimizer"] == "sgd"].assign(momentum=0.0, test_accuracy=0.93)  # Adam behind by 1 point
     claim = claims.claim_adam_vs_sgd(pd.concat([at_09, at_0], ignore_index=True))
     by_label = {part.comparison: part.estimate.value for part in claim.parts}
-    assert by_label == pytest.approx({
-        "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0)": -1.0,
-        "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0.9)": 2.0,
-    })  # fmt: skip
+    assert by_label == pytest.approx(
+        {
+            "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0)": -1.0,
+            "MNIST: Adam - SGD test accuracy, paired on every other factor (SGD momentum 0.9)": 2.0,
+        }
+    )
 
 
 def test_fourteen_wins_of_fourteen_are_consistent_thirteen_are_not_yet_and_five_give_no_median_interval():
@@ -639,8 +721,10 @@ def test_the_spread_of_a_repeated_configuration_is_said_beside_claim_1s_effect()
     ]
     rows += [{"optimizer": "adam", "seed": 0, "test_accuracy": 0.99}]
     note = claims.claim_adam_vs_sgd(resnet_frame(rows)).note
-    assert note.startswith("Run-to-run spread of the test accuracy where a configuration ran more than once "
-                           "(1 configuration(s)): up to 0.87 points (median 0.87).")  # fmt: skip
+    assert note.startswith(
+        "Run-to-run spread of the test accuracy where a configuration ran more than once "
+        "(1 configuration(s)): up to 0.87 points (median 0.87)."
+    )
     # Replicate seeds are repeats too; a configuration run once has no spread to give.
     assert not claims.claim_adam_vs_sgd(adam_sgd_pairs([1.0])).note.startswith("Run-to-run")
 
@@ -655,8 +739,10 @@ def test_claim_2s_time_ratio_is_given_per_dataset_and_a_pair_far_from_the_rest_i
         rows.append({**common, "model": "resnet50", "train_time_s": 100.0 * ratio, "flops": 2 * 66_368_000})
     note = claims.claim_resnet50_cost(resnet_frame(rows)).note
     assert note.startswith("By dataset: MNIST 2.00x, 95% CI [2.00, 2.00]x (n = 3 pairs); Fashion-MNIST 5.00x (n = 1")
-    assert note.endswith("Outliers, a factor 2 or more from the median of all pairs (2.00x): Fashion-MNIST batch 32 "
-                         "adam lr 0.001 seed 3: 5.00x.")  # fmt: skip
+    assert note.endswith(
+        "Outliers, a factor 2 or more from the median of all pairs (2.00x): Fashion-MNIST batch 32 "
+        "adam lr 0.001 seed 3: 5.00x."
+    )
 
 
 def test_diverged_runs_are_left_out_of_the_pairs():
@@ -760,13 +846,22 @@ def test_epochs_that_gain_until_eight_then_flatten_saturate_and_the_note_says_wh
 
 def svm_frame(exponent: float, sizes=(1000, 2000, 5000, 10000)) -> pd.DataFrame:
     rows = [
-        {"kind": "svm", "status": "ok", "note": "", "dataset": dataset, "kernel": kernel, "train_samples": n,
-         "seed": 0, "protocol": "stratified", "test_accuracy": 0.95,
-         "fit_time_s": scale * (n / 1000) ** exponent * (1.03 if i % 2 else 0.97)}
+        {
+            "kind": "svm",
+            "status": "ok",
+            "note": "",
+            "dataset": dataset,
+            "kernel": kernel,
+            "train_samples": n,
+            "seed": 0,
+            "protocol": "stratified",
+            "test_accuracy": 0.95,
+            "fit_time_s": scale * (n / 1000) ** exponent * (1.03 if i % 2 else 0.97),
+        }
         for dataset in ("mnist", "fashion_mnist")
         for kernel, scale in (("rbf", 1.0), ("poly", 1.5))
         for i, n in enumerate(sizes)
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows)
 
 
@@ -845,9 +940,13 @@ def test_every_figure_is_written_as_png_and_svg_even_without_data(study, tmp_pat
     # Each figure of the layout through the builder plot.py dispatches to, with the inputs and wildcards it declares.
     frames = {"runs": runs, "history": history}
     studies = {
-        "curves": ["grid"], "accuracy_heatmap": ["grid", "part_a"], "pin_memory": ["pin"],
-        "epochs": ["more_epochs", "part_a"], "cpu_vs_gpu": ["devices"], "svm_scaling": ["svm"],
-    }  # fmt: skip
+        "curves": ["grid"],
+        "accuracy_heatmap": ["grid", "part_a"],
+        "pin_memory": ["pin"],
+        "epochs": ["more_epochs", "part_a"],
+        "cpu_vs_gpu": ["devices"],
+        "svm_scaling": ["svm"],
+    }
     assert set(studies) == set(FIGURES) == set(plots.BUILDERS)
     written = []
     for name, figure in FIGURES.items():
@@ -887,9 +986,10 @@ def plotted_values(path, gid: str) -> list[float]:
     (a tick's mark and label give a pixel and a value; two of them the linear scale)."""
     root = svg_root(path)
     axes = next(
-        a for a in root.iter(f"{SVG}g")
+        a
+        for a in root.iter(f"{SVG}g")
         if a.get("id", "").startswith("axes_") and any(g.get("id") == gid for g in a.iter(f"{SVG}g"))
-    )  # fmt: skip
+    )
     ticks = []
     for tick in axes.iter(f"{SVG}g"):
         if tick.get("id", "").startswith("ytick_"):
@@ -912,18 +1012,25 @@ def test_the_heatmap_shows_each_cells_mean_test_accuracy(study, tmp_path):
     # The panels are the axes labelled "learning rate" (the colour bar is an axes too); a cell's text has one decimal.
     panels = [a for a in svg_root(svg).iter(f"{SVG}g") if re.fullmatch(r"axes_\d+", a.get("id", ""))]
     cells = [
-        node.text.strip() for panel in panels for node in panel.iter()
-        if node.tag is ET.Comment and re.fullmatch(r"\d+\.\d", node.text.strip())
+        node.text.strip()
+        for panel in panels
+        for node in panel.iter()
+        if node.tag is ET.Comment
+        and re.fullmatch(r"\d+\.\d", node.text.strip())
         and any(n.tag is ET.Comment and n.text.strip() == "learning rate" for n in panel.iter())
-    ]  # fmt: skip
+    ]
     sgd_mean = f"{np.mean([0.91, 0.915]) * 100:.1f}"  # 91.25, a hair above in floating point: 91.3
     assert sorted(cells) == sorted([sgd_mean, "93.0"] + ["91.0", "94.0"] * 2)
     # Panels per model and batch size, cells per optimizer and lr: the cells no run is in (each text line apart).
     # ResNet-18 at 32 (Q1): lr 0.0001 for both; at 16 (Part A) and ResNet-50 at 16: the other lr of each optimizer;
     # ResNet-50 at 32: all four.
     assert texts.count("not in") == texts.count("grid") == 2 + 2 + 2 + 4
-    for title in ("MNIST, ResNet-18, batch 16", "MNIST, ResNet-18, batch 32", "MNIST, ResNet-50, batch 16",
-                  "MNIST, ResNet-50, batch 32"):  # fmt: skip
+    for title in (
+        "MNIST, ResNet-18, batch 16",
+        "MNIST, ResNet-18, batch 32",
+        "MNIST, ResNet-50, batch 16",
+        "MNIST, ResNet-50, batch 32",
+    ):
         assert title in texts
     assert "test accuracy (%)" in texts and "learning rate" in texts
 
@@ -933,8 +1040,9 @@ def test_training_curves_draw_validation_from_validation_accuracy_below_training
     validation 0.002 below it; SGD averaged over seeds 0 and 1, Adam seed 0 alone (seed 1 diverged). Loss: training
     1.0, validation 1.2."""
     stem = tmp_path / "curves"
-    plots.training_curves(stem=stem, studies=["grid"], runs=study["runs"], history=study["history"],
-                          dataset="mnist", model="resnet18")  # fmt: skip
+    plots.training_curves(
+        stem=stem, studies=["grid"], runs=study["runs"], history=study["history"], dataset="mnist", model="resnet18"
+    )
     svg = stem.with_suffix(".svg")
     points = range(len(group_ids(svg, "train-accuracy-")))
     train = sorted(v for i in points for v in plotted_values(svg, f"train-accuracy-{i}"))
@@ -951,8 +1059,9 @@ def test_training_curves_draw_validation_from_validation_accuracy_below_training
 def test_accuracy_against_epochs_draws_each_longest_runs_validation_accuracy(study, tmp_path):
     """The longest finished run of each series: Adam's two epochs (validation 0.928, 0.936, as 0.90 + 0.02 + 0.008
     per epoch) in the epochs study and in Part A for both models, and Part A's one-epoch SGD (0.908)."""
-    plots.accuracy_against_epochs(stem=tmp_path / "epochs", studies=["more_epochs", "part_a"], runs=study["runs"],
-                                  history=study["history"])  # fmt: skip
+    plots.accuracy_against_epochs(
+        stem=tmp_path / "epochs", studies=["more_epochs", "part_a"], runs=study["runs"], history=study["history"]
+    )
     svg = tmp_path / "epochs.svg"
     drawn = sorted(round(v, 2) for gid in group_ids(svg, "validation-accuracy-") for v in plotted_values(svg, gid))
     assert drawn == pytest.approx(sorted([92.8, 93.6] * 3 + [90.8] * 2), abs=0.01)
@@ -976,20 +1085,51 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
     normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
     `snakemake --report` collects every registered item."""
-    gpu_only = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [32], "optimizer": ["adam"],
-                         "lr": [0.001], "epochs": [1], "device": ["cuda"]}}  # fmt: skip
-    mixed = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [1], "device": ["cpu"], "input_size": [32], "stem": ["3ch"],
-                      "split": ["seed001"], "normalisation": ["half"]}}  # fmt: skip
+    gpu_only = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [32],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["cuda"],
+        }
+    }
+    mixed = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["cpu"],
+            "input_size": [32],
+            "stem": ["3ch"],
+            "split": ["seed001"],
+            "normalisation": ["half"],
+        }
+    }
     # Our SVM protocol beside seed 000's (standardised, scored on its training images and the official test set).
-    svm_mixed = {"grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100],
-                          "protocol": ["stratified", "seed000"]}}  # fmt: skip
-    mapping = {"part_a": [], "q1": ["gpu_only", "mixed"], "pin_memory": [], "epochs": [],
-               "svm": ["svm_mixed", "absent"], "q2": ["gpu_only"]}  # fmt: skip
+    svm_mixed = {
+        "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100], "protocol": ["stratified", "seed000"]}
+    }
+    mapping = {
+        "part_a": [],
+        "q1": ["gpu_only", "mixed"],
+        "pin_memory": [],
+        "epochs": [],
+        "svm": ["svm_mixed", "absent"],
+        "q2": ["gpu_only"],
+    }
     config = write_config(
-        tmp_path / "config.yaml", fixture_data, resnet_studies={"gpu_only": gpu_only, "mixed": mixed},
-        svm_studies={"svm_mixed": svm_mixed}, report={"tables": mapping},
-    )  # fmt: skip
+        tmp_path / "config.yaml",
+        fixture_data,
+        resnet_studies={"gpu_only": gpu_only, "mixed": mixed},
+        svm_studies={"svm_mixed": svm_mixed},
+        report={"tables": mapping},
+    )
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
@@ -1000,8 +1140,11 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     assert sorted(runs["status"]) == ["not_run", "ok", "ok", "ok"]
     svm = runs[runs["kind"] == "svm"].set_index("protocol")
     assert svm.loc["seed000", "train_accuracy"] > 0 and pd.isna(svm.loc["stratified", "train_accuracy"])
-    (svm_header,) = [line for line in readme.splitlines() if line.startswith("| Dataset | Kernel | Train Samples |")
-                     and "Seed 001 (%)" not in line]  # ours, not seed 001's table beside ours  # fmt: skip
+    (svm_header,) = [
+        line
+        for line in readme.splitlines()
+        if line.startswith("| Dataset | Kernel | Train Samples |") and "Seed 001 (%)" not in line
+    ]  # ours, not seed 001's table beside ours
     assert "| Protocol | Test Accuracy (%) | Accuracy on Its Training Images (%) |" in svm_header
     # The mixed run trained under its protocol: seed 001's split (the test file's 100 fixture images), 3 channels.
     (mixed_row,) = runs[(runs["status"] == "ok") & (runs["kind"] == "resnet")].to_dict("records")

@@ -34,8 +34,8 @@ def slurm_cluster():
 def start_local(directory, *targets: str) -> subprocess.Popen:
     """The same study run locally, the reference the cluster's metrics must equal. It trains while the cluster run
     waits on SLURM's scheduling and status polls, on one core beside the cluster job's one."""
-    args = [*targets, "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(directory),
-            "--configfile", str(directory / "config.yaml")]  # fmt: skip
+    config = str(directory / "config.yaml")
+    args = [*targets, "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(directory), "--configfile", config]
     return subprocess.Popen([*SNAKEMAKE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -78,12 +78,11 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     local = start_local(local_dir)
 
     # The profile as users get it; only what is specific to this test: no retries of the CUDA failure, quicker polls.
+    profile = ["--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(cluster_dir)]
+    polls = ["--slurm-init-seconds-before-status-checks", "5"]
     cluster = run_snakemake(
-        "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(cluster_dir),
-        "--configfile", str(cluster_dir / "config.yaml"), "--retries", "0",
-        "--slurm-init-seconds-before-status-checks", "5",
-        check=False,
-    )  # fmt: skip
+        *profile, "--configfile", str(cluster_dir / "config.yaml"), "--retries", "0", *polls, check=False
+    )
     output = cluster.stdout + cluster.stderr
     finished(local)
     assert cluster.returncode != 0, "the CUDA run must fail on this GPU-less node"
@@ -134,21 +133,34 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
     training images) can end, as 400 steps of ResNet-18 on one thread of a CPU take longer than that. A warning asked
     further ahead can come before the training has installed its handler, and the job then dies instead of saving
     its place; a run that ends within 50 s is never signalled."""
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [40], "device": ["cpu"]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [16],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [40],
+            "device": ["cpu"],
+        }
+    }
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()
-        write_config(directory / "config.yaml", fixture_data, subset={"train": 160, "val": 16, "test": 16},
-                     resnet_studies={"long": study}, training={"stop_signal_ahead_s": 10})  # fmt: skip
+        write_config(
+            directory / "config.yaml",
+            fixture_data,
+            subset={"train": 160, "val": 16, "test": 16},
+            resnet_studies={"long": study},
+            training={"stop_signal_ahead_s": 10},
+        )
     local = start_local(local_dir, "--until", "train_resnet")
 
-    cluster = run_snakemake(
-        "--until", "train_resnet", "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"),
-        "-d", str(cluster_dir), "--set-resources", "train_resnet:runtime=attempt", "--retries", "4",
-        "--slurm-init-seconds-before-status-checks", "5", "--configfile", str(cluster_dir / "config.yaml"),
-        check=False,
-    )  # fmt: skip
+    profile = ["--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(cluster_dir)]
+    retried = ["--set-resources", "train_resnet:runtime=attempt", "--retries", "4"]
+    polls = ["--slurm-init-seconds-before-status-checks", "5"]
+    config = str(cluster_dir / "config.yaml")
+    cluster = run_snakemake("--until", "train_resnet", *profile, *retried, *polls, "--configfile", config, check=False)
     finished(local)
     assert cluster.returncode == 0, (cluster.stdout + cluster.stderr)[-3000:]
     jobs = re.findall(r"rule_train_resnet/\S*/(\d+)\.log", cluster.stdout + cluster.stderr)

@@ -13,16 +13,24 @@ from conftest import FEW_IMAGES, REPO, run_snakemake, write_config
 
 
 def test_status_counts_done_running_failed_and_pending_runs_and_gives_an_eta(fixture_data, tmp_path):
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
-                      "lr": [0.01, 0.003, 0.001, 0.0003], "epochs": [2]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.01, 0.003, 0.001, 0.0003],
+            "epochs": [2],
+        }
+    }
     path = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     config = load_config(path)
     results = tmp_path / "results"
     # Finish one run for real.
     planned, _ = resnet_runs(config, cuda_visible=False)
     runs = {row["lr"]: point_path(row, RESNET_FACTORS) for row in planned.to_dict("records")}
-    run_snakemake(str(results / "runs/resnet" / runs[0.01] / "metrics.json"), "--cores", "2", "-s",
-                  str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(path))  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(path)]
+    run_snakemake(str(results / "runs/resnet" / runs[0.01] / "metrics.json"), "--cores", "2", *args)
     # One training now (this process is alive), one whose attempt failed.
     running = results / "checkpoints/resnet" / runs[0.003]
     running.mkdir(parents=True)
@@ -46,17 +54,33 @@ def test_the_eta_is_what_is_left_corrected_by_the_finished_runs_summed_training_
     second epoch and tested), one running in its second and last epoch, one pending. The correction is the finished
     run's training and evaluation seconds over all attempts against the cost model's; on one core the ETA is the
     rest of each run, one after another."""
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"],
-                      "lr": [0.01, 0.003, 0.001], "epochs": [2]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.01, 0.003, 0.001],
+            "epochs": [2],
+        }
+    }
     config = load_config(write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study}))
     results = tmp_path / "results"
     planned, _ = resnet_runs(config, cuda_visible=False)
     runs = {row["lr"]: point_path(row, RESNET_FACTORS) for row in planned.to_dict("records")}
-    history = [{"epoch": 1, "epoch_time_s": 30.0, "eval_time_s": 2.0}, {"epoch": 2, "epoch_time_s": 40.0,
-               "eval_time_s": 3.0}]  # fmt: skip
+    history = [
+        {"epoch": 1, "epoch_time_s": 30.0, "eval_time_s": 2.0},
+        {"epoch": 2, "epoch_time_s": 40.0, "eval_time_s": 3.0},
+    ]
     # Its conditions' interval is its last attempt's: epoch 2 and the test.
-    finished = {"kind": "resnet", "status": "ok", "history": history, "train_time_s": 70.0, "test_time_s": 5.0,
-                "conditions": {"interval_unix": [1000.0, 1050.0]}}  # fmt: skip
+    finished = {
+        "kind": "resnet",
+        "status": "ok",
+        "history": history,
+        "train_time_s": 70.0,
+        "test_time_s": 5.0,
+        "conditions": {"interval_unix": [1000.0, 1050.0]},
+    }
     measured_s = 70.0 + 2.0 + 3.0 + 5.0
     metrics = results / "runs/resnet" / runs[0.01] / "metrics.json"
     metrics.parent.mkdir(parents=True)

@@ -267,8 +267,10 @@ def test_a_checkpoint_of_another_momentum_is_not_resumed(few_split, tmp_path):
     checkpoint = Path(args["checkpoint_path"])
     checkpoint.parent.mkdir(parents=True)
     other = torch.optim.SGD(build_model("resnet18").parameters(), lr=RUN["lr"], momentum=0.8)
-    torch.save({"model": {}, "optimizer": other.state_dict(), "scaler": None, "history": [{"epoch": 1}],
-                "started_at": "then"}, checkpoint)  # fmt: skip
+    torch.save(
+        {"model": {}, "optimizer": other.state_dict(), "scaler": None, "history": [{"epoch": 1}], "started_at": "then"},
+        checkpoint,
+    )
     with open(tmp_path / "run.log", "w") as log:
         record = run_resnet(**args, log=log)
     assert [h["epoch"] for h in record["history"]] == [1], "trained from the start"
@@ -306,8 +308,9 @@ def test_a_diverging_run_ends_with_status_diverged_not_a_crash(split, loss, requ
     """At lr 1000 the training loss turns non-finite within the first epoch's 14 steps on the prepared split; the
     few split's 4 steps keep it finite, but leave weights whose validation loss is not."""
     log = io.StringIO()
-    record = run_resnet(**train_args(request.getfixturevalue(split), tmp_path, optimizer="sgd", lr=1000.0, epochs=2),
-                        log=log)  # fmt: skip
+    record = run_resnet(
+        **train_args(request.getfixturevalue(split), tmp_path, optimizer="sgd", lr=1000.0, epochs=2), log=log
+    )
     validate_metrics(record)
     assert record["status"] == "diverged" and record["diverged_epoch"] == 1
     assert record["test_accuracy"] is None and record["history"] == []

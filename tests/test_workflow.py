@@ -20,10 +20,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
-    proc = run_snakemake(
-        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-        "--configfile", str(REPO / "config/config.yaml"), "--config", "gpu=false",
-    )  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")]
+    proc = run_snakemake("-n", *args, "--config", "gpu=false")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["train_resnet"] == CPU_ONLY_RUNS
     # The pooled split of both datasets, seed 000's split of Fashion-MNIST for its Question 2 CPU run as run, and
@@ -36,10 +34,8 @@ def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
 def test_a_bad_config_stops_before_any_job_with_one_clear_message(tmp_path):
     config = (REPO / "config/config.yaml").read_text().replace("optimizer: [sgd, adam]", "optimizer: [sgd, adamw]", 1)
     (tmp_path / "bad.yaml").write_text(config)
-    proc = run_snakemake(
-        "-n", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "bad.yaml"),
-        check=False,
-    )  # fmt: skip
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(tmp_path / "bad.yaml")]
+    proc = run_snakemake("-n", *args, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "resnet_studies.seed000_q1.grid.optimizer[1]" in output
@@ -56,8 +52,16 @@ def planned_jobs(output: str, rule: str) -> list[str]:
 
 @pytest.mark.slow
 def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fixture_data, tmp_path):
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd", "adam"],
-                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["sgd", "adam"],
+            "lr": [0.001],
+            "epochs": [1],
+        }
+    }
     config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args, "--configfile", str(config))
@@ -80,12 +84,25 @@ def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fix
 def test_each_local_cuda_job_takes_a_gpu_lease_before_torch_sees_a_gpu(fixture_data, tmp_path):
     """Two declared GPUs on this CPU host: every CUDA job leases one (and then stops, as there is no CUDA here). Three
     jobs, at most two at once (the `gpu` resource is GPUs x slots): the first two lease different GPUs."""
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [16, 32, 64], "optimizer": ["adam"],
-                      "lr": [0.001], "epochs": [1], "device": ["cuda"]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [16, 32, 64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["cuda"],
+        }
+    }
     config = write_config(
-        tmp_path / "config.yaml", fixture_data, gpu=True, gpus=2, gpu_lease_dir=str(tmp_path / "leases"),
+        tmp_path / "config.yaml",
+        fixture_data,
+        gpu=True,
+        gpus=2,
+        gpu_lease_dir=str(tmp_path / "leases"),
         resnet_studies={"gpu": study},
-    )  # fmt: skip
+    )
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
     proc = run_snakemake("--cores", "6", "--keep-going", *args, check=False)  # 2 threads per CUDA job
     assert proc.returncode != 0
@@ -113,12 +130,15 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
         "grid": {"grid": {**base, "dataset": ["mnist", "fashion_mnist"], "optimizer": ["adam"], "lr": [0.01]}},
     }
     svm = {
-        "fit_times": {"timing": "exclusive",
-                      "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [50, 100]}},
+        "fit_times": {
+            "timing": "exclusive",
+            "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [50, 100]},
+        },
         "accuracy": {"grid": {"dataset": ["fashion_mnist"], "kernel": ["rbf", "poly"], "train_samples": [100]}},
-    }  # fmt: skip
-    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies=resnet,
-                          svm_studies=svm)  # fmt: skip
+    }
+    config = write_config(
+        tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies=resnet, svm_studies=svm
+    )
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "3", *args, "--until", "train_resnet", "train_svm")
 
@@ -148,8 +168,16 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
     momentum were factors (as an earlier version of the workflow left them): the workflow and `make plan` stop and
     name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do."""
-    study = {"grid": {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["sgd"],
-                      "lr": [0.001], "epochs": [1]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["sgd"],
+            "lr": [0.001],
+            "epochs": [1],
+        }
+    }
     config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
     run_snakemake("--cores", "2", *args)
@@ -161,13 +189,13 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     # The first layout: the run's files end at seed~0, the split is splits/mnist.*, the params lack the new factors
     # and the SGD momentum is in the record's `training` (config `training.momentum` of then).
     point = metrics.parents[6]
+    log_dir, relative = results / "logs/resnet", point.relative_to(results / "runs/resnet")
     old = {
         metrics: point / "metrics.json",
-        results / "logs/resnet" / point.relative_to(results / "runs/resnet") / f"{suffix}.log":
-            results / "logs/resnet" / f"{point.relative_to(results / 'runs/resnet')}.log",
+        log_dir / relative / f"{suffix}.log": log_dir / f"{relative}.log",
         results / "splits/pooled/mnist.npz": results / "splits/mnist.npz",
         results / "splits/pooled/mnist.json": results / "splits/mnist.json",
-    }  # fmt: skip
+    }
     for new, earlier in old.items():
         new.rename(earlier)
     for factor in ("input_size", "stem", "precision", "split", "normalisation", "momentum"):
@@ -178,24 +206,35 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
 
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
     command = f"`make migrate CONFIG={config}` (nothing is trained again), then run the same command again"
-    for stopped in (run_snakemake("-n", *args, check=False),
-                    subprocess.run([sys.executable, "-m", "ablation.plan", "--configfile", str(config)], env=env,
-                                   capture_output=True, text=True)):  # fmt: skip
+    for stopped in (
+        run_snakemake("-n", *args, check=False),
+        subprocess.run(
+            [sys.executable, "-m", "ablation.plan", "--configfile", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+        ),
+    ):
         said = stopped.stdout + stopped.stderr
         assert stopped.returncode != 0 and "4 file(s) under" in said and command in said, said[-2000:]
         assert "train_resnet" not in said, "parsing stops before the plan"
     assert all(earlier.exists() and not new.exists() for new, earlier in old.items()), "parsing only looks"
 
-    moved = subprocess.run([sys.executable, "-m", "ablation.migrate", "--configfile", str(config)], env=env,
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    moved = subprocess.run(
+        [sys.executable, "-m", "ablation.migrate", "--configfile", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split, normalisation" in moved.stdout
     assert all(new.exists() and not earlier.exists() for new, earlier in old.items())
     dry = run_snakemake("-n", *args)
     output = dry.stdout + dry.stderr
     assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
     # The aggregation reads the moved record's missing factors as the values it trained with.
-    run_snakemake(str(results / "runs.csv"), "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-                  "--configfile", str(config))  # fmt: skip
+    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    run_snakemake(str(results / "runs.csv"), "--cores", "1", *workflow_files)
     assert "split~pooled" in (results / "runs.csv").read_text()
 
 
@@ -210,14 +249,28 @@ def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_c
     venv = Path(sys.executable).parents[1]
     if not (venv / ".installed").exists():
         pytest.skip(f"the tests run outside a venv `make venv` built ({venv}), which make would build anew")
-    study = {"grid": {"dataset": ["mnist", "fashion_mnist"], "model": ["resnet18"], "batch_size": [64],
-                      "optimizer": ["adam"], "lr": [0.001], "epochs": [1], "device": ["best", "cuda"]}}  # fmt: skip
+    study = {
+        "grid": {
+            "dataset": ["mnist", "fashion_mnist"],
+            "model": ["resnet18"],
+            "batch_size": [64],
+            "optimizer": ["adam"],
+            "lr": [0.001],
+            "epochs": [1],
+            "device": ["best", "cuda"],
+        }
+    }
     config = write_config(tmp_path / "tiny.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     copy = checkout_copy(tmp_path / "checkout")
 
     def make_run() -> str:
-        proc = subprocess.run(["make", "-C", str(copy), "run", f"CONFIG={config}", f"VENV={venv}", "CORES=2"],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)  # fmt: skip
+        proc = subprocess.run(
+            ["make", "-C", str(copy), "run", f"CONFIG={config}", f"VENV={venv}", "CORES=2"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return proc.stdout + proc.stderr
 
