@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,37 @@ def job_counts(output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run, as {rule: count}."""
     table = output.split("Job stats:", 1)[1]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+# A tiny study of two runs (SGD, which reads the momentum, and Adam, which does not) on the few images.
+TINY = {
+    "grid": {
+        "dataset": ["mnist"],
+        "model": ["resnet18"],
+        "batch_size": [64],
+        "optimizer": ["sgd", "adam"],
+        "lr": [0.001],
+        "epochs": [1],
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def trained_tiny(fixture_data, tmp_path_factory) -> Path:
+    """The tiny study trained once (`--until train_resnet`) in a working directory whose outdir is relative to it, so
+    that a copy of the directory (its .snakemake records included) is the same study, finished, at a new place."""
+    work = tmp_path_factory.mktemp("trained_tiny")
+    config = write_config(
+        work / "config.yaml", fixture_data, subset=FEW_IMAGES, outdir="results", resnet_studies={"tiny": TINY}
+    )
+    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
+    run_snakemake("--cores", "2", *workflow_files, "--until", "train_resnet")
+    return work
+
+
+def copy_of(trained: Path, destination: Path) -> Path:
+    shutil.copytree(trained, destination, symlinks=True)
+    return destination
 
 
 def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
@@ -51,25 +83,16 @@ def planned_jobs(output: str, rule: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fixture_data, tmp_path):
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["sgd", "adam"],
-            "lr": [0.001],
-            "epochs": [1],
-        }
-    }
-    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--until", "train_resnet"]
-    run_snakemake("--cores", "2", *args, "--configfile", str(config))
+def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fixture_data, trained_tiny, tmp_path):
+    work = copy_of(trained_tiny, tmp_path / "work")
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--until", "train_resnet"]
 
     def changed(factor_defaults=None, **training) -> list[str]:
         other = tmp_path / "changed.yaml"
         overrides = {"training": training} | ({"factor_defaults": factor_defaults} if factor_defaults else {})
-        write_config(other, fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study}, **overrides)
+        write_config(
+            other, fixture_data, subset=FEW_IMAGES, outdir="results", resnet_studies={"tiny": TINY}, **overrides
+        )
         proc = run_snakemake("-n", *args, "--configfile", str(other))
         return sorted(planned_jobs(proc.stdout, "train_resnet"))
 
@@ -163,26 +186,17 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
 
 @pytest.mark.slow
 def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_not_trained_again(
-    fixture_data, tmp_path
+    trained_tiny, tmp_path
 ):
     """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
     momentum were factors (as an earlier version of the workflow left them): the workflow and `make plan` stop and
-    name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do."""
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["sgd"],
-            "lr": [0.001],
-            "epochs": [1],
-        }
-    }
-    config = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config), "--until", "train_resnet"]
-    run_snakemake("--cores", "2", *args)
-    results = tmp_path / "results"
-    (metrics,) = (results / "runs/resnet").rglob("metrics.json")
+    name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do. The SGD run
+    of the tiny study is put back in that layout; the Adam run stays where it is."""
+    work = copy_of(trained_tiny, tmp_path / "work")
+    config = work / "config.yaml"
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config), "--until", "train_resnet"]
+    results = work / "results"
+    (metrics,) = (results / "runs/resnet").rglob("optimizer~sgd/**/metrics.json")
     suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats/momentum~0.9"
     assert str(metrics.parent).endswith(suffix)
     record = read_json(metrics)
@@ -210,6 +224,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
         run_snakemake("-n", *args, check=False),
         subprocess.run(
             [sys.executable, "-m", "ablation.plan", "--configfile", str(config)],
+            cwd=work,
             env=env,
             capture_output=True,
             text=True,
@@ -222,6 +237,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
 
     moved = subprocess.run(
         [sys.executable, "-m", "ablation.migrate", "--configfile", str(config)],
+        cwd=work,
         env=env,
         capture_output=True,
         text=True,
@@ -233,8 +249,8 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     output = dry.stdout + dry.stderr
     assert re.search(r"^total\s+0$", output, re.MULTILINE), f"nothing is trained again: {output[-2000:]}"
     # The aggregation reads the moved record's missing factors as the values it trained with.
-    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
-    run_snakemake(str(results / "runs.csv"), "--cores", "1", *workflow_files)
+    workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
+    run_snakemake("results/runs.csv", "--cores", "1", *workflow_files)
     assert "split~pooled" in (results / "runs.csv").read_text()
 
 
