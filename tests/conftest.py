@@ -145,6 +145,13 @@ def few_split(prepared_split, tmp_path_factory) -> dict:
 FEW_IMAGES = {"train": 100, "val": 20, "test": 20}
 
 
+def tiny_grid(**changes) -> dict:
+    """A ResNet study's grid: one MNIST ResNet-18 run (batch 64, Adam, lr 1e-3, one epoch) with `changes`, the factors
+    a test varies or adds (added ones after these six)."""
+    base = {"dataset": ["mnist"], "model": ["resnet18"], "batch_size": [64], "optimizer": ["adam"], "lr": [0.001]}
+    return {**base, "epochs": [1], **changes}
+
+
 def write_config(path: Path, fixture_data, subset: dict | None = None, **overrides) -> Path:
     """A workflow config on the fixture data: local_dir only, the fixtures' hashes, tiny studies; `subset` is
     `data.subset` (fewer images of each part of the split, for tests whose assertions need few steps)."""

@@ -11,7 +11,7 @@ from ablation.aggregate import read_runs
 from ablation.layout import FIGURES, TABLES
 from ablation.markup import markdown_text
 from ablation.runs_table import runs_table_html
-from conftest import FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, write_config
+from conftest import FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
 
 CHROMIUM = shutil.which("chromium")
 # The tiny study's outdir, a directory name with markup in it: the injection without its script, whose `</` no
@@ -30,14 +30,7 @@ pytestmark = [
 def report(fixture_data, tmp_path_factory):
     """The tiny study's outputs and its report.html; its description and its outdir hold markup."""
     work = tmp_path_factory.mktemp("browser")
-    grid = {
-        "dataset": ["mnist", "fashion_mnist"],
-        "model": ["resnet18"],
-        "batch_size": [64],
-        "optimizer": ["sgd", "adam"],
-        "lr": [0.01],
-        "epochs": [1],
-    }
+    grid = tiny_grid(dataset=["mnist", "fashion_mnist"], optimizer=["sgd", "adam"], lr=[0.01])
     mapping = {"part_a": [], "q1": ["grid"], "pin_memory": [], "epochs": [], "svm": [], "q2": []}
     config = write_config(
         work / "config.yaml",

@@ -24,7 +24,7 @@ from ablation.bundle import (
 from ablation.config import load_config
 from ablation.data import data_dir
 from ablation.idx import FILES, sha256_file
-from conftest import REPO, write_config
+from conftest import REPO, tiny_grid, write_config
 
 LOCK = read_pins(REPO / "requirements.lock")
 REQUIREMENTS = read_requirements(REPO / "requirements.in")
@@ -125,16 +125,7 @@ def offline_venv(fixture_data, tmp_path_factory) -> dict:
     site = tmp_path / "host-site"
     freeze = host_torch(site)
     (tmp_path / "freeze.txt").write_text("".join(f"{n}=={v}\n" for n, v in freeze.items()))
-    tiny = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-        }
-    }
+    tiny = {"grid": tiny_grid()}
     config = write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": tiny})
     bundle, venv = tmp_path / "bundle", tmp_path / "venv"
     make = ["make", "-C", str(REPO), f"CONFIG={config}"]

@@ -14,22 +14,13 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, tiny_grid, without_times, write_config
 
 pytestmark = pytest.mark.slow
 
 # Two runs of three epochs, 7 steps each (batch 16 on FEW_IMAGES of the fixture's pooled split): enough steps for every
 # moment below to land inside a run, few enough that the eight starts cost mostly start-up.
-STUDY = {
-    "grid": {
-        "dataset": ["mnist"],
-        "model": ["resnet18"],
-        "batch_size": [16],
-        "optimizer": ["sgd", "adam"],
-        "lr": [0.01],
-        "epochs": [3],
-    }
-}
+STUDY = {"grid": tiny_grid(batch_size=[16], optimizer=["sgd", "adam"], lr=[0.01], epochs=[3])}
 SEED = int(os.environ.get("CHAOS_SEED", 20261124))
 TARGET = "aggregate"  # runs.csv: every run's metrics merged
 

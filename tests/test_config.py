@@ -8,7 +8,7 @@ import yaml
 
 from ablation import config_docs
 from ablation.config import SCHEMA_PATH, ConfigError, load_config, resnet_runs, svm_runs, validate_config
-from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, write_config
+from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, tiny_grid, write_config
 
 FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())
 README = REPO / "config/README.md"
@@ -36,15 +36,7 @@ def test_default_config_plans_the_seeds_runs_once_each():
 
 
 def test_amp_off_cuda_is_refused_when_the_plan_is_made_naming_the_study_and_the_fix():
-    point = {
-        "dataset": ["mnist"],
-        "model": ["resnet18"],
-        "batch_size": [16],
-        "optimizer": ["adam"],
-        "lr": [0.001],
-        "epochs": [1],
-        "precision": ["amp"],
-    }
+    point = tiny_grid(batch_size=[16], precision=["amp"])
     config = validate_config({"resnet_studies": {"mixed": {"grid": point}}})
     with pytest.raises(ConfigError, match="studies mixed plan 1 run.* precision amp on the CPU .* `device: cuda`"):
         resnet_runs(config, cuda_visible=False)
@@ -58,17 +50,12 @@ def test_pin_memory_true_where_it_cannot_act_is_planned_once_as_false():
         {
             "resnet_studies": {
                 "pins": {
-                    "grid": {
-                        "dataset": ["mnist"],
-                        "model": ["resnet18"],
-                        "batch_size": [16],
-                        "optimizer": ["adam"],
-                        "lr": [0.001],
-                        "epochs": [1],
-                        "pin_memory": [False, True],
-                        "device": ["cpu", "cuda"],
-                        "loader": ["dataloader", "resident"],
-                    }
+                    "grid": tiny_grid(
+                        batch_size=[16],
+                        pin_memory=[False, True],
+                        device=["cpu", "cuda"],
+                        loader=["dataloader", "resident"],
+                    )
                 }
             }
         }
@@ -333,15 +320,7 @@ def test_a_config_still_setting_training_momentum_is_told_where_it_moved():
 
 
 def test_momentum_is_a_factor_and_adam_points_are_planned_with_none():
-    grid = {
-        "dataset": ["mnist"],
-        "model": ["resnet18"],
-        "batch_size": [16],
-        "optimizer": ["sgd", "adam"],
-        "lr": [0.001],
-        "epochs": [5],
-        "momentum": [0.0, 0.9],
-    }
+    grid = tiny_grid(batch_size=[16], optimizer=["sgd", "adam"], epochs=[5], momentum=[0.0, 0.9])
     config = validate_config({"gpu": False, "resnet_studies": {"m": {"grid": grid}}})
     planned, _ = resnet_runs(config, cuda_visible=False)
     pairs = sorted(zip(planned["optimizer"], planned["momentum"]))

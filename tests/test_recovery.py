@@ -13,20 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, run_snakemake, tiny_grid, without_times, write_config
 
 # Two epochs: a kill once the first epoch's checkpoint is on disk lands in the second, and the rerun resumes there.
 EPOCHS = 2
-STUDY = {
-    "grid": {
-        "dataset": ["mnist"],
-        "model": ["resnet18"],
-        "batch_size": [16],
-        "optimizer": ["adam"],
-        "lr": [0.001],
-        "epochs": [EPOCHS],
-    }
-}
+STUDY = {"grid": tiny_grid(batch_size=[16], epochs=[EPOCHS])}
 
 
 def workflow(tmp_path, fixture_data, study=STUDY) -> list[str]:

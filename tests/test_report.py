@@ -25,7 +25,7 @@ from ablation.factors import complete_factors
 from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
 from ablation.markup import Markdown, markdown_cell, markdown_code, markdown_row, markdown_text, markdown_url, rst_text
 from ablation.records import validate_metrics
-from conftest import MARKUP_INJECTION, REPO, run_snakemake, write_config
+from conftest import MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
 
 HEX = "0" * 64
 PROVENANCE = {
@@ -169,50 +169,11 @@ def svm_record(run: dict) -> dict:
 
 FIXTURE_STUDIES = {
     # Two seeds per grid point; Adam's seed 1 diverges in its first epoch.
-    "grid": {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [32],
-            "optimizer": ["sgd", "adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "seed": [0, 1],
-        }
-    },
-    "pin": {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [32],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "pin_memory": [False, True],
-        }
-    },
-    "more_epochs": {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [32],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1, 2],
-        }
-    },
+    "grid": {"grid": tiny_grid(batch_size=[32], optimizer=["sgd", "adam"], seed=[0, 1])},
+    "pin": {"grid": tiny_grid(batch_size=[32], pin_memory=[False, True])},
+    "more_epochs": {"grid": tiny_grid(batch_size=[32], epochs=[1, 2])},
     # Its GPU run is left out of the plan (gpu: false).
-    "devices": {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [32],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["cpu", "cuda"],
-        }
-    },
+    "devices": {"grid": tiny_grid(batch_size=[32], device=["cpu", "cuda"])},
     "part_a": {
         "grid": {"dataset": ["mnist"], "model": ["resnet18", "resnet50"]},
         "runs": [
@@ -1085,31 +1046,9 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
     normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
     `snakemake --report` collects every registered item."""
-    gpu_only = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [32],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["cuda"],
-        }
-    }
+    gpu_only = {"grid": tiny_grid(batch_size=[32], device=["cuda"])}
     mixed = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["cpu"],
-            "input_size": [32],
-            "stem": ["3ch"],
-            "split": ["seed001"],
-            "normalisation": ["half"],
-        }
+        "grid": tiny_grid(device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"])
     }
     # Our SVM protocol beside seed 000's (standardised, scored on its training images and the official test set).
     svm_mixed = {

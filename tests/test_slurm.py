@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import FEW_IMAGES, REPO, SNAKEMAKE, read_json, run_snakemake, without_times, write_config
+from conftest import FEW_IMAGES, REPO, SNAKEMAKE, read_json, run_snakemake, tiny_grid, without_times, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -55,15 +55,7 @@ def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_
     # that the local and the cluster run compute the same thing.
     study = {
         "timing": "exclusive",
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["cpu", "cuda"],
-        },
+        "grid": tiny_grid(device=["cpu", "cuda"]),
     }
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
@@ -133,17 +125,7 @@ def test_a_training_job_at_its_time_limit_is_signalled_ahead_checkpoints_mid_epo
     training images) can end, as 400 steps of ResNet-18 on one thread of a CPU take longer than that. A warning asked
     further ahead can come before the training has installed its handler, and the job then dies instead of saving
     its place; a run that ends within 50 s is never signalled."""
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [16],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [40],
-            "device": ["cpu"],
-        }
-    }
+    study = {"grid": tiny_grid(batch_size=[16], epochs=[40], device=["cpu"])}
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
     for directory in (local_dir, cluster_dir):
         directory.mkdir()

@@ -9,20 +9,11 @@ from ablation.config import RESNET_FACTORS, load_config, resnet_runs
 from ablation.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
 from ablation.progress import PROGRESS, write_progress
 from ablation.status import point_path, render, study_status
-from conftest import FEW_IMAGES, REPO, run_snakemake, write_config
+from conftest import FEW_IMAGES, REPO, run_snakemake, tiny_grid, write_config
 
 
 def test_status_counts_done_running_failed_and_pending_runs_and_gives_an_eta(fixture_data, tmp_path):
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.01, 0.003, 0.001, 0.0003],
-            "epochs": [2],
-        }
-    }
+    study = {"grid": tiny_grid(lr=[0.01, 0.003, 0.001, 0.0003], epochs=[2])}
     path = write_config(tmp_path / "config.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     config = load_config(path)
     results = tmp_path / "results"
@@ -54,16 +45,7 @@ def test_the_eta_is_what_is_left_corrected_by_the_finished_runs_summed_training_
     second epoch and tested), one running in its second and last epoch, one pending. The correction is the finished
     run's training and evaluation seconds over all attempts against the cost model's; on one core the ETA is the
     rest of each run, one after another."""
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.01, 0.003, 0.001],
-            "epochs": [2],
-        }
-    }
+    study = {"grid": tiny_grid(lr=[0.01, 0.003, 0.001], epochs=[2])}
     config = load_config(write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study}))
     results = tmp_path / "results"
     planned, _ = resnet_runs(config, cuda_visible=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ablation.records import validate_metrics
-from conftest import CPU_ONLY_RUNS, FEW_IMAGES, REPO, checkout_copy, read_json, run_snakemake, write_config
+from conftest import CPU_ONLY_RUNS, FEW_IMAGES, REPO, checkout_copy, read_json, run_snakemake, tiny_grid, write_config
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -21,16 +21,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 # A tiny study of two runs (SGD, which reads the momentum, and Adam, which does not) on the few images.
-TINY = {
-    "grid": {
-        "dataset": ["mnist"],
-        "model": ["resnet18"],
-        "batch_size": [64],
-        "optimizer": ["sgd", "adam"],
-        "lr": [0.001],
-        "epochs": [1],
-    }
-}
+TINY = {"grid": tiny_grid(optimizer=["sgd", "adam"])}
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +98,7 @@ def test_a_hyperparameter_outside_the_grid_reruns_only_the_runs_that_read_it(fix
 def test_each_local_cuda_job_takes_a_gpu_lease_before_torch_sees_a_gpu(fixture_data, tmp_path):
     """Two declared GPUs on this CPU host: every CUDA job leases one (and then stops, as there is no CUDA here). Three
     jobs, at most two at once (the `gpu` resource is GPUs x slots): the first two lease different GPUs."""
-    study = {
-        "grid": {
-            "dataset": ["mnist"],
-            "model": ["resnet18"],
-            "batch_size": [16, 32, 64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["cuda"],
-        }
-    }
+    study = {"grid": tiny_grid(batch_size=[16, 32, 64], device=["cuda"])}
     config = write_config(
         tmp_path / "config.yaml",
         fixture_data,
@@ -265,17 +246,7 @@ def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_c
     venv = Path(sys.executable).parents[1]
     if not (venv / ".installed").exists():
         pytest.skip(f"the tests run outside a venv `make venv` built ({venv}), which make would build anew")
-    study = {
-        "grid": {
-            "dataset": ["mnist", "fashion_mnist"],
-            "model": ["resnet18"],
-            "batch_size": [64],
-            "optimizer": ["adam"],
-            "lr": [0.001],
-            "epochs": [1],
-            "device": ["best", "cuda"],
-        }
-    }
+    study = {"grid": tiny_grid(dataset=["mnist", "fashion_mnist"], device=["best", "cuda"])}
     config = write_config(tmp_path / "tiny.yaml", fixture_data, subset=FEW_IMAGES, resnet_studies={"tiny": study})
     copy = checkout_copy(tmp_path / "checkout")
 
