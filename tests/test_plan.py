@@ -17,9 +17,9 @@ from ablation.cost import (
     estimate_mem_mb,
     estimate_seconds,
     slurm_runtime_min,
-    split_sizes,
 )
 from ablation.plan import makespan, render, wall_time
+from ablation.split import split_sizes
 from ablation.train import count_macs
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
 

@@ -16,7 +16,6 @@ from ablation.cost import (
     estimate_seconds,
     load_throughput,
     slurm_runtime_min,
-    split_sizes,
     svm_seconds,
 )
 from ablation.idx import FILES
@@ -27,7 +26,7 @@ from ablation.names import DATASETS
 from ablation.provenance import files_sha256
 from ablation.runlock import hold_run_lock
 from ablation.seeds import seed_files
-from ablation.split import PROTOCOLS
+from ablation.split import PROTOCOLS, split_sizes
 from ablation.factors import SVM_PROTOCOL_SPLITS
 
 OUTDIR = config["outdir"]

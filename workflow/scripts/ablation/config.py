@@ -9,9 +9,8 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from .cost import split_sizes
 from .factors import LEGACY_SVM_FACTOR_VALUES, momentum_read
-from .split import POOLED_IMAGES, TRAIN_FILE_IMAGES
+from .split import POOLED_IMAGES, TRAIN_FILE_IMAGES, split_sizes
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 

@@ -9,8 +9,6 @@ import json
 import math
 from pathlib import Path
 
-from .split import POOLED_IMAGES, part_sizes
-
 # thop MACs of one 1x28x28 forward pass (tests check these against thop itself); FLOPs = 2 x MACs.
 MACS = {"resnet18": 33_184_000, "resnet34": 69_921_536, "resnet50": 78_755_072}
 PARAMS = {"resnet18": 11_175_370, "resnet34": 21_283_530, "resnet50": 23_522_250}
@@ -62,12 +60,6 @@ def images_per_s(
     if device == "cuda":
         return min(rate_28, DEFAULT_GPU_IMAGES_PER_S_224[model] * MACS_224["1ch"][model] / macs)
     return min(rate_28, DEFAULT_CPU_MACS_PER_S / macs)
-
-
-def split_sizes(config: dict) -> dict[str, int]:
-    sizes = part_sizes(POOLED_IMAGES, config["data"]["split"])
-    subset = config["data"]["subset"]
-    return {p: min(sizes[p], subset[p]) for p in sizes} if subset else sizes
 
 
 def estimate_seconds(run: dict, sizes: dict[str, int], throughput: dict) -> float:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from .config import load_config, resnet_runs, serves_any, svm_runs
-from .cost import estimate_seconds, load_throughput, split_sizes, svm_seconds
+from .cost import estimate_seconds, load_throughput, svm_seconds
 from .gpus import cuda_visible, host_gpus
 from .migrate import pending
+from .split import split_sizes
 
 THROUGHPUT_PATH = Path("resources/throughput.json")
 

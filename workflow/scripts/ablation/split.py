@@ -144,3 +144,10 @@ def save_split(parts, meta, npz_path, json_path) -> None:
 def load_split(npz_path) -> dict[str, np.ndarray]:
     with np.load(npz_path) as f:
         return {p: f[p] for p in PARTS}
+
+
+def split_sizes(config: dict) -> dict[str, int]:
+    """The images in each part of the config's split, after its `data.subset`."""
+    sizes = part_sizes(POOLED_IMAGES, config["data"]["split"])
+    subset = config["data"]["subset"]
+    return {p: min(sizes[p], subset[p]) for p in sizes} if subset else sizes

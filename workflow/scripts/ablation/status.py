@@ -19,10 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from .config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
-from .cost import compute_seconds, estimate_seconds, load_throughput, split_sizes, svm_compute_seconds, svm_seconds
+from .cost import compute_seconds, estimate_seconds, load_throughput, svm_compute_seconds, svm_seconds
 from .gpus import cuda_visible, host_gpus
 from .plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
 from .progress import PROGRESS, live_progress
+from .split import split_sizes
 
 STATES = ["done", "running", "pending", "failed", "diverged"]
 
