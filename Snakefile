@@ -7,7 +7,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
-from ablation.config import validate_config  # noqa: E402
+from ablation.study.config import validate_config  # noqa: E402
 
 validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "--config")
 

@@ -2,7 +2,7 @@
 
 1. Training images/s of ResNet-18/50 at batch 16 and 32 for three loops, interleaved and repeated (medians):
    (a) the seeds' naive loop: torchvision's MNIST dataset (PIL, ToTensor, Normalize per sample), DataLoader, eager;
-   (b) our DataLoader path (ablation.train.train_one_epoch); (c) our resident path (ablation.resident).
+   (b) our DataLoader path (ablation.train.resnet.train_one_epoch); (c) our resident path (ablation.train.resident).
    All three use the same device and thread count; ratios are against (a). MFU: achieved training FLOP/s (3 x forward
    FLOPs per image) over the matrix-multiply peak measured in the same run.
 2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
@@ -37,11 +37,11 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 import yaml  # noqa: E402
 
-from ablation.calibrate import measure  # noqa: E402
-from ablation.cost import MACS  # noqa: E402
-from ablation.idx import FILES  # noqa: E402
-from ablation.split import load_pooled  # noqa: E402
-from ablation.train import build_model  # noqa: E402
+from ablation.data.idx import FILES  # noqa: E402
+from ablation.data.split import load_pooled  # noqa: E402
+from ablation.ops.calibrate import measure  # noqa: E402
+from ablation.ops.cost import MACS  # noqa: E402
+from ablation.train.resnet import build_model  # noqa: E402
 
 DATA = REPO / "resources/data/mnist"
 
@@ -435,7 +435,7 @@ def time_status(config_path: Path) -> float:
     """Seconds of `make status` (a fresh process, as a user runs it) on the plan of `config_path`."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "ablation.status", "--configfile", str(config_path), "--cores", "2"],
+        [sys.executable, "-m", "ablation.ops.status", "--configfile", str(config_path), "--cores", "2"],
         cwd=config_path.parent,
         check=True,
         capture_output=True,
@@ -485,10 +485,10 @@ def synthetic_record(point: dict, epochs: int = 10) -> dict:
 
 
 def time_aggregation(work: Path, n_runs: int) -> float:
-    """Seconds for ablation.aggregate to read, validate and merge n_runs metrics files written here first."""
-    from ablation.aggregate import collect_runs
-    from ablation.config import RESNET_FACTORS
-    from ablation.factors import complete_factors
+    """Seconds for ablation.report.aggregate to read, validate and merge n_runs metrics files written here first."""
+    from ablation.report.aggregate import collect_runs
+    from ablation.study.config import RESNET_FACTORS
+    from ablation.study.factors import complete_factors
 
     pairs = []
     for i in range(n_runs):

@@ -46,10 +46,10 @@ sys.path.insert(0, str(REPO / "workflow/scripts"))
 
 import torch  # noqa: E402
 
-from ablation.config import load_config, resnet_runs, validate_config  # noqa: E402
-from ablation.cost import DEFAULT_GPU_STEPS_PER_S, STARTUP_S, images_per_s, macs_per_image  # noqa: E402
-from ablation.plan import hours, wall_time  # noqa: E402
-from ablation.split import part_sizes  # noqa: E402
+from ablation.data.split import part_sizes  # noqa: E402
+from ablation.ops.cost import DEFAULT_GPU_STEPS_PER_S, STARTUP_S, images_per_s, macs_per_image  # noqa: E402
+from ablation.ops.plan import hours, wall_time  # noqa: E402
+from ablation.study.config import load_config, resnet_runs, validate_config  # noqa: E402
 
 SEED001_ROWS = REPO / "report/seeds/seed001_dl_ablation_results.jsonl"
 # In order of value.

@@ -1,7 +1,7 @@
 """How much of the gap to seed 001's published accuracy its split, test set and normalisation explain.
 
 The same run (Fashion-MNIST, ResNet-18 at 28x28, batch 16, Adam, lr 1e-3, 5 epochs, seed 0) trained under each split
-protocol of ablation.split side by side, one process per protocol (1 thread each, in parallel):
+protocol of ablation.data.split side by side, one process per protocol (1 thread each, in parallel):
   pooled  - ours: 70/10/20 of the pooled 70,000, stratified; normalised with the training part's mean and std;
   seed001 - seed 001's code: 70/10/20 of the 60,000 training images, tested on the official 10,000; Normalize(0.5, 0.5).
 Prints test accuracy and training time beside seed 001's published row, and writes JSON.
@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow/scripts"))
 
-from ablation.split import make_split, save_split  # noqa: E402
+from ablation.data.split import make_split, save_split  # noqa: E402
 
 DATA = REPO / "resources/data/fashion_mnist"
 # Seed 001's committed row for this run (results/dl_ablation_results.jsonl of gjyotin305/MLOps-B22AI063 at c74d5bc):
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
         log = open(out / f"{protocol}.log", "w")
         environment = {"PYTHONPATH": str(REPO / "workflow/scripts"), "PATH": "/usr/bin:/bin"}
         processes[protocol] = subprocess.Popen(
-            [sys.executable, "-m", "ablation.train", str(out / f"{protocol}-args.json")],
+            [sys.executable, "-m", "ablation.train.resnet", str(out / f"{protocol}-args.json")],
             cwd=REPO,
             stdout=log,
             stderr=log,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import hermetic
-from ablation.idx import FILES, write_idx
+from ablation.data.idx import FILES, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -105,8 +105,8 @@ def fixture_data(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def prepared_split(fixture_data, tmp_path_factory) -> dict:
     """Fixture MNIST fetched (from local_dir) and split, as the workflow's first two rules would leave it."""
-    from ablation.data import fetch
-    from ablation.split import make_split, save_split
+    from ablation.data.sources import fetch
+    from ablation.data.split import make_split, save_split
 
     root, sums = fixture_data
     work = tmp_path_factory.mktemp("prepared")
@@ -119,7 +119,7 @@ def prepared_split(fixture_data, tmp_path_factory) -> dict:
 
 def subset_of(prepared_split, directory: Path, subset: dict) -> dict:
     """The prepared split's data split again into a seeded, class-stratified subset (`data.subset`), in `directory`."""
-    from ablation.split import make_split, save_split
+    from ablation.data.split import make_split, save_split
 
     parts, meta = make_split(prepared_split["data_dir"], {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0, subset=subset)
     save_split(parts, meta, directory / "mnist.npz", directory / "mnist.json")

@@ -8,7 +8,7 @@ import statistics
 import pytest
 import torch
 
-from ablation.cost import MACS
+from ablation.ops.cost import MACS
 from conftest import REPO
 
 pytestmark = pytest.mark.slow

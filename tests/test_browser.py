@@ -7,10 +7,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from ablation.aggregate import read_runs
-from ablation.layout import FIGURES, TABLES
-from ablation.markup import markdown_text
-from ablation.runs_table import runs_table_html
+from ablation.report.aggregate import read_runs
+from ablation.report.layout import FIGURES, TABLES
+from ablation.report.markup import markdown_text
+from ablation.report.runs_table import runs_table_html
 from conftest import FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
 
 CHROMIUM = shutil.which("chromium")

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from ablation.bundle import (
+from ablation.data.idx import FILES, sha256_file
+from ablation.data.sources import data_dir
+from ablation.ops.bundle import (
     MIB,
     TARGET_TORCH,
     BundleError,
@@ -21,9 +23,7 @@ from ablation.bundle import (
     select,
     system_torch_lock,
 )
-from ablation.config import load_config
-from ablation.data import data_dir
-from ablation.idx import FILES, sha256_file
+from ablation.study.config import load_config
 from conftest import REPO, tiny_grid, write_config
 
 LOCK = read_pins(REPO / "requirements.lock")

@@ -6,8 +6,8 @@ import re
 import pytest
 import yaml
 
-from ablation import config_docs
-from ablation.config import SCHEMA_PATH, ConfigError, load_config, resnet_runs, svm_runs, validate_config
+from ablation.study import config_docs
+from ablation.study.config import SCHEMA_PATH, ConfigError, load_config, resnet_runs, svm_runs, validate_config
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, tiny_grid, write_config
 
 FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())

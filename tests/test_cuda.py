@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from ablation.records import validate_metrics
-from ablation.train import build_model, complete_run, epoch_permutation, make_epoch_runner, make_optimizer, run_resnet
+from ablation.outputs.records import validate_metrics
+from ablation.train.resnet import (
+    build_model,
+    complete_run,
+    epoch_permutation,
+    make_epoch_runner,
+    make_optimizer,
+    run_resnet,
+)
 from conftest import REPO, RUN, train_args
 
 pytestmark = [
@@ -23,7 +30,7 @@ def test_a_leased_job_sees_exactly_its_gpu(tmp_path):
     """Leases set CUDA_VISIBLE_DEVICES before torch starts: the job sees one device, the one its lease names."""
     gpus = torch.cuda.device_count()
     script = (
-        "import sys; from ablation.leases import acquire; "
+        "import sys; from ablation.ops.leases import acquire; "
         f"lease = acquire({gpus}, 1, {str(tmp_path)!r}, log=sys.stderr); "
         "import torch; print(lease.gpu, lease.visible_devices, torch.cuda.device_count())"
     )
@@ -36,7 +43,7 @@ def test_a_leased_job_sees_exactly_its_gpu(tmp_path):
 
 @pytest.mark.parametrize("pin_memory", [False, True])
 def test_pin_memory_true_really_pins_the_batches_of_the_runs_own_loader(pin_memory):
-    """The DataLoader the run's epoch runner builds (ablation.train.make_epoch_runner) hands the training pass pinned
+    """The DataLoader the run's epoch runner builds (train.resnet.make_epoch_runner) hands the training pass pinned
     batches when the run asks for pin_memory on CUDA, and the pass trains on them."""
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     labels = torch.from_numpy(np.arange(64) % 10)

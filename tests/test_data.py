@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import hermetic
-from ablation.data import SHA256, DataError, data_dir, fetch, verified_manifest
-from ablation.idx import FILES, read_idx, sha256_file, write_idx
+from ablation.data.idx import FILES, read_idx, sha256_file, write_idx
+from ablation.data.sources import SHA256, DataError, data_dir, fetch, verified_manifest
 from conftest import REPO, run_snakemake, write_dataset
 
 

@@ -14,12 +14,12 @@ import pytest
 import torch
 from torch import nn
 
-from ablation.diskspace import DiskFull, checkpoint_bytes, metrics_bytes
-from ablation.precision import Precision
-from ablation.records import read_json
-from ablation.runlog import RunLog
-from ablation.split import load_split, save_split
-from ablation.train import (
+from ablation.data.split import load_split, save_split
+from ablation.outputs.diskspace import DiskFull, checkpoint_bytes, metrics_bytes
+from ablation.outputs.records import read_json
+from ablation.outputs.runlog import RunLog
+from ablation.train.precision import Precision
+from ablation.train.resnet import (
     build_model,
     build_model_and_optimizer,
     complete_run,

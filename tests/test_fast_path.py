@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ablation.records import validate_metrics
-from ablation.resident import ResidentTrainer, state_restored
-from ablation.train import NormalizedImages, build_model, epoch_permutation, make_optimizer, run_resnet
+from ablation.outputs.records import validate_metrics
+from ablation.train.resident import ResidentTrainer, state_restored
+from ablation.train.resnet import NormalizedImages, build_model, epoch_permutation, make_optimizer, run_resnet
 from conftest import RUN, train_args, without_times
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ablation.config import load_config, resnet_runs
-from ablation.plan import wall_time
+from ablation.ops.plan import wall_time
+from ablation.study.config import load_config, resnet_runs
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

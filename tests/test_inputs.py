@@ -4,10 +4,10 @@ The factors `input_size`, `stem` and `precision` are grid factors like any other
 import pytest
 import torch
 
-from ablation.cost import MACS_224, STARTUP_S, estimate_seconds, images_per_s
-from ablation.inputs import model_input
-from ablation.resident import ResidentTrainer
-from ablation.train import NormalizedImages, count_macs, epoch_permutation, run_resnet
+from ablation.ops.cost import MACS_224, STARTUP_S, estimate_seconds, images_per_s
+from ablation.train.inputs import model_input
+from ablation.train.resident import ResidentTrainer
+from ablation.train.resnet import NormalizedImages, count_macs, epoch_permutation, run_resnet
 from conftest import train_args, without_times
 
 

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from ablation.leases import acquire, physical_ids
+from ablation.ops.leases import acquire, physical_ids
 from conftest import REPO
 
 # A job: take a lease, note which GPU it saw and when, hold it a while, exit (the kernel drops the lock).
 JOB = """
 import json, os, sys, time
-from ablation.leases import acquire
+from ablation.ops.leases import acquire
 gpus, slots, lease_dir, hold, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
 lease = acquire(gpus, slots, lease_dir, poll_s=0.02)
 start = time.time()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ablation.migrate import LEGACY_SUFFIX, migrate, pending, report
+from ablation.ops.migrate import LEGACY_SUFFIX, migrate, pending, report
 
 FIRST_LAYOUT = (
     "dataset~mnist/model~resnet18/batch_size~16/optimizer~{optimizer}/lr~0.001/epochs~1/pin_memory~False/"

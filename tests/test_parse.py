@@ -1,6 +1,7 @@
 """What parsing the Snakefile costs: the modules it imports (every SLURM job parses it again), and the GPU count that
 `gpu: auto` reads from the host without importing torch."""
 
+import ast
 import os
 import re
 import stat
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from ablation import gpus
+from ablation.ops import gpus
 from conftest import REPO
 
 HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
@@ -17,24 +18,29 @@ HEAVY = {"torch", "torchvision", "sklearn", "scipy", "matplotlib", "thop"}
 # report's layout, the escaping of its captions' config text and the hash of the code the report rules depend on.
 LIGHT_ABLATION = {
     "ablation",
-    "ablation.aggregate",
-    "ablation.config",
-    "ablation.cost",
     "ablation.data",
-    "ablation.diskspace",
-    "ablation.factors",
-    "ablation.gpus",
-    "ablation.hyperparameters",
-    "ablation.idx",
-    "ablation.layout",
-    "ablation.markup",
-    "ablation.migrate",
-    "ablation.provenance",
-    "ablation.names",
-    "ablation.records",
-    "ablation.runlock",
-    "ablation.seeds",
-    "ablation.split",
+    "ablation.ops",
+    "ablation.outputs",
+    "ablation.report",
+    "ablation.study",
+    "ablation.report.aggregate",
+    "ablation.study.config",
+    "ablation.ops.cost",
+    "ablation.data.sources",
+    "ablation.outputs.diskspace",
+    "ablation.study.factors",
+    "ablation.ops.gpus",
+    "ablation.study.hyperparameters",
+    "ablation.data.idx",
+    "ablation.report.layout",
+    "ablation.report.markup",
+    "ablation.ops.migrate",
+    "ablation.outputs.provenance",
+    "ablation.study.names",
+    "ablation.outputs.records",
+    "ablation.ops.runlock",
+    "ablation.report.source_reports",
+    "ablation.data.split",
 }
 
 
@@ -50,7 +56,7 @@ def imported_modules(*args: str, cwd) -> set[str]:
 def test_parsing_the_default_config_imports_no_heavy_package(tmp_path):
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")]
     modules = imported_modules("-n", *args, cwd=tmp_path)
-    assert "snakemake" in modules and "ablation.config" in modules, "the import log was read"
+    assert "snakemake" in modules and "ablation.study.config" in modules, "the import log was read"
     assert not {m.split(".")[0] for m in modules} & HEAVY
     ours = {m for m in modules if m.split(".")[0] == "ablation"}
     assert ours <= LIGHT_ABLATION, f"parse-time imports beyond the light modules: {sorted(ours - LIGHT_ABLATION)}"
@@ -91,10 +97,43 @@ def test_without_a_driver_no_gpu_is_visible(tmp_path, monkeypatch):
 
 
 def test_the_torch_build_is_read_without_importing_torch():
-    code = "import sys; from ablation import gpus; print(gpus.torch_built_with_cuda(), 'torch' in sys.modules)"
+    code = "import sys; from ablation.ops import gpus; print(gpus.torch_built_with_cuda(), 'torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     built, imported = out.split()
     import torch  # the answer must match torch's own
 
     assert built == str(torch.version.cuda is not None) and imported == "False"
+
+
+# The package's stages, earliest first: a module may import from its own stage or an earlier one.
+STAGES = ["outputs", "data", "study", "train", "svm", "report", "ops"]
+
+
+def ablation_imports(path) -> set[str]:
+    """The ablation modules a file imports, anywhere in it (functions' late imports included)."""
+    imports = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ablation":
+            imports |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imports |= {alias.name for alias in node.names if alias.name.split(".")[0] == "ablation"}
+    return imports
+
+
+def stage_of(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_every_module_sits_in_a_stage_and_imports_only_from_its_own_stage_or_earlier_ones():
+    package = REPO / "workflow/scripts/ablation"
+    modules = sorted(p for p in package.rglob("*.py") if p.name != "__init__.py")
+    assert len(modules) > 30, "the package's modules were found"
+    backwards = []
+    for path in modules:
+        module = ".".join(("ablation", *path.relative_to(package).with_suffix("").parts))
+        assert stage_of(module) in STAGES, f"{module} is in no stage of {STAGES}"
+        for imported in ablation_imports(path):
+            if STAGES.index(stage_of(imported)) > STAGES.index(stage_of(module)):
+                backwards.append(f"{module} imports {imported}")
+    assert not backwards, "imports from a later stage:\n" + "\n".join(backwards)

@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from ablation.config import load_config
-from ablation.cost import (
+from ablation.data.split import split_sizes
+from ablation.ops.cost import (
     DEFAULT_CPU_IMAGES_PER_S,
     MACS,
     PARAMS,
@@ -18,9 +18,9 @@ from ablation.cost import (
     estimate_seconds,
     slurm_runtime_min,
 )
-from ablation.plan import makespan, render, wall_time
-from ablation.split import split_sizes
-from ablation.train import count_macs
+from ablation.ops.plan import makespan, render, wall_time
+from ablation.study.config import load_config
+from ablation.train.resnet import count_macs
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
 
 
@@ -65,7 +65,17 @@ def test_plan_of_the_default_config_counts_runs_per_study_and_device():
 
 def test_make_plan_command_line_runs():
     proc = subprocess.run(
-        [sys.executable, "-m", "ablation.plan", "--configfile", "config/demo.yaml", "--cores", "2", "--gpu", "false"],
+        [
+            sys.executable,
+            "-m",
+            "ablation.ops.plan",
+            "--configfile",
+            "config/demo.yaml",
+            "--cores",
+            "2",
+            "--gpu",
+            "false",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -124,11 +134,11 @@ def test_timed_runs_go_one_at_a_time_alone_and_the_plan_says_what_that_costs():
 
 
 def plan_on_a_terminal(answer: str | None, *extra: str) -> tuple[int, str]:
-    """`python -m ablation.plan --confirm` with a terminal as its stdin (a pseudo-terminal), answering `answer`."""
+    """`python -m ablation.ops.plan --confirm` with a terminal as its stdin (a pseudo-terminal), answering `answer`."""
     import pty
 
     controller, terminal = pty.openpty()
-    plan = [sys.executable, "-m", "ablation.plan", "--configfile", str(REPO / "config/config.yaml")]
+    plan = [sys.executable, "-m", "ablation.ops.plan", "--configfile", str(REPO / "config/config.yaml")]
     proc = subprocess.Popen(
         [*plan, "--cores", "2", "--gpu", "false", "--confirm", *extra],
         stdin=terminal,
@@ -159,7 +169,7 @@ def test_make_run_asks_before_a_plan_of_days_on_a_cpu_and_names_the_alternatives
 
 
 def test_without_a_terminal_make_run_goes_on_and_a_short_plan_is_not_questioned(tmp_path):
-    command = [sys.executable, "-m", "ablation.plan", "--cores", "2", "--gpu", "false", "--confirm"]
+    command = [sys.executable, "-m", "ablation.ops.plan", "--cores", "2", "--gpu", "false", "--confirm"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
     full = subprocess.run(
         [*command, "--configfile", str(REPO / "config/config.yaml")],

@@ -153,7 +153,7 @@ def test_a_run_asked_to_train_again_trains_and_one_whose_metrics_were_deleted_on
     assert retrained["train_time_s"] != first["train_time_s"]
     assert without_times(retrained) == without_times(first), "the same code trains the same run"
 
-    with open(snakefile.parent / "workflow/scripts/ablation/train.py", "a") as f:
+    with open(snakefile.parent / "workflow/scripts/ablation/train/resnet.py", "a") as f:
         f.write("\nEDITED = True  # a change of the training code\n")
     changed, attempt = rerun("--forcerun", "train_resnet")
     assert f"checkpoint {checkpoint} was made by other training code" in attempt

@@ -15,16 +15,24 @@ import pytest
 from markupsafe import escape as html_escape
 from scipy import stats
 
-from ablation import claims, plots
-from ablation import readme as report_readme
-from ablation import tables as report_tables
-from ablation.aggregate import UnusableMetrics, collect_runs, read_history, read_runs, times_taken, write_runs
-from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
-from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
-from ablation.factors import complete_factors
-from ablation.layout import FIGURES, TABLE_TITLES, figure_stem
-from ablation.markup import Markdown, markdown_cell, markdown_code, markdown_row, markdown_text, markdown_url, rst_text
-from ablation.records import validate_metrics
+from ablation.outputs.records import validate_metrics
+from ablation.report import claims, plots
+from ablation.report import readme as report_readme
+from ablation.report import tables as report_tables
+from ablation.report.aggregate import UnusableMetrics, collect_runs, read_history, read_runs, times_taken, write_runs
+from ablation.report.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
+from ablation.report.layout import FIGURES, TABLE_TITLES, figure_stem
+from ablation.report.markup import (
+    Markdown,
+    markdown_cell,
+    markdown_code,
+    markdown_row,
+    markdown_text,
+    markdown_url,
+    rst_text,
+)
+from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
+from ablation.study.factors import complete_factors
 from conftest import MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
 
 HEX = "0" * 64

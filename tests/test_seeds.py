@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from ablation.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
-from ablation.seeds import seed000_runs, seed001_beside_ours, seed001_published, seed001_runs
+from ablation.report.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
+from ablation.report.source_reports import seed000_runs, seed001_beside_ours, seed001_published, seed001_runs
 
 NO_CURVES = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ablation.idx import FILES, write_idx
-from ablation.split import (
+from ablation.data.idx import FILES, write_idx
+from ablation.data.split import (
     PROTOCOLS,
     load_split,
     make_split,

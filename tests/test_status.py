@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from ablation.config import RESNET_FACTORS, load_config, resnet_runs
-from ablation.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
-from ablation.progress import PROGRESS, write_progress
-from ablation.status import point_path, render, study_status
+from ablation.ops.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
+from ablation.ops.status import point_path, render, study_status
+from ablation.outputs.progress import PROGRESS, write_progress
+from ablation.study.config import RESNET_FACTORS, load_config, resnet_runs
 from conftest import FEW_IMAGES, REPO, run_snakemake, tiny_grid, write_config
 
 

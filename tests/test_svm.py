@@ -5,10 +5,10 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from ablation.hyperparameters import hyperparameters
-from ablation.idx import FILES, read_idx
-from ablation.records import read_json, validate_metrics
-from ablation.split import load_pooled, load_split, make_split, save_split
+from ablation.data.idx import FILES, read_idx
+from ablation.data.split import load_pooled, load_split, make_split, save_split
+from ablation.outputs.records import read_json, validate_metrics
+from ablation.study.hyperparameters import hyperparameters
 from ablation.svm import TrainSamplesError, run_svm, sample_training_indices
 
 SVM_CONFIG = {"C": 1.0, "gamma": "scale", "degree": 3, "coef0": 0.0}

@@ -16,10 +16,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ablation.precision import Precision
-from ablation.provenance import TRAINING_CODE, training_code
-from ablation.records import read_json, validate_metrics
-from ablation.train import (
+from ablation.outputs.provenance import TRAINING_CODE, training_code
+from ablation.outputs.records import read_json, validate_metrics
+from ablation.train.precision import Precision
+from ablation.train.resnet import (
     build_model,
     build_model_and_optimizer,
     complete_run,
@@ -182,7 +182,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, few_sp
     args = train_args(few_split, tmp_path)
     (tmp_path / "args.json").write_text(json.dumps(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
-    command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
+    command = [sys.executable, "-m", "ablation.train.resnet", str(tmp_path / "args.json")]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, env=env, stdout=log, stderr=log)
@@ -215,7 +215,7 @@ def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_th
     args = train_args(few_split, tmp_path, loader=loader)
     (tmp_path / "args.json").write_text(json.dumps(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
-    command = [sys.executable, "-m", "ablation.train", str(tmp_path / "args.json")]
+    command = [sys.executable, "-m", "ablation.train.resnet", str(tmp_path / "args.json")]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # The progress file says epoch 2 as that epoch's first step begins: the signal lands inside the epoch.
@@ -348,15 +348,20 @@ def test_macs_match_the_seeds_and_flops_agree_with_torch_flop_counter(model_name
 def test_the_training_code_digest_counts_code_not_comments_or_docstrings(tmp_path):
     package = REPO / "workflow/scripts/ablation"
     copy = tmp_path / "ablation"
-    copy.mkdir()
-    for name in TRAINING_CODE:
-        shutil.copy(package / f"{name}.py", copy)
+    for pattern in TRAINING_CODE:
+        for path in package.glob(pattern):
+            (copy / path.relative_to(package)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, copy / path.relative_to(package))
     assert training_code(copy) == training_code(package)
-    source = (copy / "train.py").read_text()
-    (copy / "train.py").write_text(source.replace('"""', '"""A docstring edited. ', 1) + "\n# a comment\n")
+    loop = copy / "train/resnet.py"
+    source = loop.read_text()
+    loop.write_text(source.replace('"""', '"""A docstring edited. ', 1) + "\n# a comment\n")
     assert training_code(copy) == training_code(package), "comments and docstrings do not decide a result"
-    (copy / "train.py").write_text(source + "\nEDITED = True\n")
+    loop.write_text(source + "\nEDITED = True\n")
     assert training_code(copy) != training_code(package)
+    loop.write_text(source)
+    (copy / "train/checkpoint_helpers.py").write_text("EDITED = True\n")
+    assert training_code(copy) != training_code(package), "a new module of the training stage counts"
 
 
 def checkpoint_state(identity: dict, epochs_done: int, position=None) -> dict:

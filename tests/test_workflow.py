@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ablation.records import validate_metrics
+from ablation.outputs.records import validate_metrics
 from conftest import CPU_ONLY_RUNS, FEW_IMAGES, REPO, checkout_copy, read_json, run_snakemake, tiny_grid, write_config
 
 
@@ -204,7 +204,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     for stopped in (
         run_snakemake("-n", *args, check=False),
         subprocess.run(
-            [sys.executable, "-m", "ablation.plan", "--configfile", str(config)],
+            [sys.executable, "-m", "ablation.ops.plan", "--configfile", str(config)],
             cwd=work,
             env=env,
             capture_output=True,
@@ -217,7 +217,7 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     assert all(earlier.exists() and not new.exists() for new, earlier in old.items()), "parsing only looks"
 
     moved = subprocess.run(
-        [sys.executable, "-m", "ablation.migrate", "--configfile", str(config)],
+        [sys.executable, "-m", "ablation.ops.migrate", "--configfile", str(config)],
         cwd=work,
         env=env,
         capture_output=True,
@@ -280,7 +280,7 @@ def test_make_run_runs_its_configs_study_then_nothing_and_after_an_edit_of_the_c
 
     assert "Nothing to be done" in make_run()
 
-    for script in ("workflow/scripts/train_resnet.py", "workflow/scripts/ablation/tables.py"):
+    for script in ("workflow/scripts/train_resnet.py", "workflow/scripts/ablation/report/tables.py"):
         with open(copy / script, "a") as f:
             f.write("\n# an edit\n")
     planned = job_counts(run_snakemake("-n", "--configfile", str(config), cwd=copy).stdout)

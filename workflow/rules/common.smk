@@ -6,28 +6,28 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import Paramspace
 
-from ablation.aggregate import in_studies
-from ablation.data import data_dir
-from ablation.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
-from ablation.gpus import cuda_visible, host_gpus
-from ablation.hyperparameters import hyperparameters
-from ablation.cost import (
+from ablation.report.aggregate import in_studies
+from ablation.data.sources import data_dir
+from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
+from ablation.ops.gpus import cuda_visible, host_gpus
+from ablation.study.hyperparameters import hyperparameters
+from ablation.ops.cost import (
     estimate_mem_mb,
     estimate_seconds,
     load_throughput,
     slurm_runtime_min,
     svm_seconds,
 )
-from ablation.idx import FILES
-from ablation.layout import FIGURES, TABLES, figure_stem
-from ablation.markup import rst_text
-from ablation.migrate import pending as pending_migration
-from ablation.names import DATASETS
-from ablation.provenance import files_sha256
-from ablation.runlock import hold_run_lock
-from ablation.seeds import seed_files
-from ablation.split import PROTOCOLS, split_sizes
-from ablation.factors import SVM_PROTOCOL_SPLITS
+from ablation.data.idx import FILES
+from ablation.report.layout import FIGURES, TABLES, figure_stem
+from ablation.report.markup import rst_text
+from ablation.ops.migrate import pending as pending_migration
+from ablation.study.names import DATASETS
+from ablation.outputs.provenance import files_sha256
+from ablation.ops.runlock import hold_run_lock
+from ablation.report.source_reports import seed_files
+from ablation.data.split import PROTOCOLS, split_sizes
+from ablation.study.factors import SVM_PROTOCOL_SPLITS
 
 OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())
@@ -40,7 +40,7 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
     if PENDING_MIGRATION:
         raise WorkflowError(PENDING_MIGRATION)
     # Held for the life of this snakemake: a later one finds out whether it is alive, and clears the lock of a dead
-    # one (a kill -9, a power loss) instead of stopping at it (ablation.runlock). Dry runs neither take nor clear it.
+    # one (a kill -9, a power loss) instead of stopping at it (ops.runlock). Dry runs neither take nor clear it.
     if not workflow.dryrun:
         RUN_LOCK_NOTE = hold_run_lock()
         if RUN_LOCK_NOTE:
@@ -63,7 +63,7 @@ RUN_BY_PATH = {
 }
 
 # GPU slots. Locally, snakemake runs at most GPUs x gpu_slots CUDA jobs at once (the `gpu` resource each declares),
-# unless --resources gpu=N says otherwise; which GPU each gets is its lease (ablation.leases). On a cluster the
+# unless --resources gpu=N says otherwise; which GPU each gets is its lease (ablation.ops.leases). On a cluster the
 # scheduler assigns GPUs, and a cap from the submit host's GPUs would be wrong.
 if workflow.local_exec and GPUS > 0 and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", GPUS * config["gpu_slots"])
@@ -85,7 +85,7 @@ def svm_run(wildcards):
     return RUN_BY_PATH[SVM.wildcard_pattern.format(**wildcards)]
 
 
-# Timed runs (a study with `timing: exclusive`, ablation.config.timed_studies) train with no other job of the workflow
+# Timed runs (a study with `timing: exclusive`, study.config.timed_studies) train with no other job of the workflow
 # running. Locally such a job takes every core snakemake was given, so the scheduler starts nothing beside it; on SLURM
 # it is submitted with --exclusive. Both are resources, not params: changing `timing` reruns nothing, and each run's
 # metrics record whether it ran alone.
@@ -103,7 +103,7 @@ def timed(space):
 
 def slurm_extra(space, signal_ahead_s=0):
     """sbatch options beyond the executor's: the whole node for a timed run, and for a training run SIGTERM
-    `signal_ahead_s` before its time limit, on which it saves a mid-epoch checkpoint and exits (ablation.interrupt):
+    `signal_ahead_s` before its time limit, on which it saves a mid-epoch checkpoint and exits (train.interrupt):
     the profile's retries continue it instead of SLURM killing it and losing the epoch.
     """
 
@@ -145,7 +145,7 @@ def final_targets():
     return resnet_metrics() + svm_metrics() + report_targets()
 
 
-# The report (workflow/rules/report.smk): its tables and figures are ablation.layout's; its file set follows from the
+# The report (workflow/rules/report.smk): its tables and figures are report.layout's; its file set follows from the
 # config alone, not from which runs succeeded.
 REPORT = f"{OUTDIR}/report"
 REPORT_TABLES = config["report"]["tables"]
@@ -158,7 +158,7 @@ SEED_FILES = [str(p) for p in seed_files()]
 # profiles' rerun triggers leave finished training runs alone (hours each; each records its git commit). One value,
 # not the files as inputs, so that a report job does not list every module.
 REPORT_CODE_SHA256 = files_sha256(Path(workflow.basedir, "workflow/scripts"))
-# The outputs of rule aggregate, by the names ablation.layout.Figure.inputs uses.
+# The outputs of rule aggregate, by the names ablation.report.layout.Figure.inputs uses.
 AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
 
 

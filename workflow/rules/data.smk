@@ -4,7 +4,7 @@ localrules:
     split_dataset,
 
 
-# The folder is named by the pinned sums where a config pins other files than the project's (ablation.data.data_dir):
+# The folder is named by the pinned sums where a config pins other files than the project's (data.sources.data_dir):
 # the sums decide which files are up to date, and the stages that read them check them again.
 rule fetch_data:
     output:

@@ -55,7 +55,7 @@ rule runs_table:
         "../scripts/runs_table.py"
 
 
-# One rule per figure of ablation.layout.FIGURES (plot_curves, plot_accuracy_heatmap, ...); a figure with wildcards
+# One rule per figure of report.layout.FIGURES (plot_curves, plot_accuracy_heatmap, ...); a figure with wildcards
 # (the curves: dataset, model) is one file per value. Seconds of matplotlib each: run where snakemake runs.
 for name, figure in FIGURES.items():
 

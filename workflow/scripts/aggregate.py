@@ -2,7 +2,7 @@
 
 import sys
 
-from ablation.aggregate import UnusableMetrics, collect_runs, discard_resume_state, set_aside, write_runs
+from ablation.report.aggregate import UnusableMetrics, collect_runs, discard_resume_state, set_aside, write_runs
 
 sm = snakemake
 with open(sm.log[0], "w") as log:

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ablation.data import DataError, fetch, pinned_sha256
+from ablation.data.sources import DataError, fetch, pinned_sha256
 
 data = snakemake.config["data"]
 dataset = snakemake.wildcards.dataset

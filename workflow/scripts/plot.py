@@ -1,10 +1,10 @@
-"""Rules plot_*: one figure (PNG and SVG) of ablation.layout.FIGURES, which `params.figure` names."""
+"""Rules plot_*: one figure (PNG and SVG) of ablation.report.layout.FIGURES, which `params.figure` names."""
 
 import contextlib
 from pathlib import Path
 
-from ablation import plots
-from ablation.aggregate import read_history, read_runs
+from ablation.report import plots
+from ablation.report.aggregate import read_history, read_runs
 
 READERS = {"runs": read_runs, "history": read_history}
 

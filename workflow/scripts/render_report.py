@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-from ablation import readme, tables
-from ablation.aggregate import read_history, read_runs
-from ablation.claims import evaluate_claims, excluded_runs
-from ablation.layout import FIGURES
+from ablation.report import readme, tables
+from ablation.report.aggregate import read_history, read_runs
+from ablation.report.claims import evaluate_claims, excluded_runs
+from ablation.report.layout import FIGURES
 
 sm = snakemake
 readme_path = Path(sm.output.readme)

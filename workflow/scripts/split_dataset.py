@@ -1,9 +1,9 @@
-"""Rule split_dataset: one dataset's seeded 70/10/20 split under one protocol (ablation.split), saved once."""
+"""Rule split_dataset: one dataset's seeded 70/10/20 split under one protocol (ablation.data.split), saved once."""
 
 from pathlib import Path
 
-from ablation.data import require_verified
-from ablation.split import make_split, save_split
+from ablation.data.sources import require_verified
+from ablation.data.split import make_split, save_split
 
 data_dir = Path(snakemake.input.manifest).parent
 with open(snakemake.log[0], "w") as log:

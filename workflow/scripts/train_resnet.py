@@ -1,11 +1,11 @@
-"""Rule train_resnet: one ResNet grid point; see ablation.train for the protocol."""
+"""Rule train_resnet: one ResNet grid point; see ablation.train.resnet for the protocol."""
 
 from pathlib import Path
 
-from ablation.data import require_verified
-from ablation.gpus import host_gpus
-from ablation.leases import acquire
-from ablation.runlog import RunLog
+from ablation.data.sources import require_verified
+from ablation.ops.gpus import host_gpus
+from ablation.ops.leases import acquire
+from ablation.outputs.runlog import RunLog
 
 sm = snakemake
 # Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception. The
@@ -29,7 +29,7 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), kee
             file=log,
             flush=True,
         )
-    from ablation.train import run_resnet  # after the lease: torch must not see the other GPUs
+    from ablation.train.resnet import run_resnet  # after the lease: torch must not see the other GPUs
 
     # `retrain` asks for a new training of this run, no hyperparameter: the record's training leaves it out.
     training = {**sm.config["training"], **sm.params.hyper}

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ablation.data import require_verified
-from ablation.runlog import RunLog
+from ablation.data.sources import require_verified
+from ablation.outputs.runlog import RunLog
 from ablation.svm import run_svm
 
 sm = snakemake

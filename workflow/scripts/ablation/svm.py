@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVC
 
-from . import provenance
-from .conditions import Conditions
-from .factors import LEGACY_SVM_FACTOR_VALUES
-from .idx import FILES, read_idx
-from .records import read_json, write_metrics
-from .split import load_pooled, load_split, stratified_subset
+from ablation.data.idx import FILES, read_idx
+from ablation.data.split import load_pooled, load_split, stratified_subset
+from ablation.outputs import provenance
+from ablation.outputs.conditions import Conditions
+from ablation.outputs.records import read_json, write_metrics
+from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES
 
 N_CLASSES = 10
 

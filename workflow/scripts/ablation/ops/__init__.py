@@ -1,0 +1,1 @@
+"""Running the study: plan, cost model, status, calibration, GPUs and leases, locks, the offline bundle, migration."""

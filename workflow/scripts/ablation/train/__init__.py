@@ -1,0 +1,1 @@
+"""One ResNet run: the loop, its two loaders, inputs, precision, checkpoints and interruption."""
