@@ -3,8 +3,12 @@
 import json
 
 import pytest
+from snakemake.utils import Paramspace
 
 from ablation.ops.migrate import LEGACY_SUFFIX, migrate, pending, report
+from ablation.outputs import paths
+from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
+from conftest import REPO
 
 FIRST_LAYOUT = (
     "dataset~mnist/model~resnet18/batch_size~16/optimizer~{optimizer}/lr~0.001/epochs~1/pin_memory~False/"
@@ -78,3 +82,14 @@ def test_an_svm_run_recorded_before_its_protocol_or_backend_moves_to_ours_and_sk
     assert (tmp_path / f"benchmarks/svm/{new}/backend~sklearn.tsv").read_text() == f"benchmarks/svm/{point}.tsv"
     assert (tmp_path / f"runs/svm/{new}/backend~sklearn/metrics.json").read_text() == f"runs/svm/{point}/metrics.json"
     assert migrate(tmp_path) == (0, []), "the new layout is not moved again"
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/demo.yaml"])
+def test_a_runs_point_is_the_path_snakemakes_paramspace_gives_it_so_recorded_runs_keep_their_paths(configfile):
+    # Runs recorded while the rules named their paths with a Paramspace stay where they are, and up to date.
+    config = load_config(REPO / configfile)
+    resnet, _ = resnet_runs(config, cuda_visible=True)
+    for table, factors in ((resnet, RESNET_FACTORS), (svm_runs(config), SVM_FACTORS)):
+        space = Paramspace(table[factors])
+        assert [paths.point(run, factors) for run in table[factors].to_dict("records")] == list(space.instance_patterns)
+        assert paths.wildcard_point(factors) == space.wildcard_pattern

@@ -28,6 +28,7 @@ LIGHT_ABLATION = {
     "ablation.ops.cost",
     "ablation.data.sources",
     "ablation.outputs.diskspace",
+    "ablation.outputs.paths",
     "ablation.study.factors",
     "ablation.ops.gpus",
     "ablation.study.hyperparameters",

@@ -6,8 +6,9 @@ import json
 import pytest
 
 from ablation.ops.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
-from ablation.ops.status import point_path, render, study_status
-from ablation.outputs.progress import PROGRESS, write_progress
+from ablation.ops.status import render, study_status
+from ablation.outputs import paths
+from ablation.outputs.progress import write_progress
 from ablation.study.config import RESNET_FACTORS, load_config, resnet_runs
 from conftest import FEW_IMAGES, REPO, run_snakemake, tiny_grid, write_config
 
@@ -19,13 +20,13 @@ def test_status_counts_done_running_failed_and_pending_runs_and_gives_an_eta(fix
     results = tmp_path / "results"
     # Finish one run for real.
     planned, _ = resnet_runs(config, cuda_visible=False)
-    runs = {row["lr"]: point_path(row, RESNET_FACTORS) for row in planned.to_dict("records")}
+    runs = {row["lr"]: paths.point(row, RESNET_FACTORS) for row in planned.to_dict("records")}
     args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(path)]
     run_snakemake(str(results / "runs/resnet" / runs[0.01] / "metrics.json"), "--cores", "2", *args)
     # One training now (this process is alive), one whose attempt failed.
     running = results / "checkpoints/resnet" / runs[0.003]
     running.mkdir(parents=True)
-    write_progress(running / PROGRESS, epoch=2, epochs=2, step=3, steps=7)
+    write_progress(running / paths.PROGRESS, epoch=2, epochs=2, step=3, steps=7)
     failed = results / "checkpoints/resnet" / runs[0.001]
     failed.mkdir(parents=True)
     (failed / "attempts.log").write_text("--- attempt started ---\nthe attempt failed:\nTraceback ...\n")
@@ -49,7 +50,7 @@ def test_the_eta_is_what_is_left_corrected_by_the_finished_runs_summed_training_
     config = load_config(write_config(tmp_path / "config.yaml", fixture_data, resnet_studies={"tiny": study}))
     results = tmp_path / "results"
     planned, _ = resnet_runs(config, cuda_visible=False)
-    runs = {row["lr"]: point_path(row, RESNET_FACTORS) for row in planned.to_dict("records")}
+    runs = {row["lr"]: paths.point(row, RESNET_FACTORS) for row in planned.to_dict("records")}
     history = [
         {"epoch": 1, "epoch_time_s": 30.0, "eval_time_s": 2.0},
         {"epoch": 2, "epoch_time_s": 40.0, "eval_time_s": 3.0},
@@ -69,7 +70,7 @@ def test_the_eta_is_what_is_left_corrected_by_the_finished_runs_summed_training_
     metrics.write_text(json.dumps(finished))
     running = results / "checkpoints/resnet" / runs[0.003]
     running.mkdir(parents=True)
-    write_progress(running / PROGRESS, epoch=2, epochs=2, step=0, steps=766)
+    write_progress(running / paths.PROGRESS, epoch=2, epochs=2, step=0, steps=766)
 
     status = study_status(config, cores=1, throughput={})
     # The cost model's training and evaluation seconds of each run: 2 epochs of the 49,000 training and 7,000

@@ -1,10 +1,10 @@
-# Shared by all rule files. The plan (one table of runs per kind, wrapped in Paramspaces) and input functions.
+# Shared by all rule files. The plan (one table of runs per kind, each run named by its point: its path below
+# runs/<kind>/, as snakemake's Paramspace would name it) and input functions. Every path comes from outputs.paths.
 
 import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import Paramspace
 
 from ablation.report.aggregate import in_studies
 from ablation.data.sources import data_dir
@@ -23,6 +23,7 @@ from ablation.report.layout import FIGURES, TABLES, figure_stem
 from ablation.report.markup import rst_text
 from ablation.ops.migrate import pending as pending_migration
 from ablation.study.names import DATASETS
+from ablation.outputs import paths
 from ablation.outputs.provenance import files_sha256
 from ablation.ops.runlock import hold_run_lock
 from ablation.report.source_reports import seed_files
@@ -51,15 +52,18 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
 GPUS = host_gpus(config)
 RESNET_RUNS, RESNET_LEFT_OUT = resnet_runs(config, cuda_visible(config, GPUS))
 SVM_RUNS = svm_runs(config)
-RESNET = Paramspace(RESNET_RUNS[RESNET_FACTORS])
-SVM = Paramspace(SVM_RUNS[SVM_FACTORS])
-# Each run's factors by its path. Paramspace.instance() rebuilds typed values with pandas on every call, a cost
-# that grows with the grid in every input function; a dict lookup gives the same plain values at no cost.
+# Each kind's points in plan order, and its point with a wildcard per factor (RESNET_POINT, SVM_POINT), which
+# the rules' paths take.
+RESNET_RECORDS = RESNET_RUNS[RESNET_FACTORS].to_dict("records")
+SVM_RECORDS = SVM_RUNS[SVM_FACTORS].to_dict("records")
+RESNET_POINTS = [paths.point(run, RESNET_FACTORS) for run in RESNET_RECORDS]
+SVM_POINTS = [paths.point(run, SVM_FACTORS) for run in SVM_RECORDS]
+RESNET_POINT = paths.wildcard_point(RESNET_FACTORS)
+SVM_POINT = paths.wildcard_point(SVM_FACTORS)
+# Each run's factors, as plain Python values, by its point: a dict lookup in every input function.
 RUN_BY_PATH = {
-    **dict(
-        zip(RESNET.instance_patterns, RESNET_RUNS[RESNET_FACTORS].to_dict("records"))
-    ),
-    **dict(zip(SVM.instance_patterns, SVM_RUNS[SVM_FACTORS].to_dict("records"))),
+    **dict(zip(RESNET_POINTS, RESNET_RECORDS)),
+    **dict(zip(SVM_POINTS, SVM_RECORDS)),
 }
 
 # GPU slots. Locally, snakemake runs at most GPUs x gpu_slots CUDA jobs at once (the `gpu` resource each declares),
@@ -78,11 +82,11 @@ if len(RESNET_LEFT_OUT):
 
 def resnet_run(wildcards):
     """The factors of the ResNet run these wildcards name, as plain Python values."""
-    return RUN_BY_PATH[RESNET.wildcard_pattern.format(**wildcards)]
+    return RUN_BY_PATH[RESNET_POINT.format(**wildcards)]
 
 
 def svm_run(wildcards):
-    return RUN_BY_PATH[SVM.wildcard_pattern.format(**wildcards)]
+    return RUN_BY_PATH[SVM_POINT.format(**wildcards)]
 
 
 # Timed runs (a study with `timing: exclusive`, study.config.timed_studies) train with no other job of the workflow
@@ -91,24 +95,25 @@ def svm_run(wildcards):
 # metrics record whether it ran alone.
 TIMED = {
     path
-    for space, table in ((RESNET, RESNET_RUNS), (SVM, SVM_RUNS))
-    for path, exclusive in zip(space.instance_patterns, table["exclusive"])
+    for points, table in ((RESNET_POINTS, RESNET_RUNS), (SVM_POINTS, SVM_RUNS))
+    for path, exclusive in zip(points, table["exclusive"])
     if exclusive
 }
 
 
-def timed(space):
-    return lambda wildcards: int(space.wildcard_pattern.format(**wildcards) in TIMED)
+def timed(pattern):
+    """Whether the run that these wildcards fill `pattern` (RESNET_POINT or SVM_POINT) into is timed, as 0 or 1."""
+    return lambda wildcards: int(pattern.format(**wildcards) in TIMED)
 
 
-def slurm_extra(space, signal_ahead_s=0):
+def slurm_extra(pattern, signal_ahead_s=0):
     """sbatch options beyond the executor's: the whole node for a timed run, and for a training run SIGTERM
     `signal_ahead_s` before its time limit, on which it saves a mid-epoch checkpoint and exits (train.interrupt):
     the profile's retries continue it instead of SLURM killing it and losing the epoch.
     """
 
     def options(wildcards):
-        flags = ["--exclusive"] if timed(space)(wildcards) else []
+        flags = ["--exclusive"] if timed(pattern)(wildcards) else []
         if signal_ahead_s:
             flags.append(f"--signal=TERM@{signal_ahead_s}")
         return " ".join(flags)
@@ -116,11 +121,11 @@ def slurm_extra(space, signal_ahead_s=0):
     return options
 
 
-def job_threads(space, threads):
+def job_threads(pattern, threads):
     """`threads:` of a run's job: its own thread count, or locally every core for a timed run."""
 
     def threads_of(wildcards):
-        if workflow.local_exec and timed(space)(wildcards):
+        if workflow.local_exec and timed(pattern)(wildcards):
             return workflow.cores
         return threads(wildcards)
 
@@ -128,17 +133,11 @@ def job_threads(space, threads):
 
 
 def resnet_metrics():
-    return [f"{OUTDIR}/runs/resnet/{p}/metrics.json" for p in RESNET.instance_patterns]
-
-
-def resnet_checkpoint(pattern=RESNET.wildcard_pattern):
-    """Where a ResNet run keeps what it resumes from: outside the declared outputs, as snakemake deletes incomplete
-    outputs but a checkpoint must survive a kill."""
-    return f"{OUTDIR}/checkpoints/resnet/{pattern}/checkpoint.pt"
+    return [paths.run_metrics(OUTDIR, "resnet", point) for point in RESNET_POINTS]
 
 
 def svm_metrics():
-    return [f"{OUTDIR}/runs/svm/{p}/metrics.json" for p in SVM.instance_patterns]
+    return [paths.run_metrics(OUTDIR, "svm", point) for point in SVM_POINTS]
 
 
 def final_targets():
@@ -147,7 +146,7 @@ def final_targets():
 
 # The report (workflow/rules/report.smk): its tables and figures are report.layout's; its file set follows from the
 # config alone, not from which runs succeeded.
-REPORT = f"{OUTDIR}/report"
+REPORT = paths.report_dir(OUTDIR)
 REPORT_TABLES = config["report"]["tables"]
 REPORT_TEMPLATES = [
     f"{workflow.basedir}/report/{name}"
@@ -158,8 +157,7 @@ SEED_FILES = [str(p) for p in seed_files()]
 # profiles' rerun triggers leave finished training runs alone (hours each; each records its git commit). One value,
 # not the files as inputs, so that a report job does not list every module.
 REPORT_CODE_SHA256 = files_sha256(Path(workflow.basedir, "workflow/scripts"))
-# The outputs of rule aggregate, by the names ablation.report.layout.Figure.inputs uses.
-AGGREGATED = {"runs": f"{OUTDIR}/runs.csv", "history": f"{OUTDIR}/history.csv"}
+AGGREGATED = paths.aggregated(OUTDIR)
 
 
 def table_html(table):
@@ -259,8 +257,8 @@ def split_inputs(wildcards):
     split = wildcards.get("split") or SVM_PROTOCOL_SPLITS[wildcards.protocol]
     return {
         "manifest": data_manifest(wildcards.dataset),
-        "split_npz": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.npz",
-        "split_json": f"{OUTDIR}/splits/{split}/{wildcards.dataset}.json",
+        "split_npz": paths.split_file(OUTDIR, split, wildcards.dataset, "npz"),
+        "split_json": paths.split_file(OUTDIR, split, wildcards.dataset, "json"),
     }
 
 
@@ -269,7 +267,7 @@ def resnet_threads(wildcards):
     training = config["training"]
     if wildcards.device == "cuda":
         return training["gpu_threads"]
-    if timed(RESNET)(wildcards) and training["timing_cpu_threads"]:
+    if timed(RESNET_POINT)(wildcards) and training["timing_cpu_threads"]:
         return training["timing_cpu_threads"]
     return training["cpu_threads"]
 

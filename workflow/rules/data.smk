@@ -24,10 +24,10 @@ rule split_dataset:
     input:
         manifest=lambda wc: data_manifest(wc.dataset),
     output:
-        npz=f"{OUTDIR}/splits/{{split}}/{{dataset}}.npz",
-        meta=f"{OUTDIR}/splits/{{split}}/{{dataset}}.json",
+        npz=paths.split_file(OUTDIR, "{split}", "{dataset}", "npz"),
+        meta=paths.split_file(OUTDIR, "{split}", "{dataset}", "json"),
     log:
-        f"{OUTDIR}/logs/split_dataset/{{split}}/{{dataset}}.log",
+        paths.split_log(OUTDIR, "{split}", "{dataset}"),
     conda:
         "../../envs/data.yaml"
     params:

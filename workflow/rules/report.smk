@@ -16,7 +16,7 @@ rule aggregate:
         ),
         history=AGGREGATED["history"],
     log:
-        f"{OUTDIR}/logs/report/aggregate.log",
+        paths.report_log(OUTDIR, "aggregate"),
     # Seconds of pandas: on a cluster it runs where snakemake runs instead of waiting in the queue.
     localrule: True
     conda:
@@ -29,7 +29,9 @@ rule aggregate:
         # Runs left out of the plan have no JSON; they still get a row ("not run: no GPU").
         resnet_left_out=RESNET_LEFT_OUT.to_dict("records"),
         # Removed once their runs are aggregated (kept until then: a job run again resumes from them).
-        resnet_checkpoints=[resnet_checkpoint(p) for p in RESNET.instance_patterns],
+        resnet_checkpoints=[
+            paths.checkpoint(OUTDIR, "resnet", point) for point in RESNET_POINTS
+        ],
     script:
         "../scripts/aggregate.py"
 
@@ -45,7 +47,7 @@ rule runs_table:
             labels={"item": "runs (interactive table)", "studies": "all"},
         ),
     log:
-        f"{OUTDIR}/logs/report/runs_table.log",
+        paths.report_log(OUTDIR, "runs_table"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -68,7 +70,7 @@ for name, figure in FIGURES.items():
             png=figure_png(name),
             svg=f"{REPORT}/plots/{figure_stem(name)}.svg",
         log:
-            f"{OUTDIR}/logs/report/plot_{figure_stem(name)}.log",
+            paths.report_log(OUTDIR, f"plot_{figure_stem(name)}"),
         wildcard_constraints:
             model=r"resnet\d+",
         localrule: True
@@ -100,7 +102,7 @@ rule render_report:
         tables_md=[f"{REPORT}/tables/{table}.md" for table in TABLES],
         tables_html=[table_html(table) for table in TABLES],
     log:
-        f"{OUTDIR}/logs/report/render_report.log",
+        paths.report_log(OUTDIR, "render_report"),
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -2,19 +2,19 @@ rule train_svm:
     input:
         unpack(split_inputs),
     output:
-        metrics=f"{OUTDIR}/runs/svm/{SVM.wildcard_pattern}/metrics.json",
+        metrics=paths.run_metrics(OUTDIR, "svm", SVM_POINT),
     log:
-        f"{OUTDIR}/logs/svm/{SVM.wildcard_pattern}.log",
+        paths.run_log(OUTDIR, "svm", SVM_POINT),
     benchmark:
-        f"{OUTDIR}/benchmarks/svm/{SVM.wildcard_pattern}.tsv"
+        paths.run_benchmark(OUTDIR, "svm", SVM_POINT)
     conda:
         "../../envs/svm.yaml"
     # libsvm fits on one core (a timed fit takes them all locally, so that nothing runs beside it).
     # libsvm fits on one thread; oneDAL (backend sklearnex) on as many as it is given.
-    threads: job_threads(SVM, lambda wc: 1 if wc.backend == "sklearn" else workflow.cores)
+    threads: job_threads(SVM_POINT, lambda wc: 1 if wc.backend == "sklearn" else workflow.cores)
     resources:
-        exclusive=timed(SVM),
-        slurm_extra=slurm_extra(SVM),
+        exclusive=timed(SVM_POINT),
+        slurm_extra=slurm_extra(SVM_POINT),
         runtime=svm_runtime_min,
         mem_mb=lambda wc, attempt: 4000 * attempt,
     params:

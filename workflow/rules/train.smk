@@ -2,18 +2,18 @@ rule train_resnet:
     input:
         unpack(split_inputs),
     output:
-        metrics=f"{OUTDIR}/runs/resnet/{RESNET.wildcard_pattern}/metrics.json",
+        metrics=paths.run_metrics(OUTDIR, "resnet", RESNET_POINT),
     log:
-        f"{OUTDIR}/logs/resnet/{RESNET.wildcard_pattern}.log",
+        paths.run_log(OUTDIR, "resnet", RESNET_POINT),
     benchmark:
-        f"{OUTDIR}/benchmarks/resnet/{RESNET.wildcard_pattern}.tsv"
+        paths.run_benchmark(OUTDIR, "resnet", RESNET_POINT)
     conda:
         "../../envs/torch.yaml"
-    threads: job_threads(RESNET, resnet_threads)
+    threads: job_threads(RESNET_POINT, resnet_threads)
     resources:
         gpu=lambda wc: 1 if wc.device == "cuda" else 0,
-        exclusive=timed(RESNET),
-        slurm_extra=slurm_extra(RESNET, config["training"]["stop_signal_ahead_s"]),
+        exclusive=timed(RESNET_POINT),
+        slurm_extra=slurm_extra(RESNET_POINT, config["training"]["stop_signal_ahead_s"]),
         runtime=resnet_runtime_min,
         mem_mb=resnet_mem_mb,
     params:
@@ -21,6 +21,7 @@ rule train_resnet:
         # Only the hyperparameters outside the grid that this run's optimizer reads: a change to `weight_decay`
         # reruns the ResNet runs. Threads, workers and the eval batch size rerun nothing.
         hyper=lambda wc: hyperparameters("resnet", wc.optimizer, config["training"]),
-        checkpoint=resnet_checkpoint(),
+        # Outside the declared outputs, which snakemake deletes when a job fails: it must survive a kill.
+        checkpoint=paths.checkpoint(OUTDIR, "resnet", RESNET_POINT),
     script:
         "../scripts/train_resnet.py"

@@ -5,12 +5,13 @@ from pathlib import Path
 from ablation.data.sources import require_verified
 from ablation.ops.gpus import host_gpus
 from ablation.ops.leases import acquire
+from ablation.outputs import paths
 from ablation.outputs.runlog import RunLog
 
 sm = snakemake
 # Every attempt stays in the log (snakemake empties it when the job starts again), and so does an exception. The
 # attempts file stays with the checkpoint until the aggregation has counted the run.
-with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name("attempts.log"), keep=True) as log:
+with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name(paths.ATTEMPTS), keep=True) as log:
     data_dir = Path(sm.input.manifest).parent
     require_verified(data_dir, sm.config["data"], sm.params.run["dataset"], log, sm.input.split_json)
     # A CUDA run sees exactly one GPU, leased before anything touches CUDA (the lease is not a param: changing the

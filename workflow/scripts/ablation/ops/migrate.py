@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 
+from ablation.outputs import paths
 from ablation.study.config import load_config
 from ablation.study.factors import LEGACY_FACTOR_VALUES, LEGACY_SVM_FACTOR_VALUES, legacy_momentum
 from ablation.study.names import DATASETS
@@ -33,7 +34,7 @@ def _momentum_dir(outdir: Path, point: Path) -> str:
     """`momentum~X` of the ResNet run at `point` (relative to runs/resnet): SGD's recorded momentum, 0 for Adam."""
     optimizer = point.parts[3].removeprefix("optimizer~")
     training = None
-    metrics = outdir / "runs" / "resnet" / point / "metrics.json"
+    metrics = Path(paths.run_metrics(outdir, "resnet", point))
     if metrics.exists():
         try:
             training = json.loads(metrics.read_text()).get("training")
@@ -54,34 +55,31 @@ EARLIER_LAYOUTS = [
 ]
 
 
+# A run's files, each a function of (outdir, kind, point) in outputs.paths.
+RUN_FILES = (paths.run_metrics, paths.checkpoint, paths.run_log, paths.run_benchmark)
+
+
 def legacy_moves(outdir) -> list[tuple[Path, Path]]:
     """(old path, new path) of every file of an earlier layout under `outdir`."""
     outdir = Path(outdir)
     moves = []
     for run_kind, pattern, missing in EARLIER_LAYOUTS:
-        # runs/<kind>/<point>/metrics.json and checkpoints/<kind>/<point>/checkpoint.pt
-        for kind, name in (("runs", "metrics.json"), ("checkpoints", "checkpoint.pt")):
-            root = outdir / kind / run_kind
-            for old in root.glob(f"{pattern}/{name}"):
-                moves.append((old, old.parent.joinpath(*missing(outdir, old.parent.relative_to(root)), name)))
-        # logs/<kind>/<point>.log and benchmarks/<kind>/<point>.tsv
-        for kind, extension in (("logs", ".log"), ("benchmarks", ".tsv")):
-            root = outdir / kind / run_kind
-            for old in root.glob(f"{pattern}{extension}"):
-                *dirs, last = missing(outdir, old.with_suffix("").relative_to(root))
-                moves.append((old, old.with_suffix("").joinpath(*dirs, last + extension)))
-    # splits/<dataset>.npz|json and logs/split_dataset/<dataset>.log: the pooled split
+        for run_file in RUN_FILES:
+            # The file's path with the point cut out: what comes before it and after it.
+            before, after = run_file(outdir, run_kind, "\0").split("\0")
+            for old in outdir.glob(Path(before + pattern + after).relative_to(outdir).as_posix()):
+                point = str(old)[len(before) : -len(after)]
+                moved_point = "/".join([point, *missing(outdir, Path(point))])
+                moves.append((old, Path(run_file(outdir, run_kind, moved_point))))
+    # The pooled split, and its log, from before a run's split was a factor.
     for dataset in DATASETS:
-        for old, new in (
-            (outdir / "splits" / f"{dataset}.npz", outdir / "splits" / "pooled" / f"{dataset}.npz"),
-            (outdir / "splits" / f"{dataset}.json", outdir / "splits" / "pooled" / f"{dataset}.json"),
-            (
-                outdir / "logs" / "split_dataset" / f"{dataset}.log",
-                outdir / "logs/split_dataset/pooled" / f"{dataset}.log",
-            ),
-        ):
+        for suffix in ("npz", "json"):
+            old = outdir / "splits" / f"{dataset}.{suffix}"
             if old.exists():
-                moves.append((old, new))
+                moves.append((old, Path(paths.split_file(outdir, "pooled", dataset, suffix))))
+        old = outdir / "logs" / "split_dataset" / f"{dataset}.log"
+        if old.exists():
+            moves.append((old, Path(paths.split_log(outdir, "pooled", dataset))))
     return moves
 
 

@@ -22,19 +22,16 @@ from ablation.data.split import split_sizes
 from ablation.ops.cost import compute_seconds, estimate_seconds, load_throughput, svm_compute_seconds, svm_seconds
 from ablation.ops.gpus import cuda_visible, host_gpus
 from ablation.ops.plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
-from ablation.outputs.progress import PROGRESS, live_progress
+from ablation.outputs import paths
+from ablation.outputs.progress import live_progress
 from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
 
 STATES = ["done", "running", "pending", "failed", "diverged"]
 
 
-def point_path(run: dict, factors: list[str]) -> str:
-    return "/".join(f"{f}~{run[f]}" for f in factors)
-
-
 def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
     """One run's state, with its epoch and step while running and its measured training time once done."""
-    metrics = outdir / "runs" / kind / point / "metrics.json"
+    metrics = Path(paths.run_metrics(outdir, kind, point))
     if metrics.exists():
         try:
             record = json.loads(metrics.read_text())
@@ -45,10 +42,10 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
             "measured_s": measured_seconds(record),
             "epochs_done": len(record.get("history", [])),
         }
-    running = live_progress(outdir / "checkpoints" / kind / point / PROGRESS, now)
+    running = live_progress(paths.progress(outdir, kind, point), now)
     if running:
         return {"state": "running", **running}
-    attempts = outdir / "checkpoints" / kind / point / "attempts.log"
+    attempts = Path(paths.attempts(outdir, kind, point))
     if attempts.exists() and "the attempt failed" in attempts.read_text()[-20_000:]:
         return {"state": "failed", "why": f"see {attempts}"}
     return {"state": "pending"}
@@ -80,7 +77,7 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
     rows = []
     for kind, table, factors in (("resnet", planned, RESNET_FACTORS), ("svm", svm, SVM_FACTORS)):
         for run in table.to_dict("records"):
-            state = run_state(outdir, kind, point_path(run, factors), now)
+            state = run_state(outdir, kind, paths.point(run, factors), now)
             if kind == "resnet":
                 estimate, compute = estimate_seconds(run, sizes, throughput), compute_seconds(run, sizes, throughput)
             else:
@@ -96,7 +93,7 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
                     "estimate_s": estimate,
                     "compute_s": compute,
                     "epochs": run.get("epochs"),
-                    "point": point_path(run, factors),
+                    "point": paths.point(run, factors),
                 }
             )
     runs = pd.DataFrame(rows)

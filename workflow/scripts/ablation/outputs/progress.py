@@ -1,5 +1,6 @@
 """The progress file a training run keeps beside its checkpoint (epoch and step), written by training and read by
-`make status`: the one place that knows its name and format. Light: the standard library and an atomic write."""
+`make status`: the one place that knows its format (its name is outputs.paths.PROGRESS). Light: the standard
+library and an atomic write."""
 
 import json
 import os
@@ -8,7 +9,6 @@ from pathlib import Path
 
 from ablation.outputs.records import atomic_write_bytes
 
-PROGRESS = "progress.json"
 # A progress file not updated for this long belongs to a run that is no longer alive.
 STALE_AFTER_S = 15 * 60
 
@@ -30,9 +30,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def live_progress(path: Path, now: float) -> dict | None:
+def live_progress(path, now: float) -> dict | None:
     """The record of a run training now: its progress file, fresh and written by a process that is alive; else None
     (no file, an unreadable one, or a run that ended without removing it)."""
+    path = Path(path)
     if not path.exists():
         return None
     try:

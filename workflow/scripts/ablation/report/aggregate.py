@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ablation.outputs import paths
 from ablation.outputs.records import read_json, validate_metrics
 from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, serves_any
 from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES, complete_factors
@@ -88,7 +89,7 @@ FLOAT_COLUMNS += ["interval_start", "interval_end"]
 
 def run_id(kind: str, factors: list[str], point: dict) -> str:
     """The run's directory below runs/, as the Paramspace names it: resnet/dataset~mnist/.../seed~0."""
-    return "/".join([kind, *(f"{f}~{point[f]}" for f in factors)])
+    return f"{kind}/{paths.point(point, factors)}"
 
 
 def _note(status: str, diverged_epoch) -> str:
@@ -196,7 +197,7 @@ def discard_resume_state(checkpoints) -> int:
     of files removed. A run trained again later (a changed weight decay, --forcerun) then starts from scratch."""
     removed = 0
     for checkpoint in map(Path, checkpoints):
-        for path in (checkpoint, checkpoint.with_name("attempts.log")):
+        for path in (checkpoint, checkpoint.with_name(paths.ATTEMPTS)):
             if path.exists():
                 path.unlink()
                 removed += 1

@@ -19,10 +19,10 @@ from torch import nn
 from tqdm import tqdm
 
 from ablation.data.split import load_pooled, load_split
-from ablation.outputs import provenance
+from ablation.outputs import paths, provenance
 from ablation.outputs.conditions import Conditions, torch_threads
 from ablation.outputs.diskspace import require_run_space
-from ablation.outputs.progress import PROGRESS, write_progress
+from ablation.outputs.progress import write_progress
 from ablation.outputs.records import atomic_write_bytes, read_json, write_metrics
 from ablation.study.factors import NATIVE_SIZE, complete_factors
 from ablation.train.inputs import STEMS, model_input
@@ -477,7 +477,7 @@ def run_resnet(
 
     bar_file = LogLines(log)
     # Where the run is (epoch, step) for `make status`, beside the checkpoint; gone once the run is done.
-    progress_path = checkpoint_path.with_name(PROGRESS)
+    progress_path = checkpoint_path.with_name(paths.PROGRESS)
     diverged_epoch = None
     # SIGTERM or Ctrl-C: stop after the step in progress, keeping the epoch's position (ablation.train.interrupt).
     with StopRequest() as stop:
