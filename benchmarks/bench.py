@@ -2,7 +2,7 @@
 
 1. Training images/s of ResNet-18/50 at batch 16 and 32 for three loops, interleaved and repeated (medians):
    (a) the seeds' naive loop: torchvision's MNIST dataset (PIL, ToTensor, Normalize per sample), DataLoader, eager;
-   (b) our DataLoader path (ablation.train.resnet.train_one_epoch); (c) our resident path (ablation.train.resident).
+   (b) our DataLoader path (ablation.train.dataloader.train_one_epoch); (c) our resident path (ablation.train.resident).
    All three use the same device and thread count; ratios are against (a). MFU: achieved training FLOP/s (3 x forward
    FLOPs per image) over the matrix-multiply peak measured in the same run.
 2. Grid throughput on CPU: a small grid through the workflow at its defaults (1 thread per run, --cores all) against
@@ -41,7 +41,7 @@ from ablation.data.idx import FILES  # noqa: E402
 from ablation.data.split import load_pooled  # noqa: E402
 from ablation.ops.calibrate import measure  # noqa: E402
 from ablation.ops.cost import MACS  # noqa: E402
-from ablation.train.resnet import build_model  # noqa: E402
+from ablation.train.models import build_model  # noqa: E402
 
 DATA = REPO / "resources/data/mnist"
 

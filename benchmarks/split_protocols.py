@@ -59,11 +59,13 @@ def main(argv=None) -> None:
         save_split(parts, meta, out / f"{protocol}.npz", out / f"{protocol}.json")
         arguments = {
             "run": {**run, "split": protocol, "normalisation": normalisation},
-            "data_dir": str(DATA),
-            "split_npz": str(out / f"{protocol}.npz"),
-            "split_json": str(out / f"{protocol}.json"),
-            "metrics_path": str(out / f"{protocol}-metrics.json"),
-            "checkpoint_path": str(out / f"{protocol}-checkpoint.pt"),
+            "files": {
+                "data_dir": str(DATA),
+                "split_npz": str(out / f"{protocol}.npz"),
+                "split_json": str(out / f"{protocol}.json"),
+                "metrics": str(out / f"{protocol}-metrics.json"),
+                "checkpoint": str(out / f"{protocol}-checkpoint.pt"),
+            },
             "training": training,
             "threads": 1,
         }

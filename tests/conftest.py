@@ -1,5 +1,6 @@
 """Shared fixtures: tiny but real IDX datasets written by the tests, and helpers to run the real workflow."""
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -239,16 +240,25 @@ RUN = {
 def train_args(split, out_dir, **run_changes) -> dict:
     """run_resnet's keyword arguments for RUN (with `run_changes`) on `split` (a split fixture), writing under
     `out_dir`."""
+    from ablation.train.resnet import RunFiles  # torch: only for the tests that train
+
     return {
         "run": {**RUN, **run_changes},
-        "data_dir": str(split["data_dir"]),
-        "split_npz": str(split["split_npz"]),
-        "split_json": str(split["split_json"]),
-        "metrics_path": str(out_dir / "metrics.json"),
-        "checkpoint_path": str(out_dir / "checkpoint" / "checkpoint.pt"),
+        "files": RunFiles(
+            data_dir=str(split["data_dir"]),
+            split_npz=str(split["split_npz"]),
+            split_json=str(split["split_json"]),
+            metrics=str(out_dir / "metrics.json"),
+            checkpoint=str(out_dir / "checkpoint" / "checkpoint.pt"),
+        ),
         "training": TRAINING,
         "threads": 1,
     }
+
+
+def train_args_json(args: dict) -> str:
+    """train_args as the JSON `python -m ablation.train.resnet ARGS.json` reads."""
+    return json.dumps({**args, "files": dataclasses.asdict(args["files"])})
 
 
 def without_times(record: dict) -> dict:

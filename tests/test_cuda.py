@@ -10,14 +10,8 @@ import pytest
 import torch
 
 from ablation.outputs.records import validate_metrics
-from ablation.train.resnet import (
-    build_model,
-    complete_run,
-    epoch_permutation,
-    make_epoch_runner,
-    make_optimizer,
-    run_resnet,
-)
+from ablation.train.models import build_model, make_optimizer
+from ablation.train.resnet import complete_run, epoch_permutation, make_trainer, run_resnet
 from conftest import REPO, RUN, train_args
 
 pytestmark = [
@@ -43,14 +37,14 @@ def test_a_leased_job_sees_exactly_its_gpu(tmp_path):
 
 @pytest.mark.parametrize("pin_memory", [False, True])
 def test_pin_memory_true_really_pins_the_batches_of_the_runs_own_loader(pin_memory):
-    """The DataLoader the run's epoch runner builds (train.resnet.make_epoch_runner) hands the training pass pinned
+    """The DataLoader the run's epoch runner builds (train.resnet.make_trainer) hands the training pass pinned
     batches when the run asks for pin_memory on CUDA, and the pass trains on them."""
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     labels = torch.from_numpy(np.arange(64) % 10)
     run = complete_run({**RUN, "device": "cuda", "pin_memory": pin_memory, "batch_size": 16})
     model = build_model(run["model"], run["stem"]).to("cuda")
     optimizer = make_optimizer(run["optimizer"], model.parameters(), run["lr"], run["momentum"], 0.0)
-    run_epoch, _ = make_epoch_runner(run, model, optimizer, (images, labels), 0.1, 0.3)
+    trainer = make_trainer(run, model, optimizer, (images, labels), 0.1, 0.3)
     seen = []
 
     def watch(batches):
@@ -58,7 +52,7 @@ def test_pin_memory_true_really_pins_the_batches_of_the_runs_own_loader(pin_memo
             seen.append((x.is_pinned(), y.is_pinned()))
             yield x, y
 
-    result = run_epoch(epoch_permutation(0, 1, 64), progress=watch)
+    result = trainer.epoch(epoch_permutation(0, 1, 64), progress=watch)
     assert not result["diverged"] and result["train_accuracy"] >= 0
     assert seen == [(pin_memory, pin_memory)] * 4
 

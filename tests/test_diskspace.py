@@ -18,15 +18,10 @@ from ablation.data.split import load_split, save_split
 from ablation.outputs.diskspace import DiskFull, checkpoint_bytes, metrics_bytes
 from ablation.outputs.records import read_json
 from ablation.outputs.runlog import RunLog
+from ablation.train.checkpoint import Checkpoint, run_identity
+from ablation.train.models import build_model, build_model_and_optimizer
 from ablation.train.precision import Precision
-from ablation.train.resnet import (
-    build_model,
-    build_model_and_optimizer,
-    complete_run,
-    run_identity,
-    run_resnet,
-    save_checkpoint,
-)
+from ablation.train.resnet import complete_run, run_resnet
 from conftest import RUN, TRAINING, train_args
 
 MIB = 2**20
@@ -117,7 +112,7 @@ def test_a_disk_filled_after_the_check_ends_the_run_saying_so_and_leaves_every_e
     assert (disk / "finished" / "metrics.json").stat().st_size <= metrics_bytes(1)
 
     args = train_args(prepared_split, disk / "running", **sgd, epochs=2)
-    checkpoint = Path(args["checkpoint_path"])
+    checkpoint = Path(args["files"].checkpoint)
     filled = threading.Event()
     filler = threading.Thread(target=fill_once_saved, args=(checkpoint, disk / "other-job", filled), daemon=True)
     filler.start()
@@ -131,7 +126,7 @@ def test_a_disk_filled_after_the_check_ends_the_run_saying_so_and_leaves_every_e
     assert mebibytes(message, "needed") >= checkpoint.stat().st_size / MIB - 0.1
     assert not list(disk.rglob("*.partial")), "the half-written checkpoint is removed"
     assert len(torch.load(checkpoint, weights_only=False)["history"]) == 1, "the epoch-1 checkpoint is whole"
-    assert not Path(args["metrics_path"]).exists()
+    assert not Path(args["files"].metrics).exists()
     assert contents(disk / "finished") == finished
 
 
@@ -146,7 +141,7 @@ def test_the_checkpoint_estimate_bounds_a_saved_checkpoint_closely(optimizer, mo
     checkpoint = tmp_path / "checkpoint.pt"
     history = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0}]
     identity = run_identity(run, TRAINING, split_checksum="0" * 64)
-    save_checkpoint(checkpoint, identity, model, optimizer, Precision("fp32", "cpu"), history, "now")
+    Checkpoint(checkpoint, identity, model, optimizer, Precision("fp32", "cpu"), io.StringIO()).save(history, "now")
     saved = checkpoint.stat().st_size
     assert saved <= estimate < 3 * saved
 

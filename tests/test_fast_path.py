@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from ablation.outputs.records import validate_metrics
+from ablation.train.dataloader import NormalizedImages
+from ablation.train.models import build_model, make_optimizer
 from ablation.train.resident import ResidentTrainer, state_restored
-from ablation.train.resnet import NormalizedImages, build_model, epoch_permutation, make_optimizer, run_resnet
+from ablation.train.resnet import epoch_permutation, run_resnet
 from conftest import RUN, train_args, without_times
 
 

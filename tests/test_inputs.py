@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from ablation.ops.cost import MACS_224, STARTUP_S, estimate_seconds, images_per_s
+from ablation.train.dataloader import NormalizedImages
 from ablation.train.inputs import model_input
+from ablation.train.models import count_macs
 from ablation.train.resident import ResidentTrainer
-from ablation.train.resnet import NormalizedImages, count_macs, epoch_permutation, run_resnet
+from ablation.train.resnet import epoch_permutation, run_resnet
 from conftest import train_args, without_times
 
 

@@ -20,7 +20,7 @@ from ablation.ops.cost import (
 )
 from ablation.ops.plan import makespan, render, wall_time
 from ablation.study.config import load_config
-from ablation.train.resnet import count_macs
+from ablation.train.models import count_macs
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, REPO
 
 

@@ -18,25 +18,20 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ablation.outputs.provenance import TRAINING_CODE, training_code
 from ablation.outputs.records import read_json, validate_metrics
+from ablation.train.checkpoint import Checkpoint, run_identity, why_not_continued
+from ablation.train.interrupt import EpochState
+from ablation.train.models import build_model, build_model_and_optimizer, count_macs, make_optimizer
 from ablation.train.precision import Precision
 from ablation.train.resnet import (
-    build_model,
-    build_model_and_optimizer,
     complete_run,
-    count_macs,
     epoch_permutation,
     evaluate,
     load_parts,
-    make_epoch_runner,
-    make_optimizer,
+    make_trainer,
     normalisation,
-    resume,
-    run_identity,
     run_resnet,
-    save_checkpoint,
-    why_not_continued,
 )
-from conftest import REPO, RUN, TRAINING, train_args, without_times
+from conftest import REPO, RUN, TRAINING, train_args, train_args_json, without_times
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +113,10 @@ def the_runs_loader(run: dict, permutation, position=None):
     def catch(batches):
         raise Caught(batches)
 
-    run_epoch, compile_time_s = make_epoch_runner(run, model, optimizer, (images, labels), 0.1, 0.3)
-    assert compile_time_s is None
+    trainer = make_trainer(run, model, optimizer, (images, labels), 0.1, 0.3)
+    assert trainer.setup_time_s is None
     with pytest.raises(Caught) as caught:
-        run_epoch(permutation, progress=catch, position=position)
+        trainer.epoch(permutation, progress=catch, position=position)
     return caught.value.args[0]
 
 
@@ -139,7 +134,7 @@ def test_the_runs_loader_pins_on_cuda_only_and_takes_the_epochs_order_from_the_s
     assert isinstance(loader, torch.utils.data.DataLoader)
     assert loader.pin_memory is pinned and loader.batch_size == 16 and loader.num_workers == 0
     assert list(loader.sampler) == permutation.tolist()
-    resumed = the_runs_loader(run, permutation, position={"step": 2})
+    resumed = the_runs_loader(run, permutation, position=EpochState(step=2))
     assert list(resumed.sampler) == permutation[32:].tolist() and resumed.pin_memory is pinned
 
 
@@ -167,8 +162,8 @@ def test_the_seed_sets_the_initial_weights_and_the_batch_order(reference, few_sp
     model, optimizer = build_model_and_optimizer(run, TRAINING)
     train = load_parts(few_split["data_dir"], few_split["split_npz"])["train"]
     meta = read_json(few_split["split_json"])
-    run_epoch, _ = make_epoch_runner(run, model, optimizer, train, meta["mean"], meta["std"])
-    by_hand = run_epoch(epoch_permutation(1, 1, len(train[1])))
+    trainer = make_trainer(run, model, optimizer, train, meta["mean"], meta["std"])
+    by_hand = trainer.epoch(epoch_permutation(1, 1, len(train[1])))
     assert by_hand["train_loss"] == pytest.approx(other["history"][0]["train_loss"], rel=1e-9)
     assert by_hand["train_accuracy"] == other["history"][0]["train_accuracy"]
 
@@ -180,7 +175,7 @@ def test_same_run_twice_gives_identical_metrics(reference, few_split, tmp_path):
 
 def test_a_run_killed_mid_training_resumes_to_the_same_metrics(reference, few_split, tmp_path):
     args = train_args(few_split, tmp_path)
-    (tmp_path / "args.json").write_text(json.dumps(args))
+    (tmp_path / "args.json").write_text(train_args_json(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
     command = [sys.executable, "-m", "ablation.train.resnet", str(tmp_path / "args.json")]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
@@ -213,7 +208,7 @@ def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_th
     if loader != "dataloader":
         uninterrupted = run_resnet(**train_args(few_split, tmp_path / "uninterrupted", loader=loader))
     args = train_args(few_split, tmp_path, loader=loader)
-    (tmp_path / "args.json").write_text(json.dumps(args))
+    (tmp_path / "args.json").write_text(train_args_json(args))
     checkpoint = tmp_path / "checkpoint" / "checkpoint.pt"
     command = [sys.executable, "-m", "ablation.train.resnet", str(tmp_path / "args.json")]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
@@ -247,7 +242,7 @@ def test_a_run_stopped_by_a_signal_mid_epoch_checkpoints_there_and_resumes_to_th
 
 def test_a_checkpoint_that_cannot_be_read_is_kept_aside_and_the_run_starts_over(reference, few_split, tmp_path):
     args = train_args(few_split, tmp_path)
-    checkpoint = Path(args["checkpoint_path"])
+    checkpoint = Path(args["files"].checkpoint)
     checkpoint.parent.mkdir(parents=True)
     truncated = b"PK\x03\x04" + b"\x00" * 100  # the start of a zip archive, cut short (a full disk, a bad copy)
     checkpoint.write_bytes(truncated)
@@ -264,7 +259,7 @@ def test_a_checkpoint_of_another_momentum_is_not_resumed(few_split, tmp_path):
     """A checkpoint moved from an earlier layout gets the momentum of then, 0.9, when it has no metrics to say which
     it trained with; one that trained with 0.8 must not continue as a 0.9 run."""
     args = train_args(few_split, tmp_path, optimizer="sgd", momentum=0.9, epochs=1)
-    checkpoint = Path(args["checkpoint_path"])
+    checkpoint = Path(args["files"].checkpoint)
     checkpoint.parent.mkdir(parents=True)
     other = torch.optim.SGD(build_model("resnet18").parameters(), lr=RUN["lr"], momentum=0.8)
     torch.save(
@@ -398,15 +393,17 @@ def test_resume_puts_back_the_weights_optimizer_position_and_random_generators_i
     model(torch.ones(1, 4)).sum().backward()
     optimizer.step()
     torch.manual_seed(7), np.random.seed(7), random.seed(7)
-    history, position = [{"epoch": 1}], {"epoch": 2, "step": 3}
+    history, position = [{"epoch": 1}], EpochState(epoch=2, step=3)
     path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, identity, model, optimizer, Precision("fp32", "cpu"), history, "first start", position)
+    Checkpoint(path, identity, model, optimizer, Precision("fp32", "cpu"), io.StringIO()).save(
+        history, "first start", position
+    )
     following = (torch.rand(3), np.random.rand(3), random.random())
     torch.manual_seed(8), np.random.seed(8), random.seed(8)
     fresh = torch.nn.Linear(4, 2)
     fresh_optimizer = torch.optim.Adam(fresh.parameters())
     log = io.StringIO()
-    resumed = resume(path, identity, fresh, fresh_optimizer, Precision("fp32", "cpu"), "cpu", "this start", log)
+    resumed = Checkpoint(path, identity, fresh, fresh_optimizer, Precision("fp32", "cpu"), log).resume("this start")
     assert resumed == (history, "first start", position)
     assert "resuming in epoch 2 at step 3" in log.getvalue()
     assert torch.equal(torch.rand(3), following[0])

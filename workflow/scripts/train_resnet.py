@@ -30,18 +30,14 @@ with RunLog(sm.log[0], Path(sm.params.checkpoint).with_name(paths.ATTEMPTS), kee
             file=log,
             flush=True,
         )
-    from ablation.train.resnet import run_resnet  # after the lease: torch must not see the other GPUs
+    from ablation.train.resnet import RunFiles, run_resnet  # after the lease: torch must not see the other GPUs
 
     # `retrain` asks for a new training of this run, no hyperparameter: the record's training leaves it out.
     training = {**sm.config["training"], **sm.params.hyper}
     retrain = training.pop("retrain")
     run_resnet(
         run=sm.params.run,
-        data_dir=data_dir,
-        split_npz=sm.input.split_npz,
-        split_json=sm.input.split_json,
-        metrics_path=sm.output.metrics,
-        checkpoint_path=sm.params.checkpoint,
+        files=RunFiles(data_dir, sm.input.split_npz, sm.input.split_json, sm.output.metrics, sm.params.checkpoint),
         training=training,
         threads=sm.threads,
         log=log,

@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from ablation.outputs.provenance import cpu_model, now
-from ablation.train.resnet import build_model_and_optimizer, complete_run, make_epoch_runner
+from ablation.train.models import build_model_and_optimizer
+from ablation.train.resnet import complete_run, make_trainer
 
 
 def measure(kind, model_name, batch_size, steps, device, images, labels) -> tuple[float, float]:
@@ -33,10 +34,10 @@ def measure(kind, model_name, batch_size, steps, device, images, labels) -> tupl
         }
     )
     model, optimizer = build_model_and_optimizer(run, {"weight_decay": 0.0})
-    run_epoch, capture_time_s = make_epoch_runner(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
-    run_epoch(torch.arange(2 * batch_size))  # warm-up
-    result = run_epoch(torch.arange(2 * batch_size, n))
-    return steps * batch_size / result["epoch_time_s"], capture_time_s or 0.0
+    trainer = make_trainer(run, model, optimizer, (images[:n], labels[:n]), 0.13, 0.31)
+    trainer.epoch(torch.arange(2 * batch_size))  # warm-up
+    result = trainer.epoch(torch.arange(2 * batch_size, n))
+    return steps * batch_size / result["epoch_time_s"], trainer.setup_time_s or 0.0
 
 
 def main(argv=None) -> None:

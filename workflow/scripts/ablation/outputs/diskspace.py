@@ -93,9 +93,9 @@ def optimizer_states_per_parameter(optimizer) -> int:
 
 
 def checkpoint_bytes(model, optimizer) -> int:
-    """An upper bound of the size of the run's checkpoint (train.resnet.save_checkpoint), from the model and optimizer
-    before the first step: the state dict's tensors, the optimizer's states of each parameter, and what torch.save adds.
-    Adam also keeps a step count per parameter: a tensor of one element, within the overhead."""
+    """An upper bound of the size of the run's checkpoint (train.checkpoint.Checkpoint.save), from the model and
+    optimizer before the first step: the state dict's tensors, the optimizer's states of each parameter, and what
+    torch.save adds. Adam also keeps a step count per parameter: a tensor of one element, within the overhead."""
     tensors = list(model.state_dict().values())
     parameters = list(model.parameters())
     states = optimizer_states_per_parameter(optimizer)

@@ -10,6 +10,8 @@ checkpoint stays as it was: checkpoints are replaced whole).
 
 import random
 import signal
+import sys
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,9 +46,34 @@ class StopRequest:
             signal.signal(s, handler)
 
 
-def start_of_epoch() -> dict:
-    """The position of an epoch not yet begun: the loops' partial sums start from it."""
-    return {"step": 0, "loss_sum": 0.0, "correct": 0, "seen": 0, "epoch_time_s": 0.0, "data_time_s": 0.0}
+@dataclass
+class EpochState:
+    """Where a training pass stands in its epoch: the steps done, their partial sums and times. Both loops start from
+    one (a fresh epoch's zeros, or where an interrupted pass stopped) and return one when they stop early; the run adds
+    the epoch, the CPU time so far and the steps at which attempts stopped, and saves it in a mid-epoch checkpoint."""
+
+    step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    epoch_time_s: float = 0.0
+    data_time_s: float = 0.0
+    epoch: int = 0
+    cpu_time_s: float = 0.0
+    stopped_at_steps: list[int] = field(default_factory=list)
+
+
+def exit_on(stop: StopRequest, where: str, checkpoint_path, log) -> None:
+    """Ends an attempt a signal stopped, once its checkpoint is saved: the exit status says which signal (128 + its
+    number, as a shell reports a process it killed), so snakemake and SLURM count the attempt as failed and run it
+    again, and the next attempt continues from `where`."""
+    message = (
+        f"{stop.name}: stopped {where}; checkpoint saved in {checkpoint_path}. Run the same command again to continue "
+        "from there (the cluster profile retries the job by itself)."
+    )
+    print(message, file=log, flush=True)
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(128 + stop.signum)
 
 
 def rng_states(device: str) -> dict:

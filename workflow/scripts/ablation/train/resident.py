@@ -20,7 +20,7 @@ from torch import nn
 
 from ablation.study.factors import NATIVE_SIZE
 from ablation.train.inputs import model_input
-from ablation.train.interrupt import start_of_epoch
+from ablation.train.interrupt import EpochState
 from ablation.train.precision import Precision
 
 
@@ -110,22 +110,27 @@ class ResidentTrainer:
         torch.cuda.synchronize()
         self.capture_time_s = time.perf_counter() - start
 
+    @property
+    def setup_time_s(self) -> float | None:
+        """The CUDA graph capture, outside the training time; None where nothing is captured."""
+        return self.capture_time_s if self.graph is not None else None
+
     def epoch(self, permutation: torch.Tensor, progress=lambda steps: steps, position=None, stop=None) -> dict:
-        """One pass in the order of `permutation`, from `position` (an interrupted pass's step and partial sums) where
-        given, until the end or until `stop` is true; the same dict as the DataLoader path's epoch."""
-        position = position or start_of_epoch()
+        """One pass in the order of `permutation`, from `position` (an interrupted pass's EpochState) where given,
+        until the end or until `stop` is true; the same dict as the DataLoader path's epoch."""
+        position = position or EpochState()
         self.model.train()
         # Filled in place: a captured graph accumulates into these very tensors (float64 and int64 hold the saved
         # Python float and int exactly).
-        self.loss_sum.fill_(position["loss_sum"])
-        self.correct.fill_(position["correct"])
+        self.loss_sum.fill_(position.loss_sum)
+        self.correct.fill_(position.correct)
         permutation = permutation.to(self.device)
         n, bs = len(permutation), self.batch_size
         full = n // bs * bs
         if self.cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        for i in progress(range(position["step"] * bs, full, bs)):
+        for i in progress(range(position.step * bs, full, bs)):
             index = permutation[i : i + bs]
             if self.graph is not None:
                 self.static_x.copy_(self.batch(index))
@@ -135,22 +140,13 @@ class ResidentTrainer:
                 self._step(self.batch(index), self.y[index])
             if stop:
                 loss_sum, correct = self.loss_sum.item(), self.correct.item()
-                elapsed = position["epoch_time_s"] + time.perf_counter() - start
-                return {
-                    "diverged": False,
-                    "stopped_at": {
-                        "step": i // bs + 1,
-                        "loss_sum": loss_sum,
-                        "correct": correct,
-                        "seen": i + bs,
-                        "epoch_time_s": elapsed,
-                        "data_time_s": 0.0,
-                    },
-                }
+                elapsed = position.epoch_time_s + time.perf_counter() - start
+                stopped = EpochState(i // bs + 1, loss_sum, correct, i + bs, elapsed, data_time_s=0.0)
+                return {"diverged": False, "stopped_at": stopped}
         if full < n:
             self._step(self.batch(permutation[full:]), self.y[permutation[full:]])
         loss_sum, correct = self.loss_sum.item(), self.correct.item()  # the epoch's one host sync
-        elapsed = position["epoch_time_s"] + time.perf_counter() - start
+        elapsed = position.epoch_time_s + time.perf_counter() - start
         if not torch.isfinite(torch.tensor(loss_sum)):
             return {"diverged": True}
         return {
