@@ -33,7 +33,7 @@ from ablation.report.markup import (
 )
 from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
 from ablation.study.factors import complete_factors
-from conftest import MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
+from conftest import MARKUP_INJECTION, checkout_copy, run_snakemake, tiny_grid, write_config
 
 HEX = "0" * 64
 PROVENANCE = {
@@ -350,11 +350,15 @@ def test_a_table_whose_studies_are_absent_is_omitted_with_a_line_saying_so(study
     assert not tables["part_a"].sections
 
 
-# README.md's figures, as rule render_report hands them over (paths relative to README.md).
-PLOT_PATHS = {
-    "curves": [{"title": "Training curves, MNIST, ResNet-18", "path": "plots/curves_mnist_resnet18.png"}],
-    **{name: f"plots/{name}.png" for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling")},
-}
+# README.md's figures, as rule render_report hands them over: each file's wildcard values and path (relative to
+# README.md).
+PLOT_PATHS = report_readme.figure_images(
+    {
+        "curves": [({"dataset": "mnist", "model": "resnet18"}, "plots/curves_mnist_resnet18.png")],
+        **{name: [({}, f"plots/{name}.png")] for name in ("accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu")},
+        "svm_scaling": [({}, "plots/svm_scaling.png")],
+    }
+)
 
 
 def test_readme_embeds_every_table_figure_and_claim(study):
@@ -378,6 +382,13 @@ def test_readme_embeds_every_table_figure_and_claim(study):
         assert title in readme
     for path in ["plots/curves_mnist_resnet18.png", *(f"plots/{n}.png" for n in plot_paths if n != "curves")]:
         assert f"]({path})" in readme
+    assert "![Training curves: MNIST, ResNet-18](plots/curves_mnist_resnet18.png)" in readme
+    # The report's order: each table, then the figures drawn from its studies, under the part's heading.
+    order = ["### Question 1.", TABLE_TITLES["q1"], "curves_mnist", "accuracy_heatmap.png", TABLE_TITLES["part_a"]]
+    order += ["### Results after varying", "1.) Pin Memory", TABLE_TITLES["pin_memory"], "plots/pin_memory.png"]
+    order += ["2.) Epochs", "plots/epochs.png", "### Question 1 part b.)", "svm_scaling.png", "### Question 2.)"]
+    order += [TABLE_TITLES["q2"], "cpu_vs_gpu.png", "## Analysis"]
+    assert [readme.index(text) for text in order] == sorted(readme.index(text) for text in order)
     assert "host `testhost`: Test CPU (2 CPU cores), no GPU used" in readme
     assert "- Training loop: the seeds' DataLoader loop for `" in readme
     assert "1 CUDA run(s) not run: no GPU" in readme
@@ -1049,11 +1060,27 @@ def test_cpu_against_gpu_shows_the_cpu_time_over_the_gpu_time(study, tmp_path):
 # The workflow and `snakemake --report` -----------------------------------------------------------------------------
 
 
+def add_dummy_figure(checkout: Path) -> None:
+    """A new figure as a user adds one: its entry, its builder and its caption, nothing else."""
+    package = checkout / "workflow/scripts/ablation/report"
+    with open(package / "layout.py", "a") as layout:
+        layout.write('\nFIGURES["dummy"] = Figure("A dummy figure of the runs", "q1", "dummy runs", lead="Dummy:")\n')
+    with open(package / "plots.py", "a") as builders:
+        builders.write(
+            '\n\n@figure("dummy")\ndef dummy(stem, title, runs):\n'
+            '    fig, ax = plt.subplots()\n    ax.set_title(f"{title}: {len(runs)}")\n    return save(fig, stem)\n'
+        )
+    (checkout / "report/figure_dummy.rst").write_text("A dummy figure, added by a test.\n")
+
+
 @pytest.mark.slow
 def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
     """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
     normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
-    `snakemake --report` collects every registered item."""
+    `snakemake --report` collects every registered item. It runs in a copy of the checkout with a figure added as its
+    entry, builder and caption: the rules, README.md and report.html pick it up."""
+    checkout = checkout_copy(tmp_path / "checkout")
+    add_dummy_figure(checkout)
     gpu_only = {"grid": tiny_grid(batch_size=[32], device=["cuda"])}
     mixed = {
         "grid": tiny_grid(device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"])
@@ -1077,10 +1104,13 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
         svm_studies={"svm_mixed": svm_mixed},
         report={"tables": mapping},
     )
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
+    args = ["-s", str(checkout / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
     readme = (out / "report/README.md").read_text()
+    assert "Dummy:\n\n![A dummy figure of the runs](plots/dummy.png)" in readme
+    # Drawn from table q1's studies: their two ResNet runs (the GPU one not run here).
+    assert "A dummy figure of the runs: 2" in svg_texts(out / "report/plots/dummy.svg")
     assert "not run: no GPU" in readme and "Study absent, mapped to this table, is not in this config." in readme
     assert "Omitted: no study is mapped to this table (`report.tables.part_a`" in readme
     runs = read_runs(out / "runs.csv")
@@ -1107,6 +1137,8 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     run_snakemake(*args, "--report", str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text()
     figures = ["curves_mnist_resnet18", "accuracy_heatmap", "pin_memory", "epochs", "cpu_vs_gpu", "svm_scaling"]
+    figures.append("dummy")
+    assert "A dummy figure, added by a test." in html and "dummy runs" in html
     registered = ["README.md", "runs.csv", *(f"{t}.html" for t in TABLE_TITLES), *(f"{f}.png" for f in figures)]
     missing = [name for name in registered if name not in html]
     assert not missing, f"registered but not in report.html: {missing}"

@@ -6,7 +6,6 @@ from pathlib import Path
 from ablation.report import readme, tables
 from ablation.report.aggregate import read_history, read_runs
 from ablation.report.claims import evaluate_claims, excluded_runs
-from ablation.report.layout import FIGURES
 
 sm = snakemake
 readme_path = Path(sm.output.readme)
@@ -26,22 +25,13 @@ with open(sm.log[0], "w") as log:
     def relative(path):
         return os.path.relpath(path, readme_path.parent)
 
-    # A figure without wildcards is one path; one with wildcards (the curves) a list of files, each with its title.
-    plots = {}
-    for name, files in sm.params.figures.items():
-        if not FIGURES[name].wildcards:
-            plots[name] = relative(files[0][1])
-            continue
-        item = FIGURES[name].item
-        plots[name] = [
-            {
-                "title": ", ".join([item[0].upper() + item[1:], *(tables.show(w, v) for w, v in values.items())]),
-                "path": relative(png),
-            }
-            for values, png in files
-        ]
+    # Each figure's files as README.md links them: its wildcard values (README.md titles the curves by them), path.
+    figure_files = {
+        name: [(values, relative(png)) for values, png in files] for name, files in sm.params.figures.items()
+    }
+    images = readme.figure_images(figure_files)
     context = readme.readme_context(
-        runs, sm.config, docs, analysis, claims, plots, list(sm.params.configfiles), history
+        runs, sm.config, docs, analysis, claims, images, list(sm.params.configfiles), history
     )
     readme_path.write_text(readme.render_readme(context, env))
     for claim in claims:

@@ -93,24 +93,32 @@ def selected(runs: pd.DataFrame, studies: list[str], kind: str = "resnet") -> pd
     return runs[runs["kind"] == kind]
 
 
-def figure(title: str, kind: str = "resnet"):
-    """What every builder starts with: the `kind` runs of its studies (and of its wildcards' values, e.g. one dataset
-    and model), or, where there are none, a figure that says so. The builder draws `runs` under `title`; `title` may
-    name the wildcards ("{dataset}"), shown as the seeds write them."""
+# Each figure of ablation.report.layout.FIGURES by name, with its builder; each builder takes the figure's file stem,
+# the studies it draws, the aggregate tables it reads (runs, history) and its wildcards (dataset, model).
+BUILDERS = {}
+
+
+def figure(name: str):
+    """Registers the builder of FIGURES[name], and wraps it in what every builder starts with: the runs of the
+    figure's kind in its studies (and of its wildcards' values, e.g. one dataset and model), or, where there are none,
+    a figure that says so. The builder draws `runs` under the figure's title, its wildcards shown as the seeds write
+    them."""
+    spec = FIGURES[name]
 
     def wrap(draw):
         @functools.wraps(draw)
         def build(stem, studies, runs, **inputs) -> list[Path]:
             wildcards = {k: v for k, v in inputs.items() if k in GRID_FACTORS}
-            shown_title = title.format(**{k: show(k, v) for k, v in wildcards.items()})
-            runs = selected(runs, studies, kind)
+            shown_title = spec.title.format(**{k: show(k, v) for k, v in wildcards.items()})
+            runs = selected(runs, studies, spec.kind)
             for factor, value in wildcards.items():
                 runs = runs[runs[factor] == value]
             if runs.empty:
-                what = " ".join(map(str, wildcards.values())) or ("SVM" if kind == "svm" else "ResNet")
+                what = " ".join(map(str, wildcards.values())) or ("SVM" if spec.kind == "svm" else "ResNet")
                 return no_data(stem, shown_title, empty_reason(f"{what} run", studies))
             return draw(stem, shown_title, runs, **inputs)
 
+        BUILDERS[name] = build
         return build
 
     return wrap
@@ -134,7 +142,7 @@ def integer_epochs(ax, epochs) -> None:
 # Figures -----------------------------------------------------------------------------------------------------------
 
 
-@figure("Training curves: {dataset}, {model}")
+@figure("curves")
 def training_curves(stem, title, runs, history, dataset, model) -> list[Path]:
     """Loss and accuracy per epoch, train (solid) and validation (dashed), one colour per grid point."""
     factors = varying_factors(runs, ["dataset", "model", "seed"])
@@ -177,7 +185,7 @@ def training_curves(stem, title, runs, history, dataset, model) -> list[Path]:
     return save(fig, stem)
 
 
-@figure("Test accuracy across the grid")
+@figure("accuracy_heatmap")
 def accuracy_heatmap(stem, title, runs) -> list[Path]:
     """Test accuracy over optimizer x lr, one panel per batch size (columns) and dataset x model (rows)."""
     rows = [values for values, _ in sorted_points(runs, ["dataset", "model"])]
@@ -237,7 +245,7 @@ def accuracy_heatmap(stem, title, runs) -> list[Path]:
     return save(fig, stem)
 
 
-@figure("pin_memory: training time")
+@figure("pin_memory")
 def pin_memory_times(stem, title, runs) -> list[Path]:
     """Training time with pin_memory False and True per dataset x model, with the test accuracy on each bar."""
     groups = sorted_points(runs, ["dataset", "model"])
@@ -279,7 +287,7 @@ def pin_memory_times(stem, title, runs) -> list[Path]:
     return save(fig, stem)
 
 
-@figure("Accuracy and time against epochs")
+@figure("epochs")
 def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
     """Validation accuracy per epoch, test accuracy and training time against the number of epochs."""
     fig, (ax_val, ax_test, ax_time) = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -338,7 +346,7 @@ def accuracy_against_epochs(stem, title, runs, history) -> list[Path]:
     return save(fig, stem)
 
 
-@figure("CPU against GPU: training time")
+@figure("cpu_vs_gpu")
 def cpu_vs_gpu_times(stem, title, runs) -> list[Path]:
     """Training time on the CPU and the GPU for each grid point, with the speedup of each matched pair."""
     factors = ["dataset", "model"] + [f for f in varying_factors(runs, ["dataset", "model", "device", "seed"])]
@@ -389,7 +397,7 @@ def plot_fit_series(ax, group: pd.DataFrame, label: str, style: str, i: int) -> 
     ax.plot(group["train_samples"], group["fit_time_s"], linestyle="none", marker=marker(i), color=colour(i), alpha=0.4)
 
 
-@figure("SVM fit time against training-set size", kind="svm")
+@figure("svm_scaling")
 def svm_scaling(stem, title, runs) -> list[Path]:
     """SVM fit time against training samples on log-log axes, with the fitted growth exponent."""
     fits = svm_fits(runs)
@@ -423,8 +431,3 @@ def svm_scaling(stem, title, runs) -> list[Path]:
         ax.set_title(f"{title}\n(one training-set size: no growth exponent)", fontsize=9)
     ax.legend(fontsize=8)
     return save(fig, stem)
-
-
-# Each figure of ablation.report.layout.FIGURES by name, with the builder it names; each builder takes the figure's file
-# stem, the studies it draws, the aggregate tables it reads (runs, history) and its wildcards (dataset, model).
-BUILDERS = {name: globals()[figure.builder] for name, figure in FIGURES.items()}

@@ -15,6 +15,7 @@ from ablation.report.aggregate import in_studies
 from ablation.report.assumptions import ASSUMPTIONS, config_value
 from ablation.report.claims import evaluate_claims, excluded_runs, ok_resnet, pairing_sensitivity, repeat_spread
 from ablation.report.fidelity import DIFFERENCES
+from ablation.report.layout import FIGURES, TABLES
 from ablation.report.markup import Markdown, markdown_code, markdown_row, markdown_text, markdown_url
 from ablation.report.source_reports import SEED_NAMES, seed001_beside_ours, seed_runs
 from ablation.report.tables import TableDoc, claims_side_by_side, show
@@ -119,19 +120,47 @@ def counts_summary(runs: pd.DataFrame) -> dict:
     return {"total": len(runs), "summary": "; ".join(kinds) or "none"}
 
 
+def figure_images(figure_files: dict[str, list[tuple[dict, str]]]) -> dict[str, list[dict]]:
+    """Each figure's images as README.md shows them: `figure_files` gives each figure's (wildcard values, path) per
+    file (the paths as README.md links them); each image gets the figure's title with those values."""
+    return {
+        name: [
+            {"title": FIGURES[name].title.format(**{w: show(w, v) for w, v in values.items()}), "path": path}
+            for values, path in files
+        ]
+        for name, files in figure_files.items()
+    }
+
+
+def report_parts(tables: dict[str, TableDoc], images: dict[str, list[dict]]) -> list[dict]:
+    """The tables of README.md in report order (layout.TABLES), each with its heading and lead and then the figures
+    drawn from its studies, in layout.FIGURES order."""
+    parts = []
+    for key, spec in TABLES.items():
+        if key not in tables:
+            continue
+        figures = [
+            {"name": name, "lead": figure.lead, "item": figure.item, "table": key, "images": images.get(name, [])}
+            for name, figure in FIGURES.items()
+            if figure.table == key
+        ]
+        parts.append({"heading": spec.heading, "lead": spec.lead, "doc": tables[key], "figures": figures})
+    return parts
+
+
 def readme_context(
     runs: pd.DataFrame,
     config: dict,
     tables: dict,
     analysis: TableDoc,
     claims: list,
-    plots: dict,
+    images: dict,
     configfiles: list[str],
     history: pd.DataFrame | None = None,
 ) -> dict:
-    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, plots, claims.
-    `configfiles`: the config files the workflow ran with (none: the default); `history`: our runs' epochs, which
-    the claims were evaluated on (none: no curves)."""
+    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, figures (`images`,
+    figure_images), claims. `configfiles`: the config files the workflow ran with (none: the default); `history`: our
+    runs' epochs, which the claims were evaluated on (none: no curves)."""
     resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
     # The same claims on each seed's published numbers (which have no validation curves), beside ours.
     no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
@@ -188,11 +217,10 @@ def readme_context(
         "configfiles": Markdown(", ").join(markdown_code(path) for path in configfiles) or "the default",
         "setup": setup,
         "studies": studies,
-        "tables": tables,
+        "parts": report_parts(tables, images),
         "analysis": analysis,
         "claims": claims,
         "excluded": excluded_runs(runs),
-        "plots": plots,
         # What this workflow has for each difference names config keys and studies as code.
         "seed_code": [(seed, did, Markdown(here)) for seed, did, here in DIFFERENCES],
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
