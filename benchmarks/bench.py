@@ -537,7 +537,25 @@ def print_timing(timing: dict) -> None:
         print(f"{label:<34} {text(alone):>18} {text(shared):>16}")
 
 
-def main(argv=None):
+def print_grid(grid: dict, cores: int) -> None:
+    train = {label: statistics.median(times) for label, times in grid["train_time_s"].items()}
+    print(
+        f"\nGrid of {grid['runs']} ResNet-18 runs (batch {grid['batch_size']}, {grid['train_images']} images, "
+        f"1 epoch) on {cores} cores, training jobs only: 1 thread per run in parallel "
+        f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
+        f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x\n"
+        f"  training time per run, median: {train['parallel_1_thread']:.1f} s "
+        f"with 1 thread beside another run, {train['serial_all_threads']:.1f} s "
+        f"alone with {cores} threads\n"
+        f"  before each, not in the ratio: fetch and split "
+        f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
+        f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
+        f"  host load average (1 min) before and after: "
+        + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items())
+    )
+
+
+def arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="results/bench/bench.json")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (CPU 20, CUDA 200)")
@@ -556,7 +574,11 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=["resnet18", "resnet50"], help="the training table's models")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 32])
     parser.add_argument("--data", default=str(DATA), help="the training table's raw IDX files (default: MNIST's)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = arguments(argv)
     if "training" not in args.skip and not (Path(args.data) / FILES["train_images"]).exists():
         sys.exit(
             f"bench: no {FILES['train_images']} in {args.data}: fetch the data first (make bench does), or name"
@@ -581,21 +603,7 @@ def main(argv=None):
     if "grid" not in args.skip and device == "cpu":
         grid = bench_grid(cores, args.grid_runs, args.grid_batch_size, args.grid_train_images)
         result["grid"] = grid
-        train = {label: statistics.median(times) for label, times in grid["train_time_s"].items()}
-        print(
-            f"\nGrid of {grid['runs']} ResNet-18 runs (batch {grid['batch_size']}, {grid['train_images']} images, "
-            f"1 epoch) on {cores} cores, training jobs only: 1 thread per run in parallel "
-            f"{grid['wall_s']['parallel_1_thread']:.1f} s, one at a time with {cores} threads "
-            f"{grid['wall_s']['serial_all_threads']:.1f} s: {grid['speedup']:.2f}x\n"
-            f"  training time per run, median: {train['parallel_1_thread']:.1f} s "
-            f"with 1 thread beside another run, {train['serial_all_threads']:.1f} s "
-            f"alone with {cores} threads\n"
-            f"  before each, not in the ratio: fetch and split "
-            f"{' s, '.join(f'{t:.1f}' for t in grid['prepare_s'].values())} s; in each wall time: "
-            f"snakemake's start and DAG {grid['snakemake_startup_s']:.1f} s\n"
-            f"  host load average (1 min) before and after: "
-            + "; ".join(f"{label} {a:.2f}, {b:.2f}" for label, (a, b) in grid["load_average"].items())
-        )
+        print_grid(grid, cores)
     if "overhead" not in args.skip:
         overhead = bench_overhead()
         result["overhead"] = overhead

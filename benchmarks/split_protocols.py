@@ -28,6 +28,34 @@ SEED001_PUBLISHED = {"test_accuracy": 0.9207, "train_time_ms": 407_906}
 PROTOCOLS = {"pooled": "train_stats", "seed001": "half"}  # split protocol: normalisation
 
 
+def start_run(out: Path, run: dict, protocol: str) -> subprocess.Popen:
+    """One run under `protocol`'s split and normalisation, in a process of its own, writing under `out`."""
+    parts, meta = make_split(DATA, {"train": 0.7, "val": 0.1, "test": 0.2}, 0, None, protocol)
+    save_split(parts, meta, out / f"{protocol}.npz", out / f"{protocol}.json")
+    arguments = {
+        "run": {**run, "split": protocol, "normalisation": PROTOCOLS[protocol]},
+        "files": {
+            "data_dir": str(DATA),
+            "split_npz": str(out / f"{protocol}.npz"),
+            "split_json": str(out / f"{protocol}.json"),
+            "metrics": str(out / f"{protocol}-metrics.json"),
+            "checkpoint": str(out / f"{protocol}-checkpoint.pt"),
+        },
+        "training": {"weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000},
+        "threads": 1,
+    }
+    (out / f"{protocol}-args.json").write_text(json.dumps(arguments))
+    log = open(out / f"{protocol}.log", "w")
+    environment = {"PYTHONPATH": str(REPO / "workflow/scripts"), "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ablation.train.resnet", str(out / f"{protocol}-args.json")],
+        cwd=REPO,
+        stdout=log,
+        stderr=log,
+        env=environment,
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=5)
@@ -52,33 +80,7 @@ def main(argv=None) -> None:
         "loader": args.loader,
         "seed": 0,
     }
-    training = {"weight_decay": 0.0, "num_workers": 0, "eval_batch_size": 1000}
-    processes = {}
-    for protocol, normalisation in PROTOCOLS.items():
-        parts, meta = make_split(DATA, {"train": 0.7, "val": 0.1, "test": 0.2}, 0, None, protocol)
-        save_split(parts, meta, out / f"{protocol}.npz", out / f"{protocol}.json")
-        arguments = {
-            "run": {**run, "split": protocol, "normalisation": normalisation},
-            "files": {
-                "data_dir": str(DATA),
-                "split_npz": str(out / f"{protocol}.npz"),
-                "split_json": str(out / f"{protocol}.json"),
-                "metrics": str(out / f"{protocol}-metrics.json"),
-                "checkpoint": str(out / f"{protocol}-checkpoint.pt"),
-            },
-            "training": training,
-            "threads": 1,
-        }
-        (out / f"{protocol}-args.json").write_text(json.dumps(arguments))
-        log = open(out / f"{protocol}.log", "w")
-        environment = {"PYTHONPATH": str(REPO / "workflow/scripts"), "PATH": "/usr/bin:/bin"}
-        processes[protocol] = subprocess.Popen(
-            [sys.executable, "-m", "ablation.train.resnet", str(out / f"{protocol}-args.json")],
-            cwd=REPO,
-            stdout=log,
-            stderr=log,
-            env=environment,
-        )
+    processes = {protocol: start_run(out, run, protocol) for protocol in PROTOCOLS}
     start = time.perf_counter()
     for protocol, process in processes.items():
         if process.wait() != 0:

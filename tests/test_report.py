@@ -1073,14 +1073,8 @@ def add_dummy_figure(checkout: Path) -> None:
     (checkout / "report/figure_dummy.rst").write_text("A dummy figure, added by a test.\n")
 
 
-@pytest.mark.slow
-def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
-    """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
-    normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
-    `snakemake --report` collects every registered item. It runs in a copy of the checkout with a figure added as its
-    entry, builder and caption: the rules, README.md and report.html pick it up."""
-    checkout = checkout_copy(tmp_path / "checkout")
-    add_dummy_figure(checkout)
+def write_protocols_config(path: Path, fixture_data) -> Path:
+    """A study whose only run needs a GPU beside a run under other protocols, and an SVM study under both."""
     gpu_only = {"grid": tiny_grid(batch_size=[32], device=["cuda"])}
     mixed = {
         "grid": tiny_grid(device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"])
@@ -1097,13 +1091,24 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
         "svm": ["svm_mixed", "absent"],
         "q2": ["gpu_only"],
     }
-    config = write_config(
-        tmp_path / "config.yaml",
+    return write_config(
+        path,
         fixture_data,
         resnet_studies={"gpu_only": gpu_only, "mixed": mixed},
         svm_studies={"svm_mixed": svm_mixed},
         report={"tables": mapping},
     )
+
+
+@pytest.mark.slow
+def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
+    """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
+    normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
+    `snakemake --report` collects every registered item. It runs in a copy of the checkout with a figure added as its
+    entry, builder and caption: the rules, README.md and report.html pick it up."""
+    checkout = checkout_copy(tmp_path / "checkout")
+    add_dummy_figure(checkout)
+    config = write_protocols_config(tmp_path / "config.yaml", fixture_data)
     args = ["-s", str(checkout / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
     run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"

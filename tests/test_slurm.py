@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -48,33 +49,38 @@ def job_record(job_id: str) -> str:
     return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True).stdout
 
 
+def write_timed_study(directory: Path, fixture_data) -> None:
+    """A CPU and a CUDA run, timed (as the seeds' CPU-against-GPU study is): each job is submitted --exclusive. One
+    thread, so that a local and a cluster run compute the same thing."""
+    directory.mkdir()
+    study = {"timing": "exclusive", "grid": tiny_grid(device=["cpu", "cuda"])}
+    write_config(
+        directory / "config.yaml",
+        fixture_data,
+        subset=FEW_IMAGES,
+        resnet_studies={"tiny": study},
+        training={"timing_cpu_threads": 1},
+    )
+
+
+def through_the_profile(directory: Path):
+    """The study in `directory` through the profile as users get it; only what is specific to this test: no retries
+    of the CUDA failure, quicker polls."""
+    profile = ["--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(directory)]
+    polls = ["--slurm-init-seconds-before-status-checks", "5"]
+    return run_snakemake(
+        *profile, "--configfile", str(directory / "config.yaml"), "--retries", "0", *polls, check=False
+    )
+
+
 def test_runs_through_the_slurm_profile_match_local_runs_and_gpu_runs_ask_for_a_gpu(
     slurm_cluster, fixture_data, tmp_path
 ):
-    # Timed (as the seeds' CPU-against-GPU study is): each job is submitted --exclusive. One thread on both sides, so
-    # that the local and the cluster run compute the same thing.
-    study = {
-        "timing": "exclusive",
-        "grid": tiny_grid(device=["cpu", "cuda"]),
-    }
     local_dir, cluster_dir = tmp_path / "local", tmp_path / "cluster"
-    for directory in (local_dir, cluster_dir):
-        directory.mkdir()
-        write_config(
-            directory / "config.yaml",
-            fixture_data,
-            subset=FEW_IMAGES,
-            resnet_studies={"tiny": study},
-            training={"timing_cpu_threads": 1},
-        )
+    write_timed_study(local_dir, fixture_data)
+    write_timed_study(cluster_dir, fixture_data)
     local = start_local(local_dir)
-
-    # The profile as users get it; only what is specific to this test: no retries of the CUDA failure, quicker polls.
-    profile = ["--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(cluster_dir)]
-    polls = ["--slurm-init-seconds-before-status-checks", "5"]
-    cluster = run_snakemake(
-        *profile, "--configfile", str(cluster_dir / "config.yaml"), "--retries", "0", *polls, check=False
-    )
+    cluster = through_the_profile(cluster_dir)
     output = cluster.stdout + cluster.stderr
     finished(local)
     assert cluster.returncode != 0, "the CUDA run must fail on this GPU-less node"

@@ -166,23 +166,12 @@ def test_timed_runs_train_alone_and_a_pin_memory_true_cpu_run_is_trained_once(fi
 
 
 @pytest.mark.slow
-def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_not_trained_again(
-    trained_tiny, tmp_path
-):
-    """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
-    momentum were factors (as an earlier version of the workflow left them): the workflow and `make plan` stop and
-    name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do. The SGD run
-    of the tiny study is put back in that layout; the Adam run stays where it is."""
-    work = copy_of(trained_tiny, tmp_path / "work")
-    config = work / "config.yaml"
-    args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config), "--until", "train_resnet"]
-    results = work / "results"
-    (metrics,) = (results / "runs/resnet").rglob("optimizer~sgd/**/metrics.json")
-    suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats/momentum~0.9"
-    assert str(metrics.parent).endswith(suffix)
+def put_back_in_the_first_layout(results: Path, metrics: Path, suffix: str) -> dict[Path, Path]:
+    """Moves a run recorded under `results` (its metrics.json, its log) and the pooled split to the first layout, as
+    an earlier version of the workflow left them: the run's files end at seed~0 (the directories of `suffix` gone),
+    the split is splits/mnist.*, the params lack the new factors and the SGD momentum is in the record's `training`
+    (config `training.momentum` of then). Returns each file's new path and its path in the first layout."""
     record = read_json(metrics)
-    # The first layout: the run's files end at seed~0, the split is splits/mnist.*, the params lack the new factors
-    # and the SGD momentum is in the record's `training` (config `training.momentum` of then).
     point = metrics.parents[6]
     log_dir, relative = results / "logs/resnet", point.relative_to(results / "runs/resnet")
     old = {
@@ -198,32 +187,40 @@ def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_n
     record["training"]["momentum"] = 0.9
     (point / "metrics.json").write_text(json.dumps(record))
     os.utime(point / "metrics.json", (metrics_mtime := old[metrics].stat().st_mtime, metrics_mtime))
+    return old
 
+
+def ablation_command(module: str, config: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m ablation.<module> --configfile <config>`, as the Makefile runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
+    command = [sys.executable, "-m", f"ablation.{module}", "--configfile", str(config)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_runs_recorded_before_the_fidelity_factors_move_to_their_paths_and_are_not_trained_again(
+    trained_tiny, tmp_path
+):
+    """A run and its split in the first layout, from before input_size, stem, precision, split, normalisation and
+    momentum were factors (as an earlier version of the workflow left them): the workflow and `make plan` stop and
+    name `make migrate`, which moves them and keeps their times; then the workflow finds nothing to do. The SGD run
+    of the tiny study is put back in that layout; the Adam run stays where it is."""
+    work = copy_of(trained_tiny, tmp_path / "work")
+    config = work / "config.yaml"
+    args = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config), "--until", "train_resnet"]
+    results = work / "results"
+    (metrics,) = (results / "runs/resnet").rglob("optimizer~sgd/**/metrics.json")
+    suffix = "input_size~28/stem~1ch/precision~fp32/split~pooled/normalisation~train_stats/momentum~0.9"
+    assert str(metrics.parent).endswith(suffix)
+    old = put_back_in_the_first_layout(results, metrics, suffix)
     command = f"`make migrate CONFIG={config}` (nothing is trained again), then run the same command again"
-    for stopped in (
-        run_snakemake("-n", *args, check=False),
-        subprocess.run(
-            [sys.executable, "-m", "ablation.ops.plan", "--configfile", str(config)],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-        ),
-    ):
+    for stopped in (run_snakemake("-n", *args, check=False), ablation_command("ops.plan", config, work)):
         said = stopped.stdout + stopped.stderr
         assert stopped.returncode != 0 and "4 file(s) under" in said and command in said, said[-2000:]
         assert "train_resnet" not in said, "parsing stops before the plan"
     assert all(earlier.exists() and not new.exists() for new, earlier in old.items()), "parsing only looks"
 
-    moved = subprocess.run(
-        [sys.executable, "-m", "ablation.ops.migrate", "--configfile", str(config)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    moved = ablation_command("ops.migrate", config, work)
+    assert moved.returncode == 0, moved.stderr
     assert "Moved 4 file(s) of runs recorded before input_size, stem, precision, split, normalisation" in moved.stdout
     assert all(new.exists() and not earlier.exists() for new, earlier in old.items())
     dry = run_snakemake("-n", *args)

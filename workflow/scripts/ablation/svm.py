@@ -127,6 +127,18 @@ def fit_and_test(
     }
 
 
+def load_protocol_data(run: dict, data_dir, split_npz, log) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test) of the run's protocol; a run asking for more training images than its
+    protocol has stops, saying so in its log."""
+    images, labels = load_pooled(data_dir)
+    train_file_images = len(read_idx(Path(data_dir) / FILES["train_labels"]))
+    try:
+        return protocol_data(run, images, labels, load_split(split_npz), train_file_images)
+    except TrainSamplesError as err:
+        print(err, file=log, flush=True)
+        raise
+
+
 def run_svm(
     run: dict,
     hyperparameters: dict,
@@ -147,15 +159,7 @@ def run_svm(
     threads = 1 if run["backend"] == "sklearn" else threads
     started_at = provenance.now()
     split_meta, manifest = read_json(split_json), read_json(Path(data_dir) / "manifest.json")
-    images, labels = load_pooled(data_dir)
-    train_file_images = len(read_idx(Path(data_dir) / FILES["train_labels"]))
-    try:
-        x_train, y_train, x_test, y_test = protocol_data(run, images, labels, load_split(split_npz), train_file_images)
-    except TrainSamplesError as err:
-        print(err, file=log, flush=True)
-        raise
-    del images
-
+    x_train, y_train, x_test, y_test = load_protocol_data(run, data_dir, split_npz, log)
     print(
         f"SVM {run_name(run)} ({run['protocol']} protocol, {run['backend']}) {hyperparameters}: fitting on "
         f"{len(y_train)} images",

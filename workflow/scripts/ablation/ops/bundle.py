@@ -329,14 +329,7 @@ def write_bundle(
     declared = unmet(chosen["bundled"], {n: w for n, w in chosen["left_out"].items() if "torch" not in w})
     if declared:
         (out / "pip-options").write_text("--no-deps\n")
-    pins = {**chosen["bundled"], **{n: v for n, v in chosen["from_target"].items() if v is not None}}
-    (out / "requirements.txt").write_text(
-        "# Installed from wheels/ with `pip install --no-index --find-links wheels -r requirements.txt`; the target\n"
-        "# brings torch, torchvision and the packages of its own pip freeze pinned here"
-        + (f", and, at its own versions, {', '.join(unpinned)}" if unpinned else "")
-        + ".\n"
-        + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
-    )
+    write_requirements(out / "requirements.txt", chosen, unpinned)
     data = bundle_data(out, config, datasets)
     (out / "offline.yaml").write_text(
         "# The data from this bundle only: `--configfile config/config.yaml <bundle>/offline.yaml`.\n"
@@ -361,16 +354,33 @@ def write_bundle(
         "files": {**files, **data},
     }
     manifest["bytes"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) + len(json.dumps(manifest)) + 64
-    if max_mib and manifest["bytes"] > max_mib * MIB:
+    require_size(out, manifest["bytes"], files, max_mib)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def write_requirements(path: Path, chosen: dict, unpinned: list[str]) -> None:
+    """The bundle's requirements.txt: every bundled package, and the target's own at the versions its freeze pins."""
+    pins = {**chosen["bundled"], **{n: v for n, v in chosen["from_target"].items() if v is not None}}
+    path.write_text(
+        "# Installed from wheels/ with `pip install --no-index --find-links wheels -r requirements.txt`; the target\n"
+        "# brings torch, torchvision and the packages of its own pip freeze pinned here"
+        + (f", and, at its own versions, {', '.join(unpinned)}" if unpinned else "")
+        + ".\n"
+        + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+    )
+
+
+def require_size(out: Path, size: int, files: dict, max_mib) -> None:
+    """A bundle over `max_mib` stops, naming its largest wheels and what leaves parts out."""
+    if max_mib and size > max_mib * MIB:
         largest = sorted(files.items(), key=lambda item: -item[1]["bytes"])[:5]
         raise BundleError(
-            f"{out} holds {manifest['bytes'] / MIB:.1f} MiB, over --max-mib {max_mib}; the largest wheels: "
+            f"{out} holds {size / MIB:.1f} MiB, over --max-mib {max_mib}; the largest wheels: "
             + ", ".join(f"{Path(name).name} {entry['bytes'] / MIB:.1f} MiB" for name, entry in largest)
             + ". Leave parts out (--without), name what the target has (--target-freeze), or carry fewer datasets"
             f" (--datasets); {out} is left as it is to look at"
         )
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
 
 
 def system_torch_lock() -> str:

@@ -66,16 +66,13 @@ def measured_seconds(record: dict) -> float | None:
     return record["train_time_s"] + sum(evaluation)
 
 
-def study_status(config: dict, cores: int, throughput: dict, now: float | None = None) -> dict:
-    """Counts per study and state, the running runs, and the ETA with its arithmetic."""
-    now = time.time() if now is None else now
+def run_rows(config: dict, throughput: dict, now: float) -> list[dict]:
+    """Each planned run's state, studies, device and estimated seconds (whole, and of training and evaluation)."""
     outdir = Path(config["outdir"])
-    visible = cuda_visible(config)
     sizes = split_sizes(config)
-    planned, _ = resnet_runs(config, visible)
-    svm = svm_runs(config)
+    planned, _ = resnet_runs(config, cuda_visible(config))
     rows = []
-    for kind, table, factors in (("resnet", planned, RESNET_FACTORS), ("svm", svm, SVM_FACTORS)):
+    for kind, table, factors in (("resnet", planned, RESNET_FACTORS), ("svm", svm_runs(config), SVM_FACTORS)):
         for run in table.to_dict("records"):
             state = run_state(outdir, kind, paths.point(run, factors), now)
             if kind == "resnet":
@@ -96,6 +93,12 @@ def study_status(config: dict, cores: int, throughput: dict, now: float | None =
                     "point": paths.point(run, factors),
                 }
             )
+    return rows
+
+
+def study_status(config: dict, cores: int, throughput: dict, now: float | None = None) -> dict:
+    """Counts per study and state, the running runs, and the ETA with its arithmetic."""
+    rows = run_rows(config, throughput, time.time() if now is None else now)
     runs = pd.DataFrame(rows)
     # The cost model, corrected by this host: the finished runs' measured training and evaluation time against the
     # model's estimate of it.

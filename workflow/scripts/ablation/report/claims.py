@@ -592,12 +592,19 @@ def claim_epochs_saturate(runs: pd.DataFrame, history: pd.DataFrame) -> Claim:
             p_contrary=contrary_late,
         )
     )
-    # Where the mean curve's gain per epoch falls below the rate for good, over the epochs every run has.
+    claim.note = saturation_note(curves, last_epoch)
+    return claim
+
+
+def saturation_note(curves: pd.DataFrame, last_epoch: pd.Series) -> str:
+    """How many runs claim 5 counts, their headroom at SATURATION_EPOCH, and where the mean curve's gain per epoch
+    falls below SATURATED_GAIN for good, over the epochs every run has."""
+    sat, rate = SATURATION_EPOCH, SATURATED_GAIN
     common = curves.loc[:, : int(last_epoch.min())].dropna(axis=1)
     gains = common.mean().diff().dropna()
     settled = next((int(e) for e in gains.index if (gains.loc[e:] < rate).all()), None)
     headroom = float((100 - curves[sat]).mean())
-    claim.note = (
+    return (
         f"{len(curves)} run(s) longer than {sat} epochs, each counted once. Headroom left at epoch {sat}: "
         f"{headroom:.2f} points of validation accuracy on average (a ceiling near 100% makes saturation likely). "
         + (
@@ -606,7 +613,6 @@ def claim_epochs_saturate(runs: pd.DataFrame, history: pd.DataFrame) -> Claim:
             else f"The mean curve never settles below {rate:g} point per epoch within {int(last_epoch.min())} epochs."
         )
     )
-    return claim
 
 
 def svm_fits(runs: pd.DataFrame) -> pd.DataFrame:

@@ -148,34 +148,26 @@ def report_parts(tables: dict[str, TableDoc], images: dict[str, list[dict]]) -> 
     return parts
 
 
-def readme_context(
-    runs: pd.DataFrame,
-    config: dict,
-    tables: dict,
-    analysis: TableDoc,
-    claims: list,
-    images: dict,
-    configfiles: list[str],
-    history: pd.DataFrame | None = None,
-) -> dict:
-    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, figures (`images`,
-    figure_images), claims. `configfiles`: the config files the workflow ran with (none: the default); `history`: our
-    runs' epochs, which the claims were evaluated on (none: no curves)."""
-    resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
-    # The same claims on each seed's published numbers (which have no validation curves), beside ours.
+def claims_by_source(runs: pd.DataFrame, history: pd.DataFrame, claims: list) -> tuple[dict, dict, list[str]]:
+    """The claims on our runs and on each seed's published numbers (which have no validation curves); whether each
+    source's verdicts depend on how its repeated configurations are paired; beside each seed's verdicts, the spread
+    of its repeats (claim 1's effects) and claim 2's ratio by dataset."""
     no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
-    history = no_curves if history is None else history
     by_source = {"Our runs": claims}
     by_source |= {SEED_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in seed_runs().items()}
-    # Whether each source's verdicts depend on how its repeated configurations are paired.
     pairing = {"Our runs": pairing_sensitivity(runs, history, claims)}
-    # Beside each seed's verdicts: the spread of its repeats (claim 1's effects) and claim 2's ratio by dataset.
     seed_notes = []
     for name, seed in seed_runs().items():
         source = SEED_NAMES[name].capitalize()
         pairing[source] = pairing_sensitivity(seed, no_curves, by_source[source])
         notes = [repeat_spread(ok_resnet(seed)), by_source[source][1].note]
         seed_notes += [f"{source}: {note.strip()}" for note in notes if note]
+    return by_source, pairing, seed_notes
+
+
+def setup_lines(runs: pd.DataFrame, config: dict) -> list[tuple[str, str]]:
+    """README.md's Experimental Setup: each line's label and text, from the config and the runs."""
+    resnet_runs, svm_runs = runs[runs["kind"] == "resnet"], runs[runs["kind"] == "svm"]
     split, subset = config["data"]["split"], config["data"]["subset"]
     split_text = f"{split['train']:.0%} / {split['val']:.0%} / {split['test']:.0%}"
     split_text += f" of the pooled {POOLED_IMAGES:,} images"
@@ -183,7 +175,7 @@ def readme_context(
         split_text += f", then a stratified subset of {subset['train']:,} / {subset['val']:,} / {subset['test']:,}"
     training = config["training"]
     sgd_momenta = _values(resnet_runs[resnet_runs["optimizer"] == "sgd"], "momentum") if "momentum" in runs else DASH
-    setup = [
+    return [
         ("Datasets", _values(runs, "dataset")),
         ("Train / Validation / Test Split", split_text + f" (split seed {split['seed']})"),
         ("Models", _values(resnet_runs, "model") + " (trained from scratch)"),
@@ -207,16 +199,38 @@ def readme_context(
         ("Hardware", Markdown("; ").join(_hardware(runs))),
         ("Software", _software(runs)),
     ]
+
+
+def study_lines(runs: pd.DataFrame, config: dict) -> list[dict]:
+    """Each study of the config: its name, kind, runs and description."""
     studies = []
     for kind, key in (("ResNet", "resnet_studies"), ("SVM", "svm_studies")):
         for name, study in config[key].items():
             n = len(in_studies(runs, [name]))
             studies.append({"name": name, "kind": kind, "runs": n, "description": study.get("description", "")})
+    return studies
+
+
+def readme_context(
+    runs: pd.DataFrame,
+    config: dict,
+    tables: dict,
+    analysis: TableDoc,
+    claims: list,
+    images: dict,
+    configfiles: list[str],
+    history: pd.DataFrame | None = None,
+) -> dict:
+    """Everything README.md.j2 shows: the setup (from the config and the runs' provenance), tables, figures (`images`,
+    figure_images), claims. `configfiles`: the config files the workflow ran with (none: the default); `history`: our
+    runs' epochs, which the claims were evaluated on (none: no curves)."""
+    history = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"]) if history is None else history
+    by_source, pairing, seed_notes = claims_by_source(runs, history, claims)
     return {
         "counts": counts_summary(runs),
         "configfiles": Markdown(", ").join(markdown_code(path) for path in configfiles) or "the default",
-        "setup": setup,
-        "studies": studies,
+        "setup": setup_lines(runs, config),
+        "studies": study_lines(runs, config),
         "parts": report_parts(tables, images),
         "analysis": analysis,
         "claims": claims,
