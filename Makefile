@@ -105,7 +105,7 @@ status: venv
 calibrate: venv
 	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.ops.calibrate --out resources/throughput.json
 
-## make bench: fast path vs the seeds' loop, grid parallelism, workflow overhead (prints a table, writes JSON)
+## make bench: fast path vs the sources' loop, grid parallelism, workflow overhead (prints a table, writes JSON)
 bench: venv
 	$(SNAKEMAKE) --cores $(CORES) resources/data/mnist/manifest.json
 	$(BIN)/python benchmarks/bench.py --out results/bench/bench.json
@@ -116,7 +116,7 @@ bench-timing: venv
 	$(BIN)/python benchmarks/bench.py --skip training grid overhead --out results/bench/timing.json
 
 ## make gpu-check BUDGET=480: on a GPU host, in order of value and as far as BUDGET seconds go: the CUDA tests, the
-##   GPU benchmark, seed 001's Question 2 row 1 through snakemake at 224 (as run) and 28x28 with both loops, gpu_slots
+##   GPU benchmark, source 001's Question 2 row 1 through snakemake at 224 (as run) and 28x28 with both loops, gpu_slots
 ##   4 against 1, the default config's CUDA runs projected from them; a JSON and a log into benchmarks/results/, each
 ##   part saved as it ends (ARGS=--dry: the expected time of each part, nothing run; docs/gpu-check.md)
 gpu-check: venv

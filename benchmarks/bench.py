@@ -1,7 +1,7 @@
 """`make bench`: the fast path, the grid's parallelism and the workflow's overhead, measured side by side.
 
 1. Training images/s of ResNet-18/50 at batch 16 and 32 for three loops, interleaved and repeated (medians):
-   (a) the seeds' naive loop: torchvision's MNIST dataset (PIL, ToTensor, Normalize per sample), DataLoader, eager;
+   (a) the sources' naive loop: torchvision's MNIST dataset (PIL, ToTensor, Normalize per sample), DataLoader, eager;
    (b) our DataLoader path (ablation.train.dataloader.train_one_epoch); (c) our resident path (ablation.train.resident).
    All three use the same device and thread count; ratios are against (a). MFU: achieved training FLOP/s (3 x forward
    FLOPs per image) over the matrix-multiply peak measured in the same run.
@@ -70,7 +70,7 @@ def matmul_peak_flops(device: str, n: int = 2048, repeats: int = 10, samples: in
 
 
 def naive_loop(model_name, batch_size, steps, device, mnist_root) -> float:
-    """(a) As the seeds wrote it: torchvision MNIST with per-sample transforms, a shuffling DataLoader, eager."""
+    """(a) As the sources wrote it: torchvision MNIST with per-sample transforms, a shuffling DataLoader, eager."""
     transform = torchvision.transforms.Compose(
         [torchvision.transforms.ToTensor(), torchvision.transforms.Normalize((0.1307,), (0.3081,))]
     )
@@ -563,7 +563,7 @@ def arguments(argv=None) -> argparse.Namespace:
         "--repeats", type=int, default=5, help="interleaved repeats (single CPU measurements vary by up to 20%%)"
     )
     parser.add_argument("--grid-runs", type=int, default=4)
-    parser.add_argument("--grid-batch-size", type=int, default=16, help="the seeds' most common batch size")
+    parser.add_argument("--grid-batch-size", type=int, default=16, help="the sources' most common batch size")
     parser.add_argument("--grid-train-images", type=int, default=3000)
     parser.add_argument("--timing-repeats", type=int, default=2, help="repeats of the timed run per round, each way")
     parser.add_argument("--timing-rounds", type=int, default=3, help="rounds, alternating alone and beside the grid")

@@ -1,13 +1,13 @@
 """`make gpu-check`: the GPU checks of the study, on a GPU host, in one command, in order of value.
 
 a. tests: the CUDA tests (`pytest -m cuda`: the CUDA-graph capture, the leases, pinning, amp at 224).
-b. bench: `make bench`'s training part on the GPU, ResNet-18 at batch 16 and 32: the seeds' loop, our DataLoader loop,
+b. bench: `make bench`'s training part on the GPU, ResNet-18 at batch 16 and 32: the sources' loop, our DataLoader loop,
    resident + CUDA graph; medians of interleaved repeats, MFU against the matmul peak measured in the same run.
-c. as_run: seed 001's Question 2 row 1 (Fashion-MNIST, ResNet-18, batch 16, Adam, 1e-3, 5 epochs) as its code ran it
+c. as_run: source 001's Question 2 row 1 (Fashion-MNIST, ResNet-18, batch 16, Adam, 1e-3, 5 epochs) as its code ran it
    (224x224, amp, 1ch, its split, test set and normalisation) through snakemake with the resident loader: its test
-   accuracy beside seed 001's published one.
-d. as_run_dataloader: the same row with the seeds' DataLoader loop, `--timing-epochs` of its epochs (its epochs take
-   alike): the training time per epoch x its epochs beside seed 001's, on a T4.
+   accuracy beside source 001's published one.
+d. as_run_dataloader: the same row with the sources' DataLoader loop, `--timing-epochs` of its epochs (its epochs take
+   alike): the training time per epoch x its epochs beside source 001's, on a T4.
 e. ours_28: the same row at 28x28 as ours (fp32, pooled split) with the resident loop (its epochs: the accuracy beside
    ours) and the DataLoader loop (`--timing-epochs`).
 f. slots: `--slots-runs` (4) such 28x28 runs (seeds 0, 1, ..., DataLoader loop, `--timing-epochs`, on `--slots-subset`
@@ -17,7 +17,7 @@ g. projection: every CUDA run of the default config on this GPU, from the per-im
 
 `--budget S`: a part starts only if its estimate fits in what is left of S seconds, a running part is stopped at the
 budget, and the command ends before it, saying which parts it skipped and why. The estimates (`--dry` prints them
-for this device without running anything) come from the seeds' T4 figures and the FLOP counts on CUDA, and from the
+for this device without running anything) come from the sources' T4 figures and the FLOP counts on CUDA, and from the
 cost model's CPU rates on a CPU. Writes benchmarks/results/gpu-check-<date>.json (device, torch, CUDA, date, and
 each part as soon as it ends) and a .log beside it with every table; both are rewritten as each part ends, so that a
 time limit keeps what was done. On a host without CUDA it stops, unless `--device cpu` (the tests run the machinery
@@ -51,13 +51,13 @@ from ablation.ops.cost import DEFAULT_GPU_STEPS_PER_S, STARTUP_S, images_per_s, 
 from ablation.ops.plan import hours, wall_time  # noqa: E402
 from ablation.study.config import load_config, resnet_runs, validate_config  # noqa: E402
 
-SEED001_ROWS = REPO / "report/seeds/seed001_dl_ablation_results.jsonl"
+SOURCE001_ROWS = REPO / "report/seeds/seed001_dl_ablation_results.jsonl"
 # In order of value.
 CHECK_PARTS = ("tests", "bench", "as_run", "as_run_dataloader", "ours_28", "slots", "projection")
 LETTERS = dict(zip(CHECK_PARTS, "abcdefg", strict=True))
-OUR_28_ACCURACY = 90.16  # the study's own run of the row at 28x28 (pooled split, fp32), beside seed 001's
+OUR_28_ACCURACY = 90.16  # the study's own run of the row at 28x28 (pooled split, fp32), beside source 001's
 AS_RUN = "seed001_q2_as_run"
-# Ours at 28x28: the factors our studies train with, in place of the seed's protocol.
+# Ours at 28x28: the factors our studies train with, in place of the source's protocol.
 OURS_28 = {"input_size": 28, "stem": "1ch", "precision": "fp32", "split": "pooled", "normalisation": "train_stats"}
 
 
@@ -134,8 +134,8 @@ def summary(record: dict) -> dict:
 
 
 def published(params: dict) -> dict | None:
-    """Seed 001's committed row for this run's factors (Fashion-MNIST), or None."""
-    for line in SEED001_ROWS.read_text().splitlines():
+    """Source 001's committed row for this run's factors (Fashion-MNIST), or None."""
+    for line in SOURCE001_ROWS.read_text().splitlines():
         row = json.loads(line)
         if (
             row["dataset"],
@@ -222,10 +222,10 @@ def project(by_slots: dict, say=print) -> dict:
     return result
 
 
-# The estimates on CUDA, from the seeds' T4 and the FLOP counts. An eager step (the seeds' loop, our DataLoader loop)
-# is bound by the host's per-kernel launches at 28x28: the seeds' T4 took 1 / DEFAULT_GPU_STEPS_PER_S per ResNet-18
-# step there, and the GPU host is assumed no faster at issuing them. Seed 001's row at 224 (amp, batch 16) took
-# T4_ROW_S for its 5 x 42,000 images: what it took beyond that launch cost is its arithmetic, at a FLOP rate that
+# The estimates on CUDA, from the sources' T4 and the FLOP counts. An eager step (the sources' loop, our DataLoader
+# loop) is bound by the host's per-kernel launches at 28x28: the sources' T4 took 1 / DEFAULT_GPU_STEPS_PER_S per
+# ResNet-18 step there, and the GPU host is assumed no faster at issuing them. Source 001's row at 224 (amp, batch 16)
+# took T4_ROW_S for its 5 x 42,000 images: what it took beyond that launch cost is its arithmetic, at a FLOP rate that
 # scales with the matrix-multiply peak (the T4's fp16 tensor peak against the one measured on the GPU host). A CUDA
 # graph replays without the host, at the arithmetic and a floor of some 300 kernels of a few microseconds each.
 T4_ROW_S, T4_ROW_IMAGES = 407.906, 5 * 42_000
@@ -262,7 +262,7 @@ def run_seconds(device, model, batch, size, loader, epochs, sizes) -> float:
 
 
 def row_sizes(split: str, subset) -> dict:
-    """The train/val/test images of a run of the row: seed 001's split of the 60,000 with the official test set, or
+    """The train/val/test images of a run of the row: source 001's split of the 60,000 with the official test set, or
     ours of the 70,000; `--subset` overrides."""
     if subset:
         return dict(zip(("train", "val", "test"), subset, strict=True))
@@ -306,7 +306,7 @@ def plan_parts(args) -> dict:
             "estimate_s": SNAKEMAKE_START_S + run(big, "resident", epochs, as_run),
         },
         "as_run_dataloader": {
-            "what": f"{big}x{big} {prec}, the seeds' DataLoader loop, {timing_epochs} epoch(s)",
+            "what": f"{big}x{big} {prec}, the sources' DataLoader loop, {timing_epochs} epoch(s)",
             "estimate_s": SNAKEMAKE_START_S + run(big, "dataloader", timing_epochs, as_run),
         },
         "ours_28": {
@@ -342,11 +342,11 @@ def print_estimates(plan: dict, budget, say) -> None:
 
 
 def first_row(args) -> dict:
-    """Seed 001's Question 2 row 1 of the models asked for, its epochs capped by --epochs-cap."""
+    """Source 001's Question 2 row 1 of the models asked for, its epochs capped by --epochs-cap."""
     config = load_config(REPO / "config/config.yaml")
     rows = [r for r in config["resnet_studies"][AS_RUN]["runs"] if r["model"] in args.models]
     if not rows:
-        sys.exit(f"gpu-check: seed 001's Question 2 has no row of {' '.join(args.models)}: name one of its models")
+        sys.exit(f"gpu-check: source 001's Question 2 has no row of {' '.join(args.models)}: name one of its models")
     row = dict(rows[0])
     if args.epochs_cap:
         row["epochs"] = min(row["epochs"], args.epochs_cap)
@@ -471,7 +471,7 @@ def studies_match(params: dict, studies: dict) -> bool:
 
 
 def row_study(args, row: dict, size: int, loaders, epochs: int, ours: bool) -> dict:
-    """The row as one study: seed 001's protocol (as run) or ours at 28x28, with these loaders and epochs."""
+    """The row as one study: source 001's protocol (as run) or ours at 28x28, with these loaders and epochs."""
     study = load_config(REPO / "config/config.yaml")["resnet_studies"][AS_RUN]
     grid = {**study["grid"], "input_size": [size], "device": [args.device], "loader": list(loaders)}
     if args.device != "cuda":
@@ -482,7 +482,7 @@ def row_study(args, row: dict, size: int, loaders, epochs: int, ours: bool) -> d
 
 
 def print_runs(check: Check, runs: list[dict], row: dict) -> None:
-    """Each run beside seed 001's published row: accuracy, training time, and its time per epoch x the row's
+    """Each run beside source 001's published row: accuracy, training time, and its time per epoch x the row's
     epochs (for a run of fewer epochs than the row)."""
     keys = ("model", "batch_size", "optimizer", "lr", "pin_memory")
     rows = load_config(REPO / "config/config.yaml")["resnet_studies"][AS_RUN]["runs"]
@@ -680,7 +680,7 @@ def main(argv=None) -> None:
         print(
             f"Expected seconds per part on {args.device}"
             + (
-                " (the GPU host: the seeds' T4 figures scaled by the FLOP counts and the peaks)"
+                " (the GPU host: the sources' T4 figures scaled by the FLOP counts and the peaks)"
                 if args.device == "cuda"
                 else " (the cost model's CPU rates)"
             )

@@ -1,10 +1,11 @@
-"""How much of the gap to seed 001's published accuracy its split, test set and normalisation explain.
+"""How much of the gap to source 001's published accuracy its split, test set and normalisation explain.
 
 The same run (Fashion-MNIST, ResNet-18 at 28x28, batch 16, Adam, lr 1e-3, 5 epochs, seed 0) trained under each split
 protocol of ablation.data.split side by side, one process per protocol (1 thread each, in parallel):
   pooled  - ours: 70/10/20 of the pooled 70,000, stratified; normalised with the training part's mean and std;
-  seed001 - seed 001's code: 70/10/20 of the 60,000 training images, tested on the official 10,000; Normalize(0.5, 0.5).
-Prints test accuracy and training time beside seed 001's published row, and writes JSON.
+  seed001 - source 001's code: 70/10/20 of the 60,000 training images, tested on the official 10,000;
+            Normalize(0.5, 0.5).
+Prints test accuracy and training time beside source 001's published row, and writes JSON.
 
     .venv/bin/python benchmarks/split_protocols.py [--epochs 5] [--out results/bench/split_protocols]
 """
@@ -22,9 +23,9 @@ sys.path.insert(0, str(REPO / "workflow/scripts"))
 from ablation.data.split import make_split, save_split  # noqa: E402
 
 DATA = REPO / "resources/data/fashion_mnist"
-# Seed 001's committed row for this run (results/dl_ablation_results.jsonl of gjyotin305/MLOps-B22AI063 at c74d5bc):
+# Source 001's committed row for this run (results/dl_ablation_results.jsonl of gjyotin305/MLOps-B22AI063 at c74d5bc):
 # at 224x224 with mixed precision on a GPU; its README's Question 2 table shows the same figures.
-SEED001_PUBLISHED = {"test_accuracy": 0.9207, "train_time_ms": 407_906}
+SOURCE001_PUBLISHED = {"test_accuracy": 0.9207, "train_time_ms": 407_906}
 PROTOCOLS = {"pooled": "train_stats", "seed001": "half"}  # split protocol: normalisation
 
 
@@ -97,20 +98,20 @@ def main(argv=None) -> None:
             "normalisation": PROTOCOLS[protocol],
         }
     print_table(rows)
-    result = {"run": run, "rows": rows, "seed001_published": SEED001_PUBLISHED}
+    result = {"run": run, "rows": rows, "source001_published": SOURCE001_PUBLISHED}
     (out / "split_protocols.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def print_table(rows: dict) -> None:
-    """The runs side by side with seed 001's published row (also: `--print results/.../split_protocols.json`)."""
+    """The runs side by side with source 001's published row (also: `--print results/.../split_protocols.json`)."""
     sizes = {p: "/".join(str(v) for v in rows[p]["sizes"].values()) for p in PROTOCOLS}
     accuracy = [f"{100 * rows[p]['test_accuracy']:.2f}" for p in PROTOCOLS]
     seconds = [f"{rows[p]['train_time_s']:.0f}" for p in PROTOCOLS]
     table = [
-        ("", "pooled (ours)", "seed001 split", "seed 001 published"),
-        ("test accuracy (%)", *accuracy, f"{100 * SEED001_PUBLISHED['test_accuracy']:.2f}"),
+        ("", "pooled (ours)", "seed001 split", "source 001 published"),
+        ("test accuracy (%)", *accuracy, f"{100 * SOURCE001_PUBLISHED['test_accuracy']:.2f}"),
         ("train / val / test images", sizes["pooled"], sizes["seed001"], "42000/6000/10000"),
-        ("training time (s)", *seconds, f"{SEED001_PUBLISHED['train_time_ms'] / 1000:.0f} (GPU, 224x224, amp)"),
+        ("training time (s)", *seconds, f"{SOURCE001_PUBLISHED['train_time_ms'] / 1000:.0f} (GPU, 224x224, amp)"),
     ]
     for label, *cells in table:
         print(f"{label:<26} " + " ".join(f"{c:>18}" for c in cells[:2]) + f"   {cells[2]}")

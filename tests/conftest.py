@@ -198,8 +198,8 @@ def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-# The default config's ResNet runs, counted by hand from the seed reports, seed 000 (README of
-# MLOps-Sahilpreet_Singh-B23CS1061) and seed 001 (gjyotin305/MLOps-B22AI063); config/README.md shows the arithmetic,
+# The default config's ResNet runs, counted by hand from the seed reports, source 000 (README of
+# MLOps-Sahilpreet_Singh-B23CS1061) and source 001 (gjyotin305/MLOps-B22AI063); config/README.md shows the arithmetic,
 # generated from the config. pin_memory True acts only on CUDA (DataLoader loop): elsewhere it is planned as False.
 #   seed000_q1 2 datasets x 2 models x 2 batch x 2 opt x 2 lr = 32; epochs 20: +4;
 #   seed000_pin_memory is on cuda: its False points are cpu_vs_gpu's cuda points, its True points +4;
@@ -208,7 +208,8 @@ def read_json(path) -> dict:
 #   seed001_q2 10 rows x {cpu, cuda}. Its cuda rows: 1 is a Part A run on a GPU host. Its cpu rows: 8 distinct (two
 #   pairs differ only in pin_memory), and on a CPU host 2 of them are Part A runs (ResNet-18 Adam 1e-3 and ResNet-50
 #   SGD 1e-3, 5 epochs, once pin_memory True is planned as False).
-# The studies as the seeds' code ran them are all on cuda (224x224, amp, the seeds' splits), new to every study above:
+# The studies as the sources' code ran them are all on cuda (224x224, amp, the sources' splits), new to every study
+# above:
 #   seed000_q1_as_run 32; its pin_memory pair shares the True point with it (+1), its epochs pair the 10 (+1);
 #   seed001_part_a_as_run 8 rows x 2 models x 2 datasets = 32; seed001_q2_as_run 10 rows, 1 of them Part A's (+9).
 # seed000_q2_as_run (fp32, 3ch at 224, its split, SGD momentum 0) is new to all of them: 1 cpu row and 4 cuda rows.

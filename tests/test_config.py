@@ -1,4 +1,4 @@
-"""The config schema, its error messages, and the expansion of the seeds' studies into runs."""
+"""The config schema, its error messages, and the expansion of the sources' studies into runs."""
 
 import copy
 import re
@@ -14,7 +14,7 @@ FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())
 README = REPO / "config/README.md"
 
 
-def test_default_config_plans_the_seeds_runs_once_each():
+def test_default_config_plans_the_sources_runs_once_each():
     config = load_config(REPO / "config/config.yaml")
     planned, left_out = resnet_runs(config, cuda_visible=False)
     assert len(planned) == CPU_ONLY_RUNS
@@ -22,11 +22,11 @@ def test_default_config_plans_the_seeds_runs_once_each():
     assert set(left_out["device"]) == {"cuda"}
     assert set(planned["device"]) == {"cpu"}
     assert not planned.duplicated(subset=[c for c in planned.columns if c != "studies"]).any()
-    # The shared point serves every study of seed 000 that holds it on the CPU (pin_memory's are on cuda).
+    # The shared point serves every study of source 000 that holds it on the CPU (pin_memory's are on cuda).
     shared = planned[planned["studies"].str.count(",") == 2]
     assert len(shared) == 4
     assert set(shared["studies"]) == {"seed000_q1,seed000_epochs,seed000_cpu_vs_gpu"}
-    # Seed 000's pin_memory pair as run timed its evaluation too; nothing else does.
+    # Source 000's pin_memory pair as run timed its evaluation too; nothing else does.
     gpu_planned, _ = resnet_runs(config, cuda_visible=True)
     with_evaluation = gpu_planned[gpu_planned["time_covers"] == "training_and_evaluation"]
     assert len(with_evaluation) == 2 and all("seed000_pin_memory_as_run" in s for s in with_evaluation["studies"])
@@ -40,7 +40,7 @@ def test_amp_off_cuda_is_refused_when_the_plan_is_made_naming_the_study_and_the_
     config = validate_config({"resnet_studies": {"mixed": {"grid": point}}})
     with pytest.raises(ConfigError, match="studies mixed plan 1 run.* precision amp on the CPU .* `device: cuda`"):
         resnet_runs(config, cuda_visible=False)
-    planned, _ = resnet_runs(config, cuda_visible=True)  # best -> cuda: amp as the seeds ran it
+    planned, _ = resnet_runs(config, cuda_visible=True)  # best -> cuda: amp as the sources ran it
     assert list(planned["precision"]) == ["amp"] and list(planned["device"]) == ["cuda"]
 
 
@@ -179,7 +179,7 @@ def test_svm_studies_expand():
     assert {10000} <= set(runs["train_samples"])
     assert set(runs["kernel"]) == {"rbf", "poly"}
     # 22 of ours under scikit-learn's SVC, the fit-time series again under scikit-learn-intelex's (2 datasets x 2
-    # kernels x 5 sizes, and RBF on the 49,000), and the seeds' SVMs as their code ran them (2 datasets x 2 kernels).
+    # kernels x 5 sizes, and RBF on the 49,000), and the sources' SVMs as their code ran them (2 datasets x 2 kernels).
     assert runs["protocol"].value_counts().to_dict() == {"stratified": 22 + 22, "seed001": 4, "seed000": 4}
     assert runs["backend"].value_counts().to_dict() == {"sklearn": 30, "sklearnex": 22}
     sklearnex = runs[runs["backend"] == "sklearnex"]
@@ -187,7 +187,7 @@ def test_svm_studies_expand():
     assert set(runs.loc[runs["protocol"] == "seed000", "train_samples"]) == {60000}
 
 
-def test_an_svm_under_a_seeds_protocol_fits_at_most_the_training_file():
+def test_an_svm_under_a_sources_protocol_fits_at_most_the_training_file():
     study = {
         "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [60000, 60001], "protocol": ["seed000"]}
     }

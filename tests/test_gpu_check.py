@@ -1,5 +1,5 @@
-"""`make gpu-check`'s parts without a GPU: a run set beside seed 001's published row, the estimates and the budget, and
-the projection of the default config's CUDA runs. Every part run end to end on the CPU is test_bundle's rehearsal;
+"""`make gpu-check`'s parts without a GPU: a run set beside source 001's published row, the estimates and the budget,
+and the projection of the default config's CUDA runs. Every part run end to end on the CPU is test_bundle's rehearsal;
 the GPU figures themselves need a GPU host."""
 
 import json
@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from gpu_check import project, published  # noqa: E402
 
 
-def test_a_run_is_set_beside_seed_001s_committed_row():
+def test_a_run_is_set_beside_source_001s_committed_row():
     run = {"model": "resnet18", "batch_size": 16, "optimizer": "adam", "lr": 0.001, "epochs": 5, "pin_memory": True}
     row = published(run)
     assert row["dataset"] == "FashionMNIST" and row["device"] == "cuda" and row["use_amp"]
@@ -30,7 +30,7 @@ def test_without_cuda_gpu_check_stops_and_says_where_to_run_it():
 
 
 def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_in_480_s():
-    """From the seeds' T4 figures and the FLOP counts, nothing run: each part's expected seconds, their running sum,
+    """From the sources' T4 figures and the FLOP counts, nothing run: each part's expected seconds, their running sum,
     and the verdict on a-e against the budget, all of one arithmetic."""
     proc = subprocess.run(
         [sys.executable, "benchmarks/gpu_check.py", "--dry", "--budget", "480"],
@@ -47,7 +47,7 @@ def test_the_dry_estimate_gives_each_parts_time_on_the_gpu_host_and_a_to_e_fit_i
     (verdict,) = [line for line in proc.stdout.splitlines() if line.startswith("a-e:")]
     assert float(verdict.split()[1]) == pytest.approx(sum(seconds[:5]), abs=3) and float(verdict.split()[1]) <= 475
     assert verdict.endswith("fit in the budget of 480 s")
-    # The arithmetic is the device's: at 224 the resident graph row takes less than the seeds' eager loop.
+    # The arithmetic is the device's: at 224 the resident graph row takes less than the sources' eager loop.
     assert seconds[2] < seconds[3]
 
 
@@ -107,7 +107,7 @@ def test_the_projection_scales_each_default_cuda_run_by_the_rates_measured_at_th
     """At 2 slots (the shorter wall time) a run took 2 ms per training image (2 s / 1,000), 0.5 ms per evaluated
     image (0.15 s / 300) and 2.85 s besides; at 1 slot twice as long. Each default-config CUDA run of that key is
     projected at 2.85 s + its training images x 2 ms + its evaluated images x 0.5 ms, on its split's sizes (pooled:
-    49,000 / 7,000 / 14,000 of 70,000; the seeds' 42,000 / 6,000 of 60,000, tested on 10,000 or 12,000)."""
+    49,000 / 7,000 / 14,000 of 70,000; the sources' 42,000 / 6,000 of 60,000, tested on 10,000 or 12,000)."""
     by_slots = {
         "1": {"wall_s": 100.0, "runs": [measured_run(4.0, 0.3, 10.0)]},
         "2": {"wall_s": 60.0, "runs": [measured_run(2.0, 0.15, 5.0)]},

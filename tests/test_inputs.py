@@ -1,5 +1,6 @@
-"""What the network sees: the seeds' resize and 3-channel stem, the same tensors on both loops, thop at the real input.
-The factors `input_size`, `stem` and `precision` are grid factors like any other; run_resnet reads them from a run."""
+"""What the network sees: the sources' resize and 3-channel stem, the same tensors on both loops, thop at the real
+input. The factors `input_size`, `stem` and `precision` are grid factors like any other; run_resnet reads them from a
+run."""
 
 import pytest
 import torch
@@ -35,14 +36,14 @@ def test_both_loops_see_the_same_resized_tensors(input_size, stem):
         assert torch.equal(trainer.batch(permutation[i * 16 : (i + 1) * 16]), x)
         # The 3ch stem gets the grey channel three times, as Grayscale(num_output_channels=3) gives it.
         assert all(torch.equal(x[:, c], x[:, 0]) for c in range(channels))
-    # Resized the way the seeds' PIL Resize does it: bilinear, back to 8 bits, so every pixel is k/255 normalised.
+    # Resized the way the sources' PIL Resize does it: bilinear, back to 8 bits, so every pixel is k/255 normalised.
     pixels = x[:, 0] * 0.5 + 0.5
     assert torch.allclose(pixels * 255, (pixels * 255).round(), atol=1e-4)
 
 
 def test_thop_counts_at_the_real_input_and_stem():
-    """At 224x224 thop gives seed 001's ResNet-18 (1ch) 1.7449 G MACs, 52.6x its table's 0.0332 counted at 28x28, and
-    seed 000's stock ResNet-18 (3ch) 1.8235 G MACs, as its Question 2 CSV."""
+    """At 224x224 thop gives source 001's ResNet-18 (1ch) 1.7449 G MACs, 52.6x its table's 0.0332 counted at 28x28, and
+    source 000's stock ResNet-18 (3ch) 1.8235 G MACs, as its Question 2 CSV."""
     macs_1ch, params_1ch = count_macs("resnet18", 224, "1ch")
     macs_3ch, params_3ch = count_macs("resnet18", 224, "3ch")
     assert round(macs_1ch / 1e9, 4) == 1.7449 and round(macs_3ch / 1e9, 4) == 1.8235
@@ -58,7 +59,7 @@ def test_the_cost_models_224_counts_are_thops(model):
     assert MACS_224["3ch"][model] == count_macs(model, 224, "3ch")[0]
 
 
-def test_a_224_run_costs_the_measured_cpu_rate_and_seed_001s_rate_on_a_gpu():
+def test_a_224_run_costs_the_measured_cpu_rate_and_source_001s_rate_on_a_gpu():
     sizes = {"train": 42_000, "val": 6_000, "test": 10_000}
     run = {"model": "resnet18", "batch_size": 16, "epochs": 5, "device": "cpu"}
     small, large = estimate_seconds(run, sizes, {}), estimate_seconds({**run, "input_size": 224}, sizes, {})
@@ -67,7 +68,7 @@ def test_a_224_run_costs_the_measured_cpu_rate_and_seed_001s_rate_on_a_gpu():
     assert images_per_s({}, "cpu", "resnet18", 16, 224, "1ch") == pytest.approx(10.9)
     assert images_per_s({}, "cpu", "resnet18", 16) == 80.0
     assert (large - STARTUP_S) / (small - STARTUP_S) == pytest.approx(80 / 10.9)
-    # On the GPU at 224: seed 001's own rate (42,000 x 5 images in 407.9 s of training), evaluation on top.
+    # On the GPU at 224: source 001's own rate (42,000 x 5 images in 407.9 s of training), evaluation on top.
     assert images_per_s({}, "cuda", "resnet18", 16, 224, "1ch") == 515.0
 
 

@@ -1,4 +1,4 @@
-"""From run JSONs to the report: aggregation, the seeds' tables, the claims' statistics, the figures, and
+"""From run JSONs to the report: aggregation, the sources' tables, the claims' statistics, the figures, and
 `snakemake --report` on a tiny real workflow. Run JSONs are fixtures written here, valid against the metrics schema;
 nothing is trained."""
 
@@ -83,7 +83,7 @@ def conditions(exclusive: bool, threads: int, wall_time_s: float) -> dict:
 
 MODEL_SIZES = {"resnet18": (33_184_000, 11_175_370), "resnet50": (77_000_000, 23_520_842)}
 
-# The seeds' own column sets (seed 000 and seed 001's READMEs), which our tables must reproduce.
+# The sources' own column sets (source 000 and source 001's READMEs), which our tables must reproduce.
 PART_A_COLUMNS = [
     "Batch Size",
     "Optimizer",
@@ -293,7 +293,7 @@ def test_aggregation_refuses_a_json_that_is_not_the_planned_run_naming_every_suc
 # Tables ------------------------------------------------------------------------------------------------------------
 
 
-def test_each_table_has_the_seeds_columns(study):
+def test_each_table_has_the_sources_columns(study):
     config_studies = set(FIXTURE_STUDIES) | {"svm"}
     tables = report_tables.build_tables(study["runs"], FIXTURE_MAPPING, config_studies)
     assert columns(tables["part_a"]) == [PART_A_COLUMNS]
@@ -390,7 +390,7 @@ def test_readme_embeds_every_table_figure_and_claim(study):
     order += [TABLE_TITLES["q2"], "cpu_vs_gpu.png", "## Analysis"]
     assert [readme.index(text) for text in order] == sorted(readme.index(text) for text in order)
     assert "host `testhost`: Test CPU (2 CPU cores), no GPU used" in readme
-    assert "- Training loop: the seeds' DataLoader loop for `" in readme
+    assert "- Training loop: the sources' DataLoader loop for `" in readme
     assert "1 CUDA run(s) not run: no GPU" in readme
     assert "Excluded from every comparison: 1 diverged run(s) and 1 run(s) not run (no GPU)." in readme
     # Each claim once: its verdict in the list, its parts in the analysis table (as its cells show text) with their
@@ -403,13 +403,13 @@ def test_readme_embeds_every_table_figure_and_claim(study):
             assert part.p_value is None or markdown_cell(part.p_text()) in readme
     assert any(markdown_cell(f"exact binomial (share {side} 80%): p = ") in readme for side in "<>")
     assert ", Holm " in readme and "against a coin flip (sign test) p = " in readme
-    # The same claims on each seed's published numbers, beside ours.
-    assert "| Claim | Our runs | Seed 000's own numbers | Seed 001's own numbers |" in readme
+    # The same claims on each source's published numbers, beside ours.
+    assert "| Claim | Our runs | Source 000's own numbers | Source 001's own numbers |" in readme
     assert "| Claim 1 | **" in readme
     assert "How repeats are paired:" in readme
-    assert "- Seed 001's own numbers: 3 configuration(s) ran more than once." in readme
-    assert markdown_text("Seed 001's own numbers: By dataset: MNIST 1.79x, 95% CI [1.70, 1.88]x (n = 32") in readme
-    assert markdown_text("Seed 001's own numbers: Run-to-run spread of the test accuracy") in readme
+    assert "- Source 001's own numbers: 3 configuration(s) ran more than once." in readme
+    assert markdown_text("Source 001's own numbers: By dataset: MNIST 1.79x, 95% CI [1.70, 1.88]x (n = 32") in readme
+    assert markdown_text("Source 001's own numbers: Run-to-run spread of the test accuracy") in readme
     assert markdown_cell("contradicted (exact binomial (share < 80%): p = 0.00819") in readme
     # The assumptions, each with its config key and the value this run used.
     assert "## Assumptions and deviations" in readme
@@ -513,7 +513,7 @@ def test_setup_names_the_loop_each_study_trained_with():
         ]
     )
     assert report_readme.loaders_by_study(runs) == (
-        "the seeds' DataLoader loop for `pin_memory`, `grid`; "
+        "the sources' DataLoader loop for `pin_memory`, `grid`; "
         "the resident fast path (same batches and hyperparameters) for `grid`"
     )
 
@@ -695,7 +695,7 @@ def test_a_repeat_that_flips_claim_1_is_named_with_the_verdict_each_pairing_give
 
 
 def test_the_spread_of_a_repeated_configuration_is_said_beside_claim_1s_effect():
-    # Seed 001's same SGD configuration three times: 99.35, 98.82 and 98.48.
+    # Source 001's same SGD configuration three times: 99.35, 98.82 and 98.48.
     rows = [
         {"optimizer": "sgd", "seed": seed, "test_accuracy": acc} for seed, acc in enumerate([0.9935, 0.9882, 0.9848])
     ]
@@ -790,15 +790,15 @@ def test_pin_memory_is_not_testable_from_pairs_where_pinning_cannot_act():
     assert [p.verdict for p in claim.parts] == [claims.NOT_TESTABLE] * 2 and "GPU" in claim.parts[0].reason
 
 
-def test_claim_3_names_the_seeds_gpu_beside_ours():
+def test_claim_3_names_the_sources_gpu_beside_ours():
     rows = [
         {"device": "cpu", "train_time_s": 200.0},
         {"device": "cuda", "train_time_s": 10.0, "gpu_name": "NVIDIA H100"},
     ]
     claim = claims.claim_gpu_speedup(resnet_frame(rows).assign(test_accuracy=0.9))
-    assert claim.note == "The seeds' GPU: an NVIDIA T4; ours: NVIDIA H100."
+    assert claim.note == "The sources' GPU: an NVIDIA T4; ours: NVIDIA H100."
     claim = claims.claim_gpu_speedup(resnet_frame([{"device": "cpu", "test_accuracy": 0.9}]))
-    assert claim.note == "The seeds' GPU: an NVIDIA T4; ours: none (no CUDA run here)."
+    assert claim.note == "The sources' GPU: an NVIDIA T4; ours: none (no CUDA run here)."
 
 
 def test_epochs_that_gain_until_eight_then_flatten_saturate_and_the_note_says_where():
@@ -983,7 +983,7 @@ def plotted_values(path, gid: str) -> list[float]:
 
 
 def test_the_heatmap_shows_each_cells_mean_test_accuracy(study, tmp_path):
-    """Each cell's text is its mean test accuracy over the seeds that finished, from the fixture's formula (0.90,
+    """Each cell's text is its mean test accuracy over the sources that finished, from the fixture's formula (0.90,
     +0.02 for Adam, +0.005 per seed, +0.01 per epoch): Q1's SGD the mean of 91.0 and 91.5 (seeds 0 and 1), its Adam
     93.0 (seed 1 diverged); Part A's SGD (1 epoch) 91.0 and Adam (2 epochs) 94.0, for both models."""
     plots.accuracy_heatmap(stem=tmp_path / "heatmap", studies=["grid", "part_a"], runs=study["runs"])
@@ -1079,7 +1079,7 @@ def write_protocols_config(path: Path, fixture_data) -> Path:
     mixed = {
         "grid": tiny_grid(device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"])
     }
-    # Our SVM protocol beside seed 000's (standardised, scored on its training images and the official test set).
+    # Our SVM protocol beside source 000's (standardised, scored on its training images and the official test set).
     svm_mixed = {
         "grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [100], "protocol": ["stratified", "seed000"]}
     }
@@ -1102,7 +1102,7 @@ def write_protocols_config(path: Path, fixture_data) -> Path:
 
 @pytest.mark.slow
 def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_path):
-    """A study whose only run needs a GPU (left out here) beside one run under other protocols (seed 001's split and
+    """A study whose only run needs a GPU (left out here) beside one run under other protocols (source 001's split and
     normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
     `snakemake --report` collects every registered item. It runs in a copy of the checkout with a figure added as its
     entry, builder and caption: the rules, README.md and report.html pick it up."""
@@ -1125,17 +1125,17 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     (svm_header,) = [
         line
         for line in readme.splitlines()
-        if line.startswith("| Dataset | Kernel | Train Samples |") and "Seed 001 (%)" not in line
-    ]  # ours, not seed 001's table beside ours
+        if line.startswith("| Dataset | Kernel | Train Samples |") and "Source 001 (%)" not in line
+    ]  # ours, not source 001's table beside ours
     assert "| Protocol | Test Accuracy (%) | Accuracy on Its Training Images (%) |" in svm_header
-    # The mixed run trained under its protocol: seed 001's split (the test file's 100 fixture images), 3 channels.
+    # The mixed run trained under its protocol: source 001's split (the test file's 100 fixture images), 3 channels.
     (mixed_row,) = runs[(runs["status"] == "ok") & (runs["kind"] == "resnet")].to_dict("records")
     record = json.loads(Path(mixed_row["metrics_path"]).read_text())
     assert record["split"]["test"] == 100 and record["macs"] > 0 and "split~seed001" in mixed_row["run_id"]
     (protocols,) = [line for line in readme.splitlines() if "Protocol of these runs: " in line and "32x32" in line]
     assert "28x28, 1ch stem, fp32, split pooled, normalisation train_stats (1 run)" in protocols
     assert "32x32, 3ch stem, fp32, split seed001, normalisation half (1 run)" in protocols
-    assert "## What each seed's code did" in readme and "Tested on the official 10,000-image test set." in readme
+    assert "## What each source's code did" in readme and "Tested on the official 10,000-image test set." in readme
     again = run_snakemake("--cores", "2", *args)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -50,7 +50,7 @@ def job_record(job_id: str) -> str:
 
 
 def write_timed_study(directory: Path, fixture_data) -> None:
-    """A CPU and a CUDA run, timed (as the seeds' CPU-against-GPU study is): each job is submitted --exclusive. One
+    """A CPU and a CUDA run, timed (as the sources' CPU-against-GPU study is): each job is submitted --exclusive. One
     thread, so that a local and a cluster run compute the same thing."""
     directory.mkdir()
     study = {"timing": "exclusive", "grid": tiny_grid(device=["cpu", "cuda"])}

@@ -80,9 +80,9 @@ def test_saved_split_records_checksum_class_counts_and_normalisation(prepared_sp
     assert other["checksum"] != meta["checksum"]
 
 
-def test_the_seeds_protocols_cut_the_training_file_and_test_where_each_seed_did(prepared_split):
-    """500 training-file and 100 test-file fixture images: 70/10/20 of the 500 (350/50/100); seed 001 tests on the
-    test file's 100 images (its 20% part unused), seed 000 on the 20% part. Seeded, unlike the seeds' own."""
+def test_the_sources_protocols_cut_the_training_file_and_test_where_each_source_did(prepared_split):
+    """500 training-file and 100 test-file fixture images: 70/10/20 of the 500 (350/50/100); source 001 tests on the
+    test file's 100 images (its 20% part unused), source 000 on the 20% part. Seeded, unlike the sources' own."""
     data_dir = prepared_split["data_dir"]
     pooled_sizes = {"train": 420, "val": 60, "test": 120}
     expected = {"seed001": {"train": 350, "val": 50, "test": 100}, "seed000": {"train": 350, "val": 50, "test": 100}}
@@ -123,5 +123,5 @@ def test_the_normalisation_statistics_are_the_training_parts_pixels_alone(tmp_pa
         train_pixels = pooled[parts["train"]]
         assert meta["mean"] == pytest.approx(train_pixels.mean(), rel=1e-12), protocol
         assert meta["std"] == pytest.approx(train_pixels.std(), rel=1e-12), protocol
-        if protocol != "pooled":  # the seeds' protocols train on the training file alone: darker than all images
+        if protocol != "pooled":  # the sources' protocols train on the training file alone: darker than all images
             assert meta["mean"] < pooled.mean() - 0.05, protocol

@@ -105,7 +105,7 @@ def test_too_many_train_samples_fails_naming_the_run_and_both_sizes(prepared_spl
 
 
 @pytest.mark.parametrize("protocol", ["seed001", "seed000"])
-def test_the_seeds_protocols_fit_the_first_training_images_and_score_the_official_test_set(
+def test_the_sources_protocols_fit_the_first_training_images_and_score_the_official_test_set(
     prepared_split, tmp_path, protocol
 ):
     """seed001: the first n images of the training file, raw 0-255 pixels, the official test set. seed000: the same
@@ -138,7 +138,7 @@ def test_the_seeds_protocols_fit_the_first_training_images_and_score_the_officia
         assert record["train_accuracy"] is None
 
 
-def test_a_seeds_protocol_cannot_fit_more_images_than_the_training_file_has(prepared_split, tmp_path):
+def test_a_sources_protocol_cannot_fit_more_images_than_the_training_file_has(prepared_split, tmp_path):
     in_train_file = len(read_idx(prepared_split["data_dir"] / FILES["train_labels"]))
     args = svm_args(prepared_split, tmp_path, train_samples=in_train_file + 1, protocol="seed001")
     with pytest.raises(TrainSamplesError, match=f"the first {in_train_file + 1} images of the training file"):

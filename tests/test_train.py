@@ -91,7 +91,7 @@ def test_the_test_metrics_are_the_final_models_on_the_test_part_normalised_with_
     assert len(parts["test"][1]) == reference["split"]["test"] == meta["sizes"]["test"]
 
 
-def test_a_run_normalises_with_its_splits_training_stats_or_the_seeds_half():
+def test_a_run_normalises_with_its_splits_training_stats_or_the_sources_half():
     meta = {"mean": 0.13, "std": 0.31}
     assert normalisation(complete_run(RUN), meta) == (0.13, 0.31)
     assert complete_run(RUN)["normalisation"] == "train_stats"
@@ -324,15 +324,15 @@ def test_cuda_run_on_a_host_without_cuda_fails_at_once_with_how_to(tmp_path):
     assert "no CUDA device" in message and "profiles/slurm" in message and "gpu: false" in message
 
 
-# thop MACs and parameters seed 001 (gjyotin305/MLOps-B22AI063) reported as "GFLOPs" and "Params (M)", Question 2.
-SEED_TABLE = {"resnet18": (0.0332, 11.18), "resnet34": (0.0699, 21.28), "resnet50": (0.0788, 23.52)}
+# thop MACs and parameters source 001 (gjyotin305/MLOps-B22AI063) reported as "GFLOPs" and "Params (M)", Question 2.
+SOURCE_TABLE = {"resnet18": (0.0332, 11.18), "resnet34": (0.0699, 21.28), "resnet50": (0.0788, 23.52)}
 
 
-@pytest.mark.parametrize("model_name", sorted(SEED_TABLE))
-def test_macs_match_the_seeds_and_flops_agree_with_torch_flop_counter(model_name):
+@pytest.mark.parametrize("model_name", sorted(SOURCE_TABLE))
+def test_macs_match_the_sources_and_flops_agree_with_torch_flop_counter(model_name):
     macs, params = count_macs(model_name)
-    assert round(macs / 1e9, 4) == SEED_TABLE[model_name][0]
-    assert round(params / 1e6, 2) == SEED_TABLE[model_name][1]
+    assert round(macs / 1e9, 4) == SOURCE_TABLE[model_name][0]
+    assert round(params / 1e6, 2) == SOURCE_TABLE[model_name][1]
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         build_model(model_name).eval()(torch.zeros(1, 1, 28, 28))

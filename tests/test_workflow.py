@@ -47,8 +47,8 @@ def test_dry_run_of_the_default_config_lists_every_run_once(tmp_path):
     proc = run_snakemake("-n", *args, "--config", "gpu=false")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["train_resnet"] == CPU_ONLY_RUNS
-    # The pooled split of both datasets, seed 000's split of Fashion-MNIST for its Question 2 CPU run as run, and
-    # seed 001's of both for the seeds' SVMs as run (its test part is the official test set).
+    # The pooled split of both datasets, source 000's split of Fashion-MNIST for its Question 2 CPU run as run, and
+    # source 001's of both for the sources' SVMs as run (its test part is the official test set).
     assert counts["fetch_data"] == 2 and counts["split_dataset"] == 5
     assert counts["train_svm"] == 30 + 22  # the fit-time series under both SVC implementations
     assert "CUDA run(s) left out" in proc.stderr

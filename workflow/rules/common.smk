@@ -26,7 +26,7 @@ from ablation.study.names import DATASETS
 from ablation.outputs import paths
 from ablation.outputs.provenance import files_sha256
 from ablation.ops.runlock import hold_run_lock
-from ablation.report.source_reports import seed_files
+from ablation.report.source_reports import source_files
 from ablation.data.split import PROTOCOLS, split_sizes
 from ablation.study.factors import SVM_PROTOCOL_SPLITS
 
@@ -152,7 +152,7 @@ REPORT_TEMPLATES = [
     f"{workflow.basedir}/report/{name}"
     for name in ("README.md.j2", "table.md.j2", "table.html.j2")
 ]
-SEED_FILES = [str(p) for p in seed_files()]
+SOURCE_FILES = [str(p) for p in source_files()]
 # The report's rules take a digest of the code as a param: an edit of it redraws the report (seconds), while the
 # profiles' rerun triggers leave finished training runs alone (hours each; each records its git commit). One value,
 # not the files as inputs, so that a report job does not list every module.
@@ -251,7 +251,7 @@ def data_manifest(dataset):
 
 
 def split_inputs(wildcards):
-    """The data and split of a run. An SVM has no split factor: ours uses the pooled split, the seeds' protocols the
+    """The data and split of a run. An SVM has no split factor: ours uses the pooled split, the sources' protocols the
     `seed001` split, whose test part is the official test set (ablation.svm.protocol_data).
     """
     split = wildcards.get("split") or SVM_PROTOCOL_SPLITS[wildcards.protocol]

@@ -1,5 +1,5 @@
-# From the runs' JSONs to the study's report: runs.csv, the figures, the seeds' tables (markdown and HTML), the
-# analysis of seed 000's claims and README.md; `snakemake --report` collects them into report.html. Which studies
+# From the runs' JSONs to the study's report: runs.csv, the figures, the sources' tables (markdown and HTML), the
+# analysis of source 000's claims and README.md; `snakemake --report` collects them into report.html. Which studies
 # feed which table and figure: config `report.tables`. The report's file set and helpers: common.smk.
 
 
@@ -90,8 +90,8 @@ rule render_report:
         # The figures README.md embeds; listed so that it is written once they exist.
         plots=[png for name in FIGURES for png in figure_pngs(name)],
         templates=REPORT_TEMPLATES,
-        # The seeds' published numbers, tested beside ours.
-        seeds=SEED_FILES,
+        # The sources' published numbers, tested beside ours.
+        seeds=SOURCE_FILES,
     output:
         readme=report(
             f"{REPORT}/README.md",

@@ -1,4 +1,4 @@
-"""Rule render_report: the seeds' tables (markdown and HTML), the claims' analysis, and README.md."""
+"""Rule render_report: the sources' tables (markdown and HTML), the claims' analysis, and README.md."""
 
 import os
 from pathlib import Path

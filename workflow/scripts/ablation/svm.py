@@ -3,9 +3,9 @@ scikit-learn-intelex's (the run's `backend` factor), under one of three protocol
 
 - `stratified` (ours): a seeded, class-stratified sample of the split's training part, pixels scaled to [0, 1], tested
   on the split's test part.
-- `seed001` (seed 001's code): the first `train_samples` images of the training file in file order, raw 0-255 pixels,
+- `seed001` (source 001's code): the first `train_samples` images of the training file in file order, raw 0-255 pixels,
   tested on the official test set.
-- `seed000` (seed 000's notebook): the first `train_samples` images of the training file (all 60,000 as it ran),
+- `seed000` (source 000's notebook): the first `train_samples` images of the training file (all 60,000 as it ran),
   standardised by a StandardScaler fitted on them, scored on those same images (the accuracy it published) and on
   the official test set.
 """
@@ -51,7 +51,7 @@ def sample_training_indices(train_indices: np.ndarray, labels: np.ndarray, run: 
 
 
 def first_of_the_training_file(run: dict, train_file_images: int) -> np.ndarray:
-    """The seeds' training images: the first `train_samples` of the training file, in file order."""
+    """The sources' training images: the first `train_samples` of the training file, in file order."""
     if run["train_samples"] > train_file_images:
         raise TrainSamplesError(
             f"SVM run {run_name(run)} asks for the first {run['train_samples']} images of the training file, which "
@@ -170,7 +170,7 @@ def run_svm(
         x_train, y_train, x_test, y_test, run["kernel"], hyperparameters, run["backend"], threads
     )
     fit_cpu_time_s = result.pop("fit_cpu_time_s")
-    # Seed 000 published the accuracy on the images it fitted on: scored here too, outside the timed predict.
+    # Source 000 published the accuracy on the images it fitted on: scored here too, outside the timed predict.
     train_accuracy = float(np.mean(model.predict(x_train) == y_train)) if run["protocol"] == "seed000" else None
     print(
         f"test accuracy {result['test_accuracy']:.4f} on {len(y_test)} images | fit {result['fit_time_s']:.2f} s, "

@@ -1,11 +1,11 @@
 """The splits of a dataset into training, validation and test parts, by protocol, each seeded and checksummed.
 
 - `pooled` (ours): the 60,000 training and 10,000 test images pooled, cut 70/10/20, stratified by class.
-- `seed001`: as seed 001's code (`random_split` of the 60,000 training images 70/10/20, tested on the official 10,000
+- `seed001`: as source 001's code (`random_split` of the 60,000 training images 70/10/20, tested on the official 10,000
   test images; its 20% part goes unused).
-- `seed000`: as seed 000's notebook (the same cut of the 60,000, tested on its 20% part, 12,000 images).
-The seeds' splits were random and unseeded; ours are random (not stratified, as `random_split`) but seeded.
-Every split records its training part's mean and std; a run normalises with them or with the seeds' (0.5, 0.5) (its
+- `seed000`: as source 000's notebook (the same cut of the 60,000, tested on its 20% part, 12,000 images).
+The sources' splits were random and unseeded; ours are random (not stratified, as `random_split`) but seeded.
+Every split records its training part's mean and std; a run normalises with them or with the sources' (0.5, 0.5) (its
 `normalisation` factor, ablation.train.resnet.normalisation).
 """
 

@@ -15,7 +15,7 @@ PARAMS = {"resnet18": 11_175_370, "resnet34": 21_283_530, "resnet50": 23_522_250
 
 # Defaults when nothing was calibrated. CPU: one thread of this 2-core machine, measured (performance.md and
 # `make calibrate`); CPU throughput hardly depends on the batch size. GPU: a DataLoader step at batch 16-32 is bound by
-# per-kernel overhead, not arithmetic (the seeds' T4: 26.6 ms per ResNet-18 step), so it is given as steps per second.
+# per-kernel overhead, not arithmetic (the sources' T4: 26.6 ms per ResNet-18 step), so it is given as steps per second.
 DEFAULT_CPU_IMAGES_PER_S = {"resnet18": 80.0, "resnet34": 40.0, "resnet50": 22.0}
 DEFAULT_GPU_STEPS_PER_S = {"resnet18": 38.0, "resnet34": 22.0, "resnet50": 15.0}
 SAFETY_FACTOR = 2.0  # runtime requested = estimate x this (x the attempt number on retries)
@@ -27,7 +27,7 @@ MACS_224 = {
     "1ch": {"resnet18": 1_744_850_944, "resnet34": 3_599_556_608, "resnet50": 4_053_039_104},
     "3ch": {"resnet18": 1_823_526_912, "resnet34": 3_678_232_576, "resnet50": 4_131_715_072},
 }
-# At 224 a GPU step is bound by arithmetic, not launches. Seed 001's committed rows (its GPU, amp, batch 16, 42,000
+# At 224 a GPU step is bound by arithmetic, not launches. Source 001's committed rows (its GPU, amp, batch 16, 42,000
 # images x 5 epochs): ResNet-18 Adam 407.9 s, ResNet-34 SGD 735.8 s, ResNet-50 SGD 1,899.2 s of training.
 DEFAULT_GPU_IMAGES_PER_S_224 = {"resnet18": 515.0, "resnet34": 285.0, "resnet50": 111.0}
 # At 224 a CPU is bound by arithmetic too, at a rate in MACs per second: ResNet-18 (1ch) at 224, batch 16, Adam, trained

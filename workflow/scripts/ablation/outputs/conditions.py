@@ -22,7 +22,7 @@ def torch_threads(device: str, exclusive: bool, training: dict, allotted: int, e
     """Torch threads of a ResNet run. `allotted`: the threads snakemake gave the job.
 
     A CUDA run uses `gpu_threads`. A CPU run of a timed comparison (exclusive) uses `timing_cpu_threads`, or every core
-    it may use, as the seeds' single CPU process did: locally all of `--cores` (a timed job is allotted them), in a
+    it may use, as the sources' single CPU process did: locally all of `--cores` (a timed job is allotted them), in a
     SLURM job (submitted --exclusive) its allocation. Any other CPU run uses what it was allotted (`cpu_threads`).
     """
     if device == "cuda":

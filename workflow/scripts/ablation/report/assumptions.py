@@ -1,25 +1,25 @@
-"""The choices the seeds did not state and this workflow made, each with the config key that sets it: the report's
+"""The choices the sources did not state and this workflow made, each with the config key that sets it: the report's
 section "Assumptions and deviations". Plain data; the report reads each key's value from the config it ran with."""
 
-# (what the seeds left open, what we chose, the config key that sets it, or None where the code fixes it)
+# (what the sources left open, what we chose, the config key that sets it, or None where the code fixes it)
 ASSUMPTIONS = [
     (
-        "SGD's momentum (seed 000's README names none; both seeds' code used 0.9)",
-        "0.9; a sensitivity study runs seed 000's Question 1 SGD cells at 0 too, and claim 1 is reported at each",
+        "SGD's momentum (source 000's README names none; both sources' code used 0.9)",
+        "0.9; a sensitivity study runs source 000's Question 1 SGD cells at 0 too, and claim 1 is reported at each",
         "factor_defaults.momentum",
     ),
     (
-        "The fixed settings of seed 000's epochs comparison",
+        "The fixed settings of source 000's epochs comparison",
         "batch 16, Adam, lr 1e-3, both datasets and models",
         "resnet_studies.seed000_epochs.grid",
     ),
     (
-        "The fixed settings of seed 000's pin_memory comparison",
+        "The fixed settings of source 000's pin_memory comparison",
         "batch 32, Adam, lr 1e-3, 10 epochs, on CUDA",
         "resnet_studies.seed000_pin_memory.grid",
     ),
     (
-        "The fixed settings of seed 000's CPU-against-GPU comparison",
+        "The fixed settings of source 000's CPU-against-GPU comparison",
         "batch 16, Adam, lr 1e-3, 10 epochs",
         "resnet_studies.seed000_cpu_vs_gpu.grid",
     ),
@@ -33,9 +33,9 @@ ASSUMPTIONS = [
         "resnet_studies.<study>.time_covers",
     ),
     ("Weight decay", "0 for both optimizers", "training.weight_decay"),
-    ("The GPU", "whatever the host has (the seeds': a T4); every run names it in its provenance", "gpu"),
+    ("The GPU", "whatever the host has (the sources': a T4); every run names it in its provenance", "gpu"),
     (
-        "The dataset of seed 001's Part A table (its README names none)",
+        "The dataset of source 001's Part A table (its README names none)",
         "both datasets, one table each",
         "resnet_studies.seed001_part_a.grid.dataset",
     ),

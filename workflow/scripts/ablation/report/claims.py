@@ -1,4 +1,4 @@
-"""Seed 000's six analysis claims, each tested as it is worded on our runs: the comparison, the effect with a 95%
+"""Source 000's six analysis claims, each tested as it is worded on our runs: the comparison, the effect with a 95%
 interval, a test with its p-value (raw and Holm-adjusted across every part of every claim), and a verdict.
 
 Pure: `evaluate_claims(runs, history)` takes the tables of report.aggregate and returns Claim objects. Where the
@@ -30,7 +30,7 @@ from scipy import stats
 
 from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, pin_memory_acts
 from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES, SVM_BACKENDS
-from ablation.study.names import DASH, DATASET_NAMES, MODEL_NAMES, SEEDS_GPU
+from ablation.study.names import DASH, DATASET_NAMES, MODEL_NAMES, SOURCES_GPU
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 # A claim about something this host cannot show (pin_memory without a GPU): no data could ever decide it here.
@@ -486,7 +486,7 @@ def claim_gpu_speedup(runs: pd.DataFrame) -> Claim:
         )
         claim.parts.append(accuracy_equivalence_part("GPU - CPU test accuracy (similar", accuracy))
     ours = sorted(set(ok.loc[ok["device"] == "cuda", "gpu_name"].dropna()))
-    claim.note = f"The seeds' GPU: an {SEEDS_GPU}; ours: {', '.join(ours) if ours else 'none (no CUDA run here)'}."
+    claim.note = f"The sources' GPU: an {SOURCES_GPU}; ours: {', '.join(ours) if ours else 'none (no CUDA run here)'}."
     return claim
 
 
@@ -616,7 +616,7 @@ def saturation_note(curves: pd.DataFrame, last_epoch: pd.Series) -> str:
 
 
 def svm_fits(runs: pd.DataFrame) -> pd.DataFrame:
-    """SVM fit times of one protocol, ours where there are any (the seeds' raw or standardised pixels fit at other
+    """SVM fit times of one protocol, ours where there are any (the sources' raw or standardised pixels fit at other
     rates), else the one protocol the runs have; with each run's SVC implementation (`backend`)."""
     svm = runs[(runs["kind"] == "svm") & (runs["status"] == "ok")]
     columns = ["dataset", "kernel", "train_samples", "fit_time_s", "backend"]

@@ -2,7 +2,7 @@
 
 The Snakefile writes a plot rule per FIGURES entry and names the rendered tables from TABLES; README.md shows, in the
 order of TABLES, each table under its heading and lead, then each figure drawn from that table's studies (in the
-order of FIGURES) under its lead; report.html files every item under its table's section (named as in seed 000's
+order of FIGURES) under its lead; report.html files every item under its table's section (named as in source 000's
 README). A new figure is one entry in FIGURES, its builder in ablation.report.plots (`@figure("<name>")`) and its
 caption, report/figure_<name>.rst; a new table likewise an entry in TABLES, its builder in ablation.report.tables,
 its caption report/table_<key>.rst and its `report.tables` key in the config schema. Plain data: the Snakefile
@@ -20,13 +20,13 @@ class TableSpec:
     lead: str = ""  # a line README.md shows before it
 
 
-# The seeds' tables, in report order (headings as in seed 000's README); config `report.tables.<key>` names the
-# studies each shows. The analysis of seed 000's claims is drawn from every run, in README.md's own Analysis part.
+# The sources' tables, in report order (headings as in source 000's README); config `report.tables.<key>` names the
+# studies each shows. The analysis of source 000's claims is drawn from every run, in README.md's own Analysis part.
 TABLES = {
     "q1": TableSpec(
-        "Seed 000, Question 1: every batch size x optimizer x learning rate", "Question 1", heading="Question 1."
+        "Source 000, Question 1: every batch size x optimizer x learning rate", "Question 1", heading="Question 1."
     ),
-    "part_a": TableSpec("Seed 001, Part A: MNIST and Fashion-MNIST ablations", "Question 1"),
+    "part_a": TableSpec("Source 001, Part A: MNIST and Fashion-MNIST ablations", "Question 1"),
     "pin_memory": TableSpec(
         "pin_memory: accuracy and time",
         "Hyperparameters",
@@ -40,7 +40,7 @@ TABLES = {
         "Question 2",
         heading="Question 2.) CPU against GPU: accuracy, time and FLOPs",
     ),
-    "analysis": TableSpec("Analysis: seed 000's claims against our data", "Analysis"),
+    "analysis": TableSpec("Analysis: source 000's claims against our data", "Analysis"),
 }
 TABLE_KEYS = [key for key in TABLES if key != "analysis"]  # the tables that config `report.tables` feeds
 TABLE_TITLES = {key: table.title for key, table in TABLES.items()}

@@ -1,4 +1,4 @@
-"""Text from elsewhere (the config, the runs' provenance, the seeds' published tables) in markdown and
+"""Text from elsewhere (the config, the runs' provenance, the sources' published tables) in markdown and
 reStructuredText, escaped so that it shows as written: no tag, link, emphasis or table cell of its own.
 
 This module is the one place each format is escaped. report.readme's Jinja environment passes every value of its

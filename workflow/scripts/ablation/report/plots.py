@@ -75,7 +75,7 @@ def point_label(values: tuple, factors: list[str]) -> str:
 
 
 def varying_factors(runs: pd.DataFrame, fixed: list[str]) -> list[str]:
-    """The factors a figure tells its series apart by: those that vary, else the seeds' Question 1 factors."""
+    """The factors a figure tells its series apart by: those that vary, else the sources' Question 1 factors."""
     return varying(runs, fixed) or ["batch_size", "optimizer", "lr"]
 
 
@@ -101,7 +101,7 @@ BUILDERS = {}
 def figure(name: str):
     """Registers the builder of FIGURES[name], and wraps it in what every builder starts with: the runs of the
     figure's kind in its studies (and of its wildcards' values, e.g. one dataset and model), or, where there are none,
-    a figure that says so. The builder draws `runs` under the figure's title, its wildcards shown as the seeds write
+    a figure that says so. The builder draws `runs` under the figure's title, its wildcards shown as the sources write
     them."""
     spec = FIGURES[name]
 

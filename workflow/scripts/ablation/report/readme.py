@@ -1,8 +1,8 @@
 """The report's markdown and HTML: the tables of report.tables and README.md, through the Jinja templates in report/.
 
 README.md shows the setup (from the config and the runs' provenance), every table, the figures and the claims. Every
-value a template shows is escaped for its format (ablation.report.markup): text from the config, the runs and the seeds'
-tables shows as written; markdown this code writes is a Markdown.
+value a template shows is escaped for its format (ablation.report.markup): text from the config, the runs and the
+sources' tables shows as written; markdown this code writes is a Markdown.
 """
 
 from pathlib import Path
@@ -17,7 +17,7 @@ from ablation.report.claims import evaluate_claims, excluded_runs, ok_resnet, pa
 from ablation.report.fidelity import DIFFERENCES
 from ablation.report.layout import FIGURES, TABLES
 from ablation.report.markup import Markdown, markdown_code, markdown_row, markdown_text, markdown_url
-from ablation.report.source_reports import SEED_NAMES, seed001_beside_ours, seed_runs
+from ablation.report.source_reports import SOURCE_NAMES, source001_beside_ours, source_runs
 from ablation.report.tables import TableDoc, claims_side_by_side, show
 from ablation.study.names import DASH, LOADER_NAMES, ORDER
 
@@ -149,20 +149,20 @@ def report_parts(tables: dict[str, TableDoc], images: dict[str, list[dict]]) -> 
 
 
 def claims_by_source(runs: pd.DataFrame, history: pd.DataFrame, claims: list) -> tuple[dict, dict, list[str]]:
-    """The claims on our runs and on each seed's published numbers (which have no validation curves); whether each
-    source's verdicts depend on how its repeated configurations are paired; beside each seed's verdicts, the spread
+    """The claims on our runs and on each source's published numbers (which have no validation curves); whether each
+    source's verdicts depend on how its repeated configurations are paired; beside each source's verdicts, the spread
     of its repeats (claim 1's effects) and claim 2's ratio by dataset."""
     no_curves = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
     by_source = {"Our runs": claims}
-    by_source |= {SEED_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in seed_runs().items()}
+    by_source |= {SOURCE_NAMES[name].capitalize(): evaluate_claims(r, no_curves) for name, r in source_runs().items()}
     pairing = {"Our runs": pairing_sensitivity(runs, history, claims)}
-    seed_notes = []
-    for name, seed in seed_runs().items():
-        source = SEED_NAMES[name].capitalize()
+    source_notes = []
+    for name, seed in source_runs().items():
+        source = SOURCE_NAMES[name].capitalize()
         pairing[source] = pairing_sensitivity(seed, no_curves, by_source[source])
         notes = [repeat_spread(ok_resnet(seed)), by_source[source][1].note]
-        seed_notes += [f"{source}: {note.strip()}" for note in notes if note]
-    return by_source, pairing, seed_notes
+        source_notes += [f"{source}: {note.strip()}" for note in notes if note]
+    return by_source, pairing, source_notes
 
 
 def setup_lines(runs: pd.DataFrame, config: dict) -> list[tuple[str, str]]:
@@ -225,7 +225,7 @@ def readme_context(
     figure_images), claims. `configfiles`: the config files the workflow ran with (none: the default); `history`: our
     runs' epochs, which the claims were evaluated on (none: no curves)."""
     history = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"]) if history is None else history
-    by_source, pairing, seed_notes = claims_by_source(runs, history, claims)
+    by_source, pairing, source_notes = claims_by_source(runs, history, claims)
     return {
         "counts": counts_summary(runs),
         "configfiles": Markdown(", ").join(markdown_code(path) for path in configfiles) or "the default",
@@ -236,11 +236,11 @@ def readme_context(
         "claims": claims,
         "excluded": excluded_runs(runs),
         # What this workflow has for each difference names config keys and studies as code.
-        "seed_code": [(seed, did, Markdown(here)) for seed, did, here in DIFFERENCES],
+        "source_code": [(seed, did, Markdown(here)) for seed, did, here in DIFFERENCES],
         "assumptions": [(left_open, ours, key, config_value(config, key)) for left_open, ours, key in ASSUMPTIONS],
         "claims_sources": list(by_source),
         "claims_side_by_side": claims_side_by_side(by_source),
         "pairing": pairing,
-        "seed_notes": seed_notes,
-        "seed001_beside_ours": seed001_beside_ours(runs),
+        "source_notes": source_notes,
+        "source001_beside_ours": source001_beside_ours(runs),
     }

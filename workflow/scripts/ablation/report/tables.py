@@ -1,4 +1,4 @@
-"""The seeds' tables, built from runs.csv: each a TableDoc of sections of plain rows of strings.
+"""The sources' tables, built from runs.csv: each a TableDoc of sections of plain rows of strings.
 
 report.readme renders each twice (markdown for README.md, HTML for `snakemake --report`). Which studies feed which
 table is the config's `report.tables`; titles and sections are in report.layout. Every planned run shows up in the
@@ -48,7 +48,7 @@ class TableDoc:
 
 
 def show(factor: str, value) -> str:
-    """A factor's value as the seeds write it."""
+    """A factor's value as the sources write it."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return DASH
     if factor in VALUE_NAMES:
@@ -102,7 +102,7 @@ SHARED_NOTE = Markdown(
 
 
 PIN_MEMORY_NOTE = (
-    "pin_memory acts only on the DataLoader's copies to a GPU: on the CPU (or the resident loop) a row the seeds ran "
+    "pin_memory acts only on the DataLoader's copies to a GPU: on the CPU (or the resident loop) a row the sources ran "
     "with pin_memory True is the same computation as False, trained once and shown as False."
 )
 
@@ -146,7 +146,7 @@ def conditions_cell(group: pd.DataFrame) -> str:
         threads = (
             f"{int(run['threads'])} thread{'s' if run['threads'] != 1 else ''}" if pd.notna(run["threads"]) else ""
         )
-        # A time that covers the validation and test passes too (seed 000's pin_memory comparison) says so.
+        # A time that covers the validation and test passes too (source 000's pin_memory comparison) says so.
         covers = "with evaluation" if str(run.get("time_covers")) == "training_and_evaluation" else ""
         timing = "alone" if run["exclusive"] else "shared"
         texts.append(", ".join(t for t in (timing, threads, run["device_name"], covers) if t))
@@ -171,7 +171,7 @@ def sort_key(factor: str):
 
 
 def sorted_points(runs: pd.DataFrame, factors: list[str]) -> list[tuple[tuple, pd.DataFrame]]:
-    """Grid points (every factor but the seed) in the seeds' row order, each with its runs."""
+    """Grid points (every factor but the seed) in the sources' row order, each with its runs."""
     if runs.empty:
         return []
     points = []
@@ -300,7 +300,7 @@ def epochs_table(doc: TableDoc, runs: pd.DataFrame) -> None:
 
 
 def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
-    """One row per (dataset, kernel, train samples) and, where the runs have several, protocol. Seed 000's protocol
+    """One row per (dataset, kernel, train samples) and, where the runs have several, protocol. Source 000's protocol
     also shows the accuracy on the images fitted on, the figure it published."""
     factors = ["dataset", "kernel", "train_samples"]
     factors += [f for f in ("protocol", "backend") if f in runs and runs[f].nunique() > 1]
@@ -328,7 +328,7 @@ def svm_table(doc: TableDoc, runs: pd.DataFrame) -> None:
         doc.notes.append(
             Markdown(
                 "Accuracy on its training images: the `seed000` protocol scores the SVM on the images it was fitted "
-                "on, as seed 000 published it; its test accuracy is on the official test set."
+                "on, as source 000 published it; its test accuracy is on the official test set."
             )
         )
 
@@ -386,7 +386,7 @@ def speedup_section(dataset: str, runs: pd.DataFrame) -> Section:
 def analysis_table(claims: list[Claim], excluded: str = "") -> TableDoc:
     doc = TableDoc("analysis", TABLE_TITLES["analysis"], [])
     doc.intro = (
-        "Each of seed 000's six claims, tested as it is worded on our runs: the comparison, the effect with its 95% "
+        "Each of source 000's six claims, tested as it is worded on our runs: the comparison, the effect with its 95% "
         "interval, the test with its p-value (raw, and Holm-adjusted across every tested part), and a verdict."
     )
     columns = ["Claim", "Comparison", "Effect", "Test", "Verdict"]
@@ -404,7 +404,7 @@ def analysis_table(claims: list[Claim], excluded: str = "") -> TableDoc:
 
 
 def claims_side_by_side(by_source: dict[str, list[Claim]]) -> list[list[str]]:
-    """One row per claim: its text, then for each source (our runs, each seed's own numbers) the overall verdict and
+    """One row per claim: its text, then for each source (our runs, each source's own numbers) the overall verdict and
     each part's effect and verdict, so that a claim a seed's own data do not support shows as such."""
 
     def cell(claim: Claim) -> Markdown:
@@ -432,14 +432,14 @@ class Builder:
 BUILDERS = {
     "part_a": Builder(
         "resnet",
-        "Test accuracy of each row for every model, as seed 001's Part A table, one table per dataset.",
+        "Test accuracy of each row for every model, as source 001's Part A table, one table per dataset.",
         part_a_table,
         shows_pin_memory=True,
     ),
     "q1": Builder(
         "resnet",
         "Validation accuracy (last epoch) and test accuracy of every grid point, per dataset and model "
-        "(seed 000 showed these as training curves; ours are in the plots below).",
+        "(source 000 showed these as training curves; ours are in the plots below).",
         q1_table,
     ),
     "pin_memory": Builder(
@@ -452,17 +452,17 @@ BUILDERS = {
     "epochs": Builder(
         "resnet",
         "Test accuracy and training time against the number of epochs, per dataset and model. Where other factors "
-        "change with the epochs (seed 001's 5 against 15 epochs also change lr and pin_memory), they are shown too.",
+        "change with the epochs (source 001's 5 against 15 epochs also change lr and pin_memory), they are shown too.",
         epochs_table,
     ),
-    "svm": Builder("svm", "Test accuracy and fit time of each SVM, as both seeds' SVM table.", svm_table),
+    "svm": Builder("svm", "Test accuracy and fit time of each SVM, as both sources' SVM table.", svm_table),
     "q2": Builder(
         "resnet",
-        "The same runs on the CPU and on the GPU, as seed 001's Question 2 table, per dataset.",
+        "The same runs on the CPU and on the GPU, as source 001's Question 2 table, per dataset.",
         q2_table,
         shows_pin_memory=True,
         notes=(
-            "MACs (G) are thop's multiply-accumulate count per image; FLOPs (G) = 2 x MACs. The seeds' \"GFLOPs\" "
+            "MACs (G) are thop's multiply-accumulate count per image; FLOPs (G) = 2 x MACs. The sources' \"GFLOPs\" "
             "column was thop's MACs (0.0332 G for ResNet-18 on a 28x28 image).",
         ),
     ),

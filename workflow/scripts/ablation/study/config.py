@@ -26,7 +26,7 @@ RESNET_FACTORS = [
     "device",
     "loader",
     "seed",
-    # The fidelity factors (how the seeds' code ran), after the seed so that a run recorded before them moves to its
+    # The fidelity factors (how the sources' code ran), after the seed so that a run recorded before them moves to its
     # new path by appending their defaults (ablation.ops.migrate).
     "input_size",
     "stem",
@@ -339,17 +339,17 @@ def resnet_runs(config: dict, cuda_visible: bool, source: str = "the config") ->
 
 def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
     """One row per distinct SVM run. A run asking for more training samples than it can have (the split's training
-    part, of the canonical POOLED_IMAGES per dataset; the training file under the seeds' protocols) is refused here,
+    part, of the canonical POOLED_IMAGES per dataset; the training file under the sources' protocols) is refused here,
     before any job runs, rather than when it is reached."""
     defaults = {"seed": None, **LEGACY_SVM_FACTOR_VALUES}
     table = _expand(config["svm_studies"], SVM_FACTORS, defaults, config["seeds"], source)
-    seeds_protocol = table["protocol"] != "stratified"
+    sources_protocol = table["protocol"] != "stratified"
     available = split_sizes(config)["train"]
     split = config["data"]["split"]
-    # (which runs, their limit, why) for the seeds' protocols (the training file) and ours (the split's part).
+    # (which runs, their limit, why) for the sources' protocols (the training file) and ours (the split's part).
     limits = [
         (
-            seeds_protocol,
+            sources_protocol,
             TRAIN_FILE_IMAGES,
             lambda rows: (
                 f" under the protocol {rows['protocol'].iloc[0]}, which fits on the first images of the training file: "
@@ -357,7 +357,7 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
             ),
         ),
         (
-            ~seeds_protocol,
+            ~sources_protocol,
             available,
             lambda rows: (
                 f", but the training part of the split has {available} images (data.split.train={split['train']} of "

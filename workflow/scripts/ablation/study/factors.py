@@ -13,7 +13,7 @@ LEGACY_SGD_MOMENTUM = 0.9
 # test part, fitted by scikit-learn's own SVC.
 LEGACY_SVM_FACTOR_VALUES = {"protocol": "stratified", "backend": "sklearn"}
 SVM_BACKENDS = ("sklearn", "sklearnex")  # the SVC implementations (config $defs.svm_backend)
-# The split an SVM protocol reads: ours the pooled split; the seeds' the `seed001` split, for its test part, the
+# The split an SVM protocol reads: ours the pooled split; the sources' the `seed001` split, for its test part, the
 # official test set (they fit on the first images of the training file, which no split holds in order).
 SVM_PROTOCOL_SPLITS = {"stratified": "pooled", "seed001": "seed001", "seed000": "seed001"}
 

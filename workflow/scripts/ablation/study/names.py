@@ -1,4 +1,4 @@
-"""How the report names and orders things: display names of factor values, column headers, the seeds' row order.
+"""How the report names and orders things: display names of factor values, column headers, the sources' row order.
 
 Plain data, no imports: the Snakefile reads it while it parses (dataset wildcards), so it must stay light.
 """
@@ -10,7 +10,7 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
 KERNEL_NAMES = {"rbf": "RBF", "poly": "Poly"}
 DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
 LOADER_NAMES = {
-    "dataloader": "the seeds' DataLoader loop",
+    "dataloader": "the sources' DataLoader loop",
     "resident": "the resident fast path (same batches and hyperparameters)",
 }
 # The display names of each factor's values; factors not listed show their values as they are.
@@ -22,7 +22,7 @@ VALUE_NAMES = {
     "device": DEVICE_NAMES,
 }
 
-# Column headers of the factors, as the seeds name them; also the factors a table or figure may show.
+# Column headers of the factors, as the sources name them; also the factors a table or figure may show.
 FACTOR_HEADERS = {
     "dataset": "Dataset",
     "model": "Model",
@@ -43,7 +43,7 @@ FACTOR_HEADERS = {
     "backend": "SVC Implementation",
 }
 GRID_FACTORS = list(FACTOR_HEADERS)
-# Row order as in the seeds: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.
+# Row order as in the sources: SGD before Adam, the larger learning rate first, CPU before GPU, RBF before Poly.
 ORDER = {
     "optimizer": ["sgd", "adam"],
     "device": ["cpu", "cuda"],
@@ -52,5 +52,5 @@ ORDER = {
     "kernel": ["rbf", "poly"],
 }
 DASH = "—"
-# The GPU of seed 000's timings, as its README states ("Hardware: CPU and T4 GPU").
-SEEDS_GPU = "NVIDIA T4"
+# The GPU of source 000's timings, as its README states ("Hardware: CPU and T4 GPU").
+SOURCES_GPU = "NVIDIA T4"

@@ -1,4 +1,4 @@
-"""The seeds' training loop (`loader: dataloader`): a map-style Dataset that scales and normalises each 28x28 image as
+"""The sources' training loop (`loader: dataloader`): a map-style Dataset that scales and normalises each 28x28 image as
 it is fetched, a DataLoader with pin_memory and num_workers honoured, eager PyTorch, the loss read every step."""
 
 import math
@@ -14,7 +14,7 @@ from ablation.train.precision import Precision
 
 
 class NormalizedImages(torch.utils.data.Dataset):
-    """The seeds' per-sample transforms (Resize, ToTensor, Normalize, and Grayscale(3) for the 3ch stem), by
+    """The sources' per-sample transforms (Resize, ToTensor, Normalize, and Grayscale(3) for the 3ch stem), by
     train.inputs.model_input, one image at a time."""
 
     def __init__(self, images, labels, mean: float, std: float, input_size: int = NATIVE_SIZE, stem: str = "1ch"):
@@ -56,7 +56,7 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=No
             loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
         precision.backward_and_step(loss, optimizer)
-        # The seeds read the loss every step; so do we, which also catches divergence at once.
+        # The sources read the loss every step; so do we, which also catches divergence at once.
         batch_loss = loss.item()
         if not math.isfinite(batch_loss):
             return {"diverged": True}
@@ -79,7 +79,7 @@ def train_one_epoch(model, loader, optimizer, device, non_blocking, precision=No
 
 
 class DataLoaderTrainer:
-    """The seeds' loop behind the interface the resident one has: `epoch(...)` and `setup_time_s`."""
+    """The sources' loop behind the interface the resident one has: `epoch(...)` and `setup_time_s`."""
 
     setup_time_s = None  # nothing is captured or compiled
 

@@ -1,7 +1,7 @@
 """What a network sees of the 28x28 grey images: one function for every loop, so that they all see the same tensors.
 
-The seeds' transforms, in order: Resize (bilinear, on the 8-bit image), ToTensor (scaled to [0, 1]), Normalize, and
-for seed 000's stock torchvision stem Grayscale(num_output_channels=3) (the grey channel repeated). Here the resize
+The sources' transforms, in order: Resize (bilinear, on the 8-bit image), ToTensor (scaled to [0, 1]), Normalize, and
+for source 000's stock torchvision stem Grayscale(num_output_channels=3) (the grey channel repeated). Here the resize
 runs on uint8 tensors with torchvision's own `resize`, which rounds back to 8 bits as PIL does; at 28x28 nothing is
 resized. On a CPU the DataLoader loop (per sample) and the resident loop (per batch, on the device) call the same
 kernel and get identical tensors; on CUDA the kernel may round a resized pixel the other way (at most 1/255 apart

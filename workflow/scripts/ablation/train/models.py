@@ -15,8 +15,8 @@ MODELS = {
 
 
 def build_model(name: str, stem: str = "1ch") -> nn.Module:
-    """torchvision's ResNet from scratch, 10 classes. `1ch`: a 1-channel 7x7 stem for the grey image (seed 001's
-    model); `3ch`: torchvision's stock 3-channel stem, fed the grey channel three times (seed 000's)."""
+    """torchvision's ResNet from scratch, 10 classes. `1ch`: a 1-channel 7x7 stem for the grey image (source 001's
+    model); `3ch`: torchvision's stock 3-channel stem, fed the grey channel three times (source 000's)."""
     model = MODELS[name](weights=None, num_classes=10)
     if stem == "1ch":
         model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)

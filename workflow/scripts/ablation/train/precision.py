@@ -1,8 +1,8 @@
 """The numeric precision a run trains in, one object for both loops.
 
-- `fp32`: plain float32 (ours, and seed 000's CPU-against-GPU runs).
-- `amp`: fp16 autocast with a GradScaler, as both seeds trained on their GPUs. CUDA only: fp16 autocast on a CPU is
-  not what the seeds ran and torch's CPU autocast has no fp16 path worth timing, so a CPU run asking for it is refused
+- `fp32`: plain float32 (ours, and source 000's CPU-against-GPU runs).
+- `amp`: fp16 autocast with a GradScaler, as both sources trained on their GPUs. CUDA only: fp16 autocast on a CPU is
+  not what the sources ran and torch's CPU autocast has no fp16 path worth timing, so a CPU run asking for it is refused
   with the fix, before it reads any data.
 - `bf16`: bfloat16 autocast without a scaler (bf16 keeps fp32's exponent range), on CUDA or the CPU.
 Evaluation runs under the same autocast as training.
@@ -14,7 +14,7 @@ import torch
 
 PRECISIONS = ("fp32", "amp", "bf16")
 AMP_ON_CPU = (
-    "This run asks for precision=amp (fp16 autocast + GradScaler, as the seeds trained on their GPUs) on "
+    "This run asks for precision=amp (fp16 autocast + GradScaler, as the sources trained on their GPUs) on "
     "device={device}; amp is CUDA-only here. Give the run `precision: fp32` (or `bf16`) for the CPU, or `device: cuda`."
 )
 

@@ -1,6 +1,6 @@
-"""Training one ResNet grid point, faithfully to the seeds' protocol; resumable and with provenance.
+"""Training one ResNet grid point, faithfully to the sources' protocol; resumable and with provenance.
 
-Two loaders, chosen per run by the `loader` factor. `dataloader` is the seeds' path: a map-style Dataset that scales
+Two loaders, chosen per run by the `loader` factor. `dataloader` is the sources' path: a map-style Dataset that scales
 and normalises each 28x28 image as it is fetched, a DataLoader with pin_memory and num_workers honoured, eager
 PyTorch, the loss read every step. `resident` is the fast path (train.resident). Both shuffle each epoch with the
 same seeded permutation. One epoch = one pass over the training part; validation after every epoch, test at the end.
@@ -106,7 +106,7 @@ def require_device(device: str, log) -> None:
 
 
 def normalisation(run: dict, split_meta: dict) -> tuple[float, float]:
-    """(mean, std) a run normalises with: its split's training part's (`train_stats`), or the seeds' 0.5 and 0.5."""
+    """(mean, std) a run normalises with: its split's training part's (`train_stats`), or the sources' 0.5 and 0.5."""
     if run["normalisation"] == "half":
         return 0.5, 0.5
     return split_meta["mean"], split_meta["std"]
@@ -173,7 +173,7 @@ def set_up_torch(device: str, training: dict, threads: int, exclusive: bool) -> 
     threads = torch_threads(device, exclusive, training, threads)
     torch.set_num_threads(threads)
     # Deterministic on the CPU, always: a resumed run must end bit-identical. On CUDA only when asked: it slows the
-    # GPU, and the seeds did not set it.
+    # GPU, and the sources did not set it.
     deterministic = device != "cuda" or training.get("deterministic_cuda", False)
     torch.use_deterministic_algorithms(deterministic, warn_only=device == "cuda")
     torch.backends.cudnn.deterministic = deterministic
@@ -263,7 +263,7 @@ def metrics_record(
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],
         "train_time_s": sum(h["epoch_time_s"] for h in history),
-        # The test pass; with each epoch's eval_time_s, what a time "with evaluation" adds (seed 000's pin_memory).
+        # The test pass; with each epoch's eval_time_s, what a time "with evaluation" adds (source 000's pin_memory).
         "test_time_s": test["test_time_s"],
         # CUDA graph capture of the resident path, outside train_time_s; null where nothing is captured.
         "compile_time_s": setup_s,

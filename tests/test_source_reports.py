@@ -1,16 +1,16 @@
-"""The seeds' published numbers (report/seeds/) read as runs, and seed 000's claims tested on them."""
+"""The sources' published numbers (report/seeds/) read as runs, and source 000's claims tested on them."""
 
 import pandas as pd
 import pytest
 
 from ablation.report.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate_claims
-from ablation.report.source_reports import seed000_runs, seed001_beside_ours, seed001_published, seed001_runs
+from ablation.report.source_reports import source000_runs, source001_beside_ours, source001_published, source001_runs
 
 NO_CURVES = pd.DataFrame(columns=["run_id", "epoch", "val_accuracy"])
 
 
-def test_seed_001s_89_rows_and_4_svms_are_read_with_the_protocol_its_code_ran():
-    runs = seed001_runs()
+def test_source_001s_89_rows_and_4_svms_are_read_with_the_protocol_its_code_ran():
+    runs = source001_runs()
     assert runs["kind"].value_counts().to_dict() == {"resnet": 89, "svm": 4}
     resnet = runs[runs["kind"] == "resnet"]
     assert (
@@ -30,29 +30,29 @@ def test_seed_001s_89_rows_and_4_svms_are_read_with_the_protocol_its_code_ran():
     assert row["train_time_s"].tolist() == [pytest.approx(407.906, abs=1e-3)]
 
 
-def test_claim_1_on_the_seeds_own_numbers_is_a_finding():
-    """Seed 000's own MNIST ResNet-18 rows at lr 1e-3: SGD 99.26% and 99.25% against Adam 99.11% and 99.18%."""
-    (mnist,) = [p for p in evaluate_claims(seed000_runs(), NO_CURVES)[0].parts if p.comparison.startswith("MNIST")]
+def test_claim_1_on_the_sources_own_numbers_is_a_finding():
+    """Source 000's own MNIST ResNet-18 rows at lr 1e-3: SGD 99.26% and 99.25% against Adam 99.11% and 99.18%."""
+    (mnist,) = [p for p in evaluate_claims(source000_runs(), NO_CURVES)[0].parts if p.comparison.startswith("MNIST")]
     assert "lr 0.001 ResNet-18 0/2" in mnist.reason and "Adam won 6 of 8 pairs" in mnist.reason
     assert mnist.verdict == INCONCLUSIVE
-    claim_1 = evaluate_claims(seed001_runs(), NO_CURVES)[0]
+    claim_1 = evaluate_claims(source001_runs(), NO_CURVES)[0]
     assert claim_1.verdict == CONTRADICTED and "Adam won 20 of 33 pairs" in claim_1.parts[0].reason
 
 
-def test_the_seeds_numbers_support_claim_2_and_seed_000s_q2_pair_is_one_pair():
-    found = evaluate_claims(seed000_runs(), NO_CURVES)
+def test_the_sources_numbers_support_claim_2_and_source_000s_q2_pair_is_one_pair():
+    found = evaluate_claims(source000_runs(), NO_CURVES)
     assert found[1].verdict == SUPPORTED
     speedup = found[2].parts[0]
     assert speedup.estimate.n == 1 and speedup.estimate.value == pytest.approx(15_392_367.1 / 614_094.2, rel=1e-6)
     assert speedup.verdict == INCONCLUSIVE
 
 
-def test_seed_001s_readme_tables_agree_with_its_results_file():
+def test_source_001s_readme_tables_agree_with_its_results_file():
     """The tables as its README published them, stored cell by cell, are the rows of its results file, rounded."""
-    published = seed001_published()
+    published = source001_published()
     assert published["table"].value_counts().to_dict() == {"part_a": 16, "q2": 10, "svm": 4}
     q2 = published[published["table"] == "q2"].reset_index(drop=True)
-    results = seed001_runs()
+    results = source001_runs()
     first = results[
         (results["kind"] == "resnet")
         & (results["dataset"] == "fashion_mnist")
@@ -97,7 +97,7 @@ def _run(**values) -> dict:
     return {**base, **values}
 
 
-def test_seed_001s_tables_get_our_runs_as_its_code_ran_them_else_ours_at_28_with_the_difference_named():
+def test_source_001s_tables_get_our_runs_as_its_code_ran_them_else_ours_at_28_with_the_difference_named():
     as_run = {"device": "cuda", "input_size": 224, "precision": "amp", "split": "seed001", "normalisation": "half"}
     rbf = {
         "kind": "svm",
@@ -122,8 +122,8 @@ def test_seed_001s_tables_get_our_runs_as_its_code_ran_them_else_ours_at_28_with
         _run(**rbf, protocol="stratified", test_accuracy=0.5, fit_time_s=1.0),
     ]
     runs = pd.DataFrame(rows)
-    part_a, svm, q2 = seed001_beside_ours(runs)
-    assert part_a["columns"][-4:] == ["Seed 001 (%)", "Ours (%)", "Difference (points)", "Our runs"]
+    part_a, svm, q2 = source001_beside_ours(runs)
+    assert part_a["columns"][-4:] == ["Source 001 (%)", "Ours (%)", "Difference (points)", "Our runs"]
     resnet18, resnet50 = part_a["rows"][:2]
     assert resnet18[-4:] == ["99.18", "99.05", "-0.13", "2 run(s), as its code ran (224x224, amp, its split, CUDA)"]
     assert resnet50[-4:] == ["98.98", "98.50", "-0.48", "1 run(s), ours at 28x28 on the CPU (not its protocol)"]
