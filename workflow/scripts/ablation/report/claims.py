@@ -393,6 +393,23 @@ def consistency_part(comparison: str, group: pd.DataFrame) -> Part:
     )
 
 
+def ratio_part(comparison: str, times: pd.DataFrame, above_one: bool) -> Part:
+    """A claim that paired ratios a / b lie above 1 (`above_one`) or below it: their geometric mean with its interval,
+    and a one-sided t-test on the log ratios, with the test toward the other side as its contrary."""
+    estimate = ratio_interval(times["a"] / times["b"])
+    log_ratios = np.log(times["a"] / times["b"])
+    side, other = (">", "<") if above_one else ("<", ">")
+    return Part(
+        comparison,
+        estimate,
+        *(above(estimate, 1.0) if above_one else below(estimate, 1.0)),
+        f"one-sided t (log ratio {side} 0)",
+        one_sided_t(log_ratios, 0.0, greater=above_one),
+        contrary_test=f"one-sided t (log ratio {other} 0)",
+        p_contrary=one_sided_t(log_ratios, 0.0, greater=not above_one),
+    )
+
+
 def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
     claim = Claim(2, "ResNet50 has significantly higher FLOPs and training time compared to ResNet18.")
     ok = ok_resnet(runs)
@@ -409,21 +426,8 @@ def claim_resnet50_cost(runs: pd.DataFrame) -> Claim:
     if times.empty:
         claim.parts.append(_no_pairs("ResNet-50 / ResNet-18 training time", "no runs matched on all other factors"))
     else:
-        estimate = ratio_interval(times["a"] / times["b"])
         comparison = "ResNet-50 / ResNet-18 training time, paired on every other factor"
-        log_ratios = np.log(times["a"] / times["b"])
-        p, contrary = one_sided_t(log_ratios, 0.0, greater=True), one_sided_t(log_ratios, 0.0, greater=False)
-        claim.parts.append(
-            Part(
-                comparison,
-                estimate,
-                *above(estimate, 1.0),
-                "one-sided t (log ratio > 0)",
-                p,
-                contrary_test="one-sided t (log ratio < 0)",
-                p_contrary=contrary,
-            )
-        )
+        claim.parts.append(ratio_part(comparison, times, above_one=True))
         claim.note = ratio_by_dataset(times)
     return claim
 
@@ -524,21 +528,8 @@ def claim_pin_memory(runs: pd.DataFrame) -> Claim:
         for comparison in ("pin_memory True / False training time", "pin_memory True - False test accuracy"):
             claim.parts.append(Part(comparison, None, NOT_TESTABLE, why))
     else:
-        ratio = ratio_interval(times["a"] / times["b"])
         comparison = "pin_memory True / False training time (improves: below 1), paired"
-        log_ratios = np.log(times["a"] / times["b"])
-        p, contrary = one_sided_t(log_ratios, 0.0, greater=False), one_sided_t(log_ratios, 0.0, greater=True)
-        claim.parts.append(
-            Part(
-                comparison,
-                ratio,
-                *below(ratio, 1.0),
-                "one-sided t (log ratio < 0)",
-                p,
-                contrary_test="one-sided t (log ratio > 0)",
-                p_contrary=contrary,
-            )
-        )
+        claim.parts.append(ratio_part(comparison, times, above_one=False))
         claim.parts.append(accuracy_equivalence_part("pin_memory True - False test accuracy (unaffected", accuracy))
     return claim
 
