@@ -21,7 +21,7 @@ OUTDIR = $(shell PYTHONPATH=workflow/scripts $(BIN)/python -c \
   'import sys; from ablation.config import load_config; print(load_config(sys.argv[1])["outdir"])' $(CONFIG))
 
 .PHONY: venv run demo test lint plan calibrate bench bench-timing lock config-docs bundle gpu-bundle gpu-check status \
-  migrate
+  migrate mlflow mlflow-ui
 
 # The venv is rebuilt only when the lock (or the TORCH mode) changes. pip (not uv/poetry) finds the pinned torch on
 # local disks.
@@ -78,6 +78,16 @@ report: venv
 
 demo-report: venv
 	$(MAKE) --no-print-directory report CONFIG=config/demo.yaml
+
+## make mlflow: every run of a finished study (CONFIG=...) in an MLflow tracking store, by default <outdir>/mlflow.db
+##   (config `mlflow.tracking_uri`: a server); adds only the runs new since, and installs MLflow the first time
+mlflow: $(MLFLOW_STAMP)
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.mlflow_store --configfile $(CONFIG)
+
+## make mlflow-ui: MLflow's UI on the study's store (CONFIG=...), on http://127.0.0.1:$(PORT) (PORT=5000)
+PORT ?= 5000
+mlflow-ui: $(MLFLOW_STAMP)
+	PYTHONPATH=workflow/scripts $(BIN)/python -m ablation.mlflow_store --configfile $(CONFIG) --ui --port $(PORT)
 
 ## make test: the test suite (with the optional extra installed: its tests run too)
 test: venv $(MLFLOW_STAMP)
