@@ -43,19 +43,31 @@ def study(finished_tiny_study, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def store(study) -> dict:
-    """The store written three times: from runs.csv without its SVM run (as before that run was trained), from the
-    whole runs.csv, and again with nothing new; each write's counts."""
+    """The store written three times: from runs.csv as it was before its SVM run was trained and before another study
+    shared its trained ResNet run (its `studies` cell), from runs.csv as it is, and again with nothing new; each
+    write's counts."""
     runs_csv = study["results"] / "runs.csv"
+    rows = read_csv(runs_csv)
+    trained = next(row["run_id"] for row in rows if row["kind"] == "resnet" and row["status"] == "ok")
+    earlier = [
+        {**row, "studies": "earlier"} if row["run_id"] == trained else row for row in rows if row["kind"] != "svm"
+    ]
     whole = runs_csv.read_text()
-    lines = whole.splitlines(keepends=True)
-    runs_csv.write_text("".join(line for line in lines if not line.startswith("svm/")))
+    write_csv(runs_csv, earlier)
     config = load_config(study["config"])
-    before_svm = mlflow_store.write_store(config)
+    before = mlflow_store.write_store(config)
     runs_csv.write_text(whole)
-    writes = [before_svm, mlflow_store.write_store(config), mlflow_store.write_store(config)]
+    writes = [before, mlflow_store.write_store(config), mlflow_store.write_store(config)]
     client = mlflow.MlflowClient(mlflow_store.store_of(config).tracking_uri)
     experiment = client.get_experiment_by_name(str(study["results"]))
-    return {"writes": writes, "client": client, "experiment": experiment, "rows": read_csv(runs_csv), **study}
+    return {"writes": writes, "client": client, "experiment": experiment, "rows": rows, "changed": trained, **study}
+
+
+def write_csv(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def runs_by_path(store) -> dict:
@@ -111,20 +123,24 @@ def test_each_run_carries_its_metrics_json_and_its_log(store, tmp_path):
 
 
 def test_a_second_write_changes_nothing_and_a_run_trained_since_is_added(store):
-    before_svm, with_svm, again = store["writes"]
+    """The write after the SVM run was trained and another study shared the ResNet run adds the one and writes the
+    other anew; the next write changes nothing."""
+    before, after_training, again = store["writes"]
     paths = [row["run_id"] for row in store["rows"]]
-    svm = [path for path in paths if path.startswith("svm/")]
-    assert sorted(before_svm.added) == sorted(set(paths) - set(svm)) and len(svm) == 1
-    assert (with_svm.added, with_svm.replaced, with_svm.removed) == (svm, [], [])
-    assert with_svm.unchanged + len(with_svm.renamed) == len(paths) - 1
+    (svm,) = [path for path in paths if path.startswith("svm/")]
+    assert sorted(before.added) == sorted(set(paths) - {svm})
+    assert (after_training.added, after_training.replaced, after_training.removed) == ([svm], [store["changed"]], [])
+    assert after_training.unchanged == len(paths) - 2 and after_training.renamed == []
     assert (again.added, again.replaced, again.removed, again.renamed) == ([], [], [], [])
     assert again.unchanged == len(paths)
-    # Deleted runs stay in the store until `mlflow gc`: none was, and each path is one run.
+    studies = next(row["studies"] for row in store["rows"] if row["run_id"] == store["changed"])
+    assert runs_by_path(store)[store["changed"]].data.tags["studies"] == studies != "earlier"
+    # A run written anew replaces its earlier one, which MLflow keeps as deleted (until `mlflow gc`).
     every = store["client"].search_runs([store["experiment"].experiment_id], run_view_type=mlflow.entities.ViewType.ALL)
-    assert len(every) == len(paths)
+    assert len(every) == len(paths) + 1
 
 
-def test_make_mlflow_before_the_study_has_run_says_to_run_it_first(tmp_path, capsys):
+def test_make_mlflow_before_the_study_has_run_or_without_its_config_says_what_to_do(tmp_path, capsys):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"outdir": str(tmp_path / "results"), "resnet_studies": {}, "svm_studies": {}}))
     assert mlflow_store.main(["--configfile", str(config)]) == 1
@@ -133,6 +149,8 @@ def test_make_mlflow_before_the_study_has_run_says_to_run_it_first(tmp_path, cap
     assert not (tmp_path / "results").exists()
     assert mlflow_store.main(["--configfile", str(config), "--ui"]) == 1
     assert "write the runs into it first with `make mlflow`" in capsys.readouterr().err
+    assert mlflow_store.main(["--configfile", str(tmp_path / "mine.yaml")]) == 1
+    assert f"the config {tmp_path}/mine.yaml does not exist" in capsys.readouterr().err
 
 
 def free_port() -> int:

@@ -277,6 +277,11 @@ def main(argv=None) -> int:
     parser.add_argument("--ui", action="store_true", help="serve the store's UI instead of writing it")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
+    if not Path(args.configfile).is_file():
+        print(
+            f"Error: the config {args.configfile} does not exist: name a study's config (CONFIG=...)", file=sys.stderr
+        )
+        return 1
     try:
         config = load_config(args.configfile)
         if not args.ui:
