@@ -38,6 +38,8 @@ LONGEST_FILES = [
     "test_recovery",
     "test_chaos",
     "test_train",
+    "test_notebook",
+    "test_mlflow",
     "test_browser",
     "test_report",
     "test_fast_path",

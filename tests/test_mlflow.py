@@ -112,6 +112,7 @@ def test_each_run_carries_its_metrics_json_and_its_log(store, tmp_path):
             assert artifacts == []
             continue
         assert artifacts == ["metrics.json", "run.log"]
+        assert (store["results"] / "mlflow-artifacts" / run.info.run_id / "artifacts/run.log").is_file()
         local = mlflow.artifacts.download_artifacts(
             run_id=run.info.run_id, dst_path=str(tmp_path / run.info.run_id), tracking_uri=store["client"].tracking_uri
         )
@@ -151,6 +152,27 @@ def test_make_mlflow_before_the_study_has_run_or_without_its_config_says_what_to
     assert "write the runs into it first with `make mlflow`" in capsys.readouterr().err
     assert mlflow_store.main(["--configfile", str(tmp_path / "mine.yaml")]) == 1
     assert f"the config {tmp_path}/mine.yaml does not exist" in capsys.readouterr().err
+
+
+def test_the_store_is_beside_the_results_unless_the_config_names_a_tracking_server(tmp_path):
+    def store_for(uri):
+        return mlflow_store.store_of({"outdir": str(tmp_path / "results"), "mlflow": {"tracking_uri": uri}})
+
+    default = store_for(None)
+    assert default.tracking_uri == f"sqlite:///{tmp_path}/results/mlflow.db"
+    assert default.artifact_location == (tmp_path / "results/mlflow-artifacts").as_uri()
+    database = store_for(f"sqlite:///{tmp_path}/shared.db")
+    assert (database.tracking_uri, database.artifact_location) == (
+        f"sqlite:///{tmp_path}/shared.db",
+        default.artifact_location,
+    )
+    server = store_for("http://localhost:5000")
+    assert (server.tracking_uri, server.artifact_location) == ("http://localhost:5000", None)
+    assert default.experiment == database.experiment == server.experiment == str(tmp_path / "results")
+    with pytest.raises(mlflow_store.StoreError, match="on the tracking server http://localhost:5000"):
+        mlflow_store.ui_command(
+            {"outdir": str(tmp_path / "results"), "mlflow": {"tracking_uri": server.tracking_uri}}, 5000
+        )
 
 
 def free_port() -> int:

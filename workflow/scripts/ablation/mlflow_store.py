@@ -46,8 +46,8 @@ class StoreError(RuntimeError):
 
 @dataclass
 class Store:
-    """Where a study's runs go: the tracking URI, the experiment's name and its artifact location (None: the
-    server's own)."""
+    """Where a study's runs go: the tracking URI, the experiment's name, its artifact location (None: a tracking
+    server's own) and the default store's database file."""
 
     tracking_uri: str
     experiment: str
@@ -64,14 +64,22 @@ class Written:
     unchanged: int = 0
 
 
+# Tracking URIs of a server, which keeps the artifacts where it is set to; any other store (a database named by its
+# URI) keeps them beside the study's results, not in MLflow's default, a folder of whatever directory it ran in.
+SERVER_SCHEMES = ("http", "https", "databricks")
+
+
 def store_of(config: dict) -> Store:
     """The config's store: `mlflow.tracking_uri`, or by default a SQLite database beside the study's results."""
     outdir = Path(config["outdir"]).resolve()
     uri = config["mlflow"]["tracking_uri"]
-    if uri:
+    if uri and uri.split(":", 1)[0] in SERVER_SCHEMES:
         return Store(uri, str(outdir), None)
     database = outdir / STORE_FILE
-    return Store(f"sqlite:///{database}", str(outdir), (outdir / ARTIFACTS_DIR).as_uri(), database)
+    artifacts = (outdir / ARTIFACTS_DIR).as_uri()
+    return (
+        Store(uri, str(outdir), artifacts) if uri else Store(f"sqlite:///{database}", str(outdir), artifacts, database)
+    )
 
 
 def read_rows(outdir: Path) -> list[dict[str, str]]:
@@ -255,14 +263,14 @@ def write_store(config: dict, log=print) -> Written:
 
 
 def ui_command(config: dict, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The command that serves the config's default store, and says the URL; a server of its own needs none."""
+    """The command that serves the config's store (not a tracking server's: that one serves itself)."""
     store = store_of(config)
-    if store.local_file is None:
+    if store.artifact_location is None:
         raise StoreError(
             f"This config's runs are on the tracking server {store.tracking_uri} (`mlflow.tracking_uri`): open it "
-            "there; `make mlflow-ui` serves the default store, a SQLite file beside the study's results."
+            "there; `make mlflow-ui` serves a store without a server of its own, as the default SQLite file."
         )
-    if not store.local_file.exists():
+    if store.local_file is not None and not store.local_file.exists():
         raise StoreError(f"{store.local_file} does not exist yet: write the runs into it first with `make mlflow`.")
     return [
         *[sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.tracking_uri],
