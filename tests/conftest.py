@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from filelock import FileLock
 
 import hermetic
 from ablation.data.idx import FILES, write_idx
@@ -38,6 +39,8 @@ LONGEST_FILES = [
     "test_recovery",
     "test_chaos",
     "test_train",
+    "test_notebook",
+    "test_mlflow",
     "test_browser",
     "test_report",
     "test_fast_path",
@@ -169,6 +172,21 @@ def write_config(path: Path, fixture_data, subset: dict | None = None, **overrid
     return path
 
 
+# Debian's chromium, which the browser tests drive through playwright (`.ci/run` installs it as root).
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium for a test module's pages (test_browser, test_mlflow)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
@@ -276,3 +294,33 @@ def without_times(record: dict) -> dict:
         if not k.endswith("_time_s") and k not in ("provenance", "history", "conditions")
     }
     return {**kept, "history": history}
+
+
+# --- A finished tiny study (shared by test_mlflow and test_notebook) ----------------------------------------------
+
+# One ResNet run of two epochs (an epoch curve), its CUDA twin left out on a host without a GPU ("not run"), and one
+# small SVM: each kind of row runs.csv has, at the fewest and smallest runs.
+FINISHED_STUDIES = {
+    "resnet_studies": {"tiny": {"grid": tiny_grid(epochs=[2], device=["cpu", "cuda"])}},
+    "svm_studies": {"svm": {"grid": {"dataset": ["mnist"], "kernel": ["rbf"], "train_samples": [50], "seed": [0]}}},
+    "report": {"tables": {"part_a": [], "q1": ["tiny"], "pin_memory": [], "epochs": [], "svm": ["svm"], "q2": []}},
+}
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_study(fixture_data, tmp_path_factory, worker_id) -> Path:
+    """A working directory whose study (config.yaml, outdir `results` relative to it) is trained and aggregated
+    (runs.csv), its report not yet made; a copy of the directory (its .snakemake records included) is the same study,
+    finished. Read it, or copy it: it is trained once for the whole run, in whichever pytest-xdist worker asks first,
+    under a lock the others wait on (a session fixture is otherwise built once per worker)."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    work = shared / "finished_tiny_study"
+    with FileLock(str(shared / "finished_tiny_study.lock")):
+        if not (work / "results" / "runs.csv").exists():
+            work.mkdir(exist_ok=True)
+            config = write_config(
+                work / "config.yaml", fixture_data, subset=FEW_IMAGES, outdir="results", **FINISHED_STUDIES
+            )
+            workflow_files = ["-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(config)]
+            run_snakemake("--cores", "2", *workflow_files, "--until", "aggregate")
+    return work

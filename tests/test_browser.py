@@ -2,8 +2,6 @@
 workflow and `snakemake --report`; the interactive runs table filters and sorts with the right rows, every figure
 of report.html loads as an image of non-zero size, and text from the config shows as written without running."""
 
-import shutil
-
 import pandas as pd
 import pytest
 
@@ -11,13 +9,12 @@ from ablation.report.aggregate import read_runs
 from ablation.report.layout import FIGURES, TABLES
 from ablation.report.markup import markdown_text
 from ablation.report.runs_table import runs_table_html
-from conftest import FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
+from conftest import CHROMIUM, FEW_IMAGES, MARKUP_INJECTION, REPO, run_snakemake, tiny_grid, write_config
 
-CHROMIUM = shutil.which("chromium")
 # The tiny study's outdir, a directory name with markup in it: the injection without its script, whose `</` no
 # directory name can hold.
 OUTDIR_NAME = "XSS<img src=x onerror=alert(1)> a|b *c*"
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.lock: run `make venv`")
+pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.lock: run `make venv`")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -44,14 +41,6 @@ def report(fixture_data, tmp_path_factory):
     run_snakemake("--cores", "2", *args)
     run_snakemake(*args, "--report", str(work / "report.html"))
     return {"results": work / OUTDIR_NAME, "html": work / "report.html"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def watched_page(browser):

@@ -132,7 +132,7 @@ NAME_PATTERN = "'^[A-Za-z0-9][A-Za-z0-9_.-]*$'"
         ({**FULL, "gpu_count": 2}, "(top level)", ["gpu_count"]),
         ({**FULL, "gpu": "sometimes"}, "gpu", ["'sometimes'", "auto"]),
         (_renamed("resnet_studies", "seed000_q1", "q1</script>"), "resnet_studies", ["'q1</script>'", NAME_PATTERN]),
-        (_renamed("svm_studies", "seeds_svm", "seeds,svm"), "svm_studies", ["'seeds,svm'", NAME_PATTERN]),
+        (_renamed("svm_studies", "sources_svm", "seeds,svm"), "svm_studies", ["'seeds,svm'", NAME_PATTERN]),
         ({**FULL, "report": {"tables": {"q1": ["seed000 q1"]}}}, "report.tables.q1[0]", ["'seed000 q1'", NAME_PATTERN]),
     ],
 )

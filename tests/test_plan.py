@@ -125,7 +125,7 @@ def test_timed_runs_go_one_at_a_time_alone_and_the_plan_says_what_that_costs():
     timed = int(re.search(r"of which (\d+) timed run\(s\)", text)[1])
     # Source 000's 4 and source 001's 8 CPU runs of their time comparisons (2 shared with Part A, timed all the same),
     # source 000's Question 2 CPU run as its notebook ran it, and every SVM fit of the series, under both SVC
-    # implementations (the 10,000-sample fits of seeds_svm are points of the timed series).
+    # implementations (the 10,000-sample fits of sources_svm are points of the timed series).
     assert timed == 4 + 8 + 1 + 22 + 22
     assert "exclusivity costs" in text
     config["timing"] = "shared"

@@ -79,3 +79,12 @@ def report_dir(outdir) -> str:
 
 def report_log(outdir, name: str) -> str:
     return f"{outdir}/logs/report/{name}.log"
+
+
+def mlflow_database(outdir) -> str:
+    """The default MLflow tracking store of `make mlflow` (a SQLite database)."""
+    return f"{outdir}/mlflow.db"
+
+
+def mlflow_artifacts(outdir) -> str:
+    return f"{outdir}/mlflow-artifacts"

@@ -246,6 +246,7 @@ def render_blocks(schema: dict | None = None, config_path: Path = CONFIG_PATH) -
         "training": keys_table(schema, properties["training"]),
         "svm": keys_table(schema, properties["svm"]),
         "report.tables": keys_table(schema, properties["report"]["properties"]["tables"], prefix="tables."),
+        "mlflow": keys_table(schema, properties["mlflow"], prefix="mlflow."),
     }
 
 
