@@ -1,5 +1,5 @@
-# Shared by all rule files. The plan (one table of runs per kind, each run named by its point: its path below
-# runs/<kind>/, as snakemake's Paramspace would name it) and input functions. Every path comes from outputs.paths.
+# Shared by all rule files. The plan is one table of runs per kind, each run named by its point (its path below
+# runs/<kind>/, as snakemake's Paramspace would name it), and the input functions. Every path comes from outputs.paths.
 
 import os
 from pathlib import Path
