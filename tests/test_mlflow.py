@@ -224,8 +224,12 @@ def test_the_ui_lists_the_studys_runs_and_draws_a_runs_epoch_curve(store, ui, br
     page.goto(ui)
     page.get_by_text("Model training", exact=True).click()  # MLflow 3 opens on its view of generative AI traces
     page.get_by_role("link", name=str(store["results"])).click()  # the experiment, named by the study's outdir
+    from playwright.sync_api import expect
+
     page.get_by_text(f"{len(runs)} matching runs").wait_for()
     links = page.locator("a[href*='/runs/']")
+    # The count shows before the table's rows do: wait for the rows, then read them (a loaded machine draws late).
+    expect(links).to_have_count(len(runs))
     assert sorted(links.all_inner_texts()) == sorted(run.info.run_name for run in runs.values())
 
     path, run = next((p, r) for p, r in runs.items() if p.startswith("resnet/") and r.data.tags["status"] == "ok")
