@@ -16,13 +16,12 @@ from ablation.ops.bundle import (
     MIB,
     TARGET_TORCH,
     BundleError,
-    closure,
     read_freeze,
     read_pins,
-    read_requirements,
     select,
     system_torch_lock,
 )
+from ablation.ops.lockfile import closure, read_requirements
 from ablation.study.config import load_config
 from conftest import REPO, tiny_grid, write_config
 

@@ -42,6 +42,7 @@ from packaging.version import Version
 
 from ablation.data.idx import FILES, sha256_file
 from ablation.data.sources import DataError, data_dir, fetch, pinned_sha256
+from ablation.ops.lockfile import applies, closure, read_requirements
 from ablation.study.config import load_config
 from ablation.study.names import DATASETS
 
@@ -97,40 +98,6 @@ def read_freeze(path) -> dict[str, str | None]:
     return found
 
 
-def read_requirements(path) -> list[Requirement]:
-    lines = [line.split("#")[0].strip() for line in Path(path).read_text().splitlines()]
-    return [Requirement(line) for line in lines if line and not line.startswith("-")]
-
-
-def _applies(requirement: Requirement, extras) -> bool:
-    if requirement.marker is None:
-        return True
-    return any(requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""}))
-
-
-def closure(roots: list[Requirement], leaves=()) -> set[str]:
-    """Canonical names of `roots` and everything they require, as installed in this environment (markers evaluated
-    here, extras followed); `leaves` are named but not followed."""
-    names, seen, stack = set(), set(), list(roots)
-    while stack:
-        requirement = stack.pop()
-        name = canonicalize_name(requirement.name)
-        key = (name, frozenset(requirement.extras))
-        if key in seen:
-            continue
-        seen.add(key)
-        names.add(name)
-        if name in leaves:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:  # required on another platform only
-            names.discard(name)
-            continue
-        stack.extend(r for r in map(Requirement, dist.requires or []) if _applies(r, requirement.extras))
-    return names
-
-
 def only_for(names, requirements: list[Requirement]) -> set[str]:
     """What only the requirements `names` need, beyond themselves. Packages that require torch (thop) do not pull
     torch's dependencies in: torch is the target's."""
@@ -159,7 +126,7 @@ def rejections(name: str, version: str, candidates: set[str], requirements: list
         except metadata.PackageNotFoundError:
             continue
         for requirement in map(Requirement, requires):
-            if canonicalize_name(requirement.name) == name and _applies(requirement, None):
+            if canonicalize_name(requirement.name) == name and applies(requirement):
                 if not requirement.specifier.contains(Version(version), prereleases=True):
                     found.append(f"{dependent} ({requirement.name}{requirement.specifier})")
     return found
@@ -293,9 +260,7 @@ def unmet(bundled: dict[str, str], left_out: dict[str, str]) -> dict[str, list[s
         missing = [
             str(r)
             for r in map(Requirement, requires)
-            if _applies(r, None)
-            and canonicalize_name(r.name) in left_out
-            and canonicalize_name(r.name) not in TARGET_TORCH
+            if applies(r) and canonicalize_name(r.name) in left_out and canonicalize_name(r.name) not in TARGET_TORCH
         ]
         if missing:
             found[name] = missing

@@ -32,27 +32,36 @@ def read_requirements(path) -> list[Requirement]:
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
 
 
-def closure(roots: list[Requirement], environment: dict) -> set[str]:
-    """Canonical names of `roots` and of everything they require on the platform `environment` describes, as the
-    installed packages' metadata says."""
-    names, seen, stack = set(), set(), [r for r in roots if r.marker is None or r.marker.evaluate(environment)]
+def applies(requirement: Requirement, extras=None, environment=None) -> bool:
+    """Whether `requirement` is needed with any of `extras` on the platform `environment` describes (this one where
+    None; markers are evaluated over this interpreter's environment)."""
+    if requirement.marker is None:
+        return True
+    return any(requirement.marker.evaluate({**(environment or {}), "extra": e}) for e in (extras or {""}))
+
+
+def closure(roots: list[Requirement], environment=None, leaves=()) -> set[str]:
+    """Canonical names of `roots` and everything they require on the platform `environment` describes (this one where
+    None), as the installed packages' metadata says, extras followed; `leaves` are named but not followed. A package
+    not installed here is required on another platform only: pip resolves it there."""
+    names, seen = set(), set()
+    stack = [r for r in roots if applies(r, environment=environment)]
     while stack:
         requirement = stack.pop()
         name = canonicalize_name(requirement.name)
         if (name, frozenset(requirement.extras)) in seen:
             continue
         seen.add((name, frozenset(requirement.extras)))
+        if name in leaves:
+            names.add(name)
+            continue
         try:
             dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:  # required on that platform only: pip resolves it there
+        except metadata.PackageNotFoundError:
             continue
         names.add(name)
-        for dependency in map(Requirement, dist.requires or []):
-            extras = requirement.extras or {""}
-            if dependency.marker is None or any(
-                dependency.marker.evaluate({**environment, "extra": e}) for e in extras
-            ):
-                stack.append(dependency)
+        requires = map(Requirement, dist.requires or [])
+        stack.extend(r for r in requires if applies(r, requirement.extras, environment))
     return names
 
 
