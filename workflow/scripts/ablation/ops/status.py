@@ -42,10 +42,11 @@ def run_state(outdir: Path, kind: str, point: str, now: float) -> dict:
             "measured_s": measured_seconds(record),
             "epochs_done": len(record.get("history", [])),
         }
-    running = live_progress(paths.progress(outdir, kind, point), now)
+    checkpoint = Path(paths.checkpoint(outdir, kind, point))
+    running = live_progress(checkpoint.with_name(paths.PROGRESS), now)
     if running:
         return {"state": "running", **running}
-    attempts = Path(paths.attempts(outdir, kind, point))
+    attempts = checkpoint.with_name(paths.ATTEMPTS)
     if attempts.exists() and "the attempt failed" in attempts.read_text()[-20_000:]:
         return {"state": "failed", "why": f"see {attempts}"}
     return {"state": "pending"}

@@ -26,29 +26,13 @@ def wildcard_point(factors: Iterable[str]) -> str:
     return point({factor: f"{{{factor}}}" for factor in factors}, factors)
 
 
-def run_dir(outdir, kind: str, point: str) -> str:
-    return f"{outdir}/runs/{kind}/{point}"
-
-
 def run_metrics(outdir, kind: str, point: str) -> str:
-    return f"{run_dir(outdir, kind, point)}/{METRICS}"
-
-
-def resume_dir(outdir, kind: str, point: str) -> str:
-    """Where a run keeps its checkpoint, attempts log and progress file."""
-    return f"{outdir}/checkpoints/{kind}/{point}"
+    return f"{outdir}/runs/{kind}/{point}/{METRICS}"
 
 
 def checkpoint(outdir, kind: str, point: str) -> str:
-    return f"{resume_dir(outdir, kind, point)}/{CHECKPOINT}"
-
-
-def attempts(outdir, kind: str, point: str) -> str:
-    return f"{resume_dir(outdir, kind, point)}/{ATTEMPTS}"
-
-
-def progress(outdir, kind: str, point: str) -> str:
-    return f"{resume_dir(outdir, kind, point)}/{PROGRESS}"
+    """What a run resumes from; its attempts log (ATTEMPTS) and progress file (PROGRESS) sit beside it."""
+    return f"{outdir}/checkpoints/{kind}/{point}/{CHECKPOINT}"
 
 
 def run_log(outdir, kind: str, point: str) -> str:
