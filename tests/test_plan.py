@@ -171,21 +171,18 @@ def test_make_run_asks_before_a_plan_of_days_on_a_cpu_and_names_the_alternatives
 def test_without_a_terminal_make_run_goes_on_and_a_short_plan_is_not_questioned(tmp_path):
     command = [sys.executable, "-m", "ablation.ops.plan", "--cores", "2", "--gpu", "false", "--confirm"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")}
-    full = subprocess.run(
-        [*command, "--configfile", str(REPO / "config/config.yaml")],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
+
+    def confirm(config: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*command, "--configfile", str(REPO / config)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+
+    full = confirm("config/config.yaml")
     assert full.returncode == 0 and "No terminal to ask: starting it." in full.stdout
-    demo = subprocess.run(
-        [*command, "--configfile", str(REPO / "config/demo.yaml")],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
+    demo = confirm("config/demo.yaml")
     assert demo.returncode == 0 and "on this host, which has no GPU" not in demo.stdout
