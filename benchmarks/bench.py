@@ -487,8 +487,7 @@ def synthetic_record(point: dict, epochs: int = 10) -> dict:
 def time_aggregation(work: Path, n_runs: int) -> float:
     """Seconds for ablation.report.aggregate to read, validate and merge n_runs metrics files written here first."""
     from ablation.report.aggregate import collect_runs
-    from ablation.study.config import RESNET_FACTORS
-    from ablation.study.factors import complete_factors
+    from ablation.study.factors import RESNET_FACTORS, complete_factors
 
     pairs = []
     for i in range(n_runs):

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ablation.study import config_docs
-from ablation.study.config import SCHEMA_PATH, ConfigError, load_config, resnet_runs, svm_runs, validate_config
+from ablation.study.config import ConfigError, load_config, resnet_runs, svm_runs, validate_config
 from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, tiny_grid, write_config
 
 FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())
@@ -350,7 +350,7 @@ def _schema_properties(node, where="schema"):
 
 
 def test_every_schema_property_has_a_description():
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = config_docs.load_schema()
     properties = dict(_schema_properties(schema))
     # The walk reaches the factors in $defs, the studies' keys and the subset's keys, not only the top level.
     assert {"$defs.resnet_factors.loader", "schema.resnet_studies.additionalProperties.runs"} <= set(properties)
@@ -366,7 +366,7 @@ def test_readme_tables_are_what_make_config_docs_generates_now():
 
 
 def test_a_schema_edit_without_make_config_docs_is_caught_naming_the_block_and_the_fix(tmp_path, capsys):
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = config_docs.load_schema()
     schema["properties"]["training"]["properties"]["weight_decay"]["description"] = "Decay, described anew."
     edited = config_docs.render_blocks(schema=schema)
     assert config_docs.stale_blocks(README.read_text(), edited) == ["training"]

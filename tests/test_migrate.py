@@ -5,11 +5,14 @@ import json
 import pytest
 from snakemake.utils import Paramspace
 
-from ablation.ops.migrate import LEGACY_SUFFIX, migrate, pending, report
+from ablation.ops.migrate import migrate, pending, report
 from ablation.outputs import paths
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
+from ablation.study.config import load_config, resnet_runs, svm_runs
+from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS
 from conftest import REPO
 
+# The directories the first factors after the seed add, at the values runs recorded before them trained with.
+LEGACY_SUFFIX = ["input_size~28", "stem~1ch", "precision~fp32", "split~pooled", "normalisation~train_stats"]
 FIRST_LAYOUT = (
     "dataset~mnist/model~resnet18/batch_size~16/optimizer~{optimizer}/lr~0.001/epochs~1/pin_memory~False/"
     "device~cpu/loader~dataloader/seed~0"

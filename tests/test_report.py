@@ -5,7 +5,10 @@ nothing is trained."""
 import copy
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,8 +34,8 @@ from ablation.report.markup import (
     markdown_url,
     rst_text,
 )
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs, validate_config
-from ablation.study.factors import complete_factors
+from ablation.study.config import resnet_runs, svm_runs, validate_config
+from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS, complete_factors
 from conftest import MARKUP_INJECTION, checkout_copy, run_snakemake, tiny_grid, write_config
 
 HEX = "0" * 64
@@ -1073,11 +1076,41 @@ def add_dummy_figure(checkout: Path) -> None:
     (checkout / "report/figure_dummy.rst").write_text("A dummy figure, added by a test.\n")
 
 
-def write_protocols_config(path: Path, fixture_data) -> Path:
-    """A study whose only run needs a GPU beside a run under other protocols, and an SVM study under both."""
+def add_dummy_factor(checkout: Path) -> None:
+    """A new ResNet factor as a user adds one: its schema entry with its default (last, after momentum), the training
+    code that reads it, and its display name, nothing else."""
+
+    def edit(relative: str, anchor: str, new: str) -> None:
+        path = checkout / relative
+        text = path.read_text()
+        assert text.count(anchor) == 1, f"{relative}: the anchor {anchor!r} moved; the test adds the factor there"
+        path.write_text(text.replace(anchor, new))
+
+    entry = (
+        "      dummy:\n        enum: [plain, marked]\n        default: plain\n        description: A test's factor.\n"
+    )
+    edit("workflow/schemas/config.schema.yaml", "  resnet_grid:\n", entry + "  resnet_grid:\n")
+    read = '    torch.manual_seed(run["seed"])\n'
+    edit(
+        "workflow/scripts/ablation/train/resnet.py",
+        read,
+        read + "    print(f\"dummy factor: {run['dummy']}\", file=log)\n",
+    )
+    edit(
+        "workflow/scripts/ablation/study/names.py",
+        '    "backend": "SVC Implementation",\n',
+        '    "backend": "SVC Implementation",\n    "dummy": "Dummy",\n',
+    )
+
+
+def write_protocols_config(path: Path, fixture_data, **mixed_factors) -> Path:
+    """A study whose only run needs a GPU beside a run under other protocols (and `mixed_factors`), and an SVM study
+    under both."""
     gpu_only = {"grid": tiny_grid(batch_size=[32], device=["cuda"])}
     mixed = {
-        "grid": tiny_grid(device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"])
+        "grid": tiny_grid(
+            device=["cpu"], input_size=[32], stem=["3ch"], split=["seed001"], normalisation=["half"], **mixed_factors
+        )
     }
     # Our SVM protocol beside source 000's (standardised, scored on its training images and the official test set).
     svm_mixed = {
@@ -1105,20 +1138,44 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     """A study whose only run needs a GPU (left out here) beside one run under other protocols (source 001's split and
     normalisation, 32x32, the 3ch stem): every table, figure and the README are written, the protocols named, and
     `snakemake --report` collects every registered item. It runs in a copy of the checkout with a figure added as its
-    entry, builder and caption: the rules, README.md and report.html pick it up."""
+    entry, builder and caption, and a ResNet factor as its schema entry, training code and display name: the rules,
+    README.md and report.html pick up the figure; the plan, the run's path, params and log, runs.csv and the tables
+    the factor."""
     checkout = checkout_copy(tmp_path / "checkout")
     add_dummy_figure(checkout)
-    config = write_protocols_config(tmp_path / "config.yaml", fixture_data)
+    add_dummy_factor(checkout)
+    config = write_protocols_config(tmp_path / "config.yaml", fixture_data, dummy=["marked"])
     args = ["-s", str(checkout / "Snakefile"), "-d", str(tmp_path), "--configfile", str(config)]
-    run_snakemake("--cores", "2", *args)
+    first = run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
     readme = (out / "report/README.md").read_text()
+    # The factor: planned (the run left out keeps its default), in the job's wildcards, the run's path, params and log.
+    runs = read_runs(out / "runs.csv")
+    resnet = runs[runs["kind"] == "resnet"].set_index("status")
+    assert resnet.loc["ok", "dummy"] == "marked" and resnet.loc["not_run", "dummy"] == "plain"
+    assert "dummy=marked" in first.stdout + first.stderr and resnet.loc["ok", "run_id"].endswith("/dummy~marked")
+    record = json.loads(Path(resnet.loc["ok", "metrics_path"]).read_text())
+    assert record["params"]["dummy"] == "marked"
+    (run_log,) = (out / "logs/resnet").rglob("dummy~marked.log")
+    assert "dummy factor: marked" in run_log.read_text()
+    # The tables show it where it varies, by its display name: q1's two runs differ in it.
+    (q1_header,) = [line for line in readme.splitlines() if line.startswith("| Batch Size | Optimizer |")]
+    assert "| Dummy |" in q1_header and "| marked |" in readme and "| plain |" in readme
+    assert "<th>dummy</th>" in (out / "report/runs.html").read_text()
+    # A run recorded before the factor existed trained with its default: `make migrate` appends that to its path.
+    earlier = tmp_path / "earlier"
+    before = earlier / "runs" / Path(resnet.loc["ok", "run_id"]).parent / "metrics.json"
+    before.parent.mkdir(parents=True)
+    before.write_text("{}")
+    move = f"from ablation.ops.migrate import migrate; print(migrate({str(earlier)!r}))"
+    env = {**os.environ, "PYTHONPATH": str(checkout / "workflow/scripts")}
+    moved = subprocess.run([sys.executable, "-c", move], env=env, capture_output=True, text=True, check=True)
+    assert moved.stdout.strip() == "(1, [])" and (before.parent / "dummy~plain/metrics.json").read_text() == "{}"
     assert "Dummy:\n\n![A dummy figure of the runs](plots/dummy.png)" in readme
     # Drawn from table q1's studies: their two ResNet runs (the GPU one not run here).
     assert "A dummy figure of the runs: 2" in svg_texts(out / "report/plots/dummy.svg")
     assert "not run: no GPU" in readme and "Study absent, mapped to this table, is not in this config." in readme
     assert "Omitted: no study is mapped to this table (`report.tables.part_a`" in readme
-    runs = read_runs(out / "runs.csv")
     assert sorted(runs["status"]) == ["not_run", "ok", "ok", "ok"]
     svm = runs[runs["kind"] == "svm"].set_index("protocol")
     assert svm.loc["seed000", "train_accuracy"] > 0 and pd.isna(svm.loc["stratified", "train_accuracy"])

@@ -9,7 +9,8 @@ from ablation.ops.cost import DEFAULT_CPU_IMAGES_PER_S, STARTUP_S
 from ablation.ops.status import render, study_status
 from ablation.outputs import paths
 from ablation.outputs.progress import write_progress
-from ablation.study.config import RESNET_FACTORS, load_config, resnet_runs
+from ablation.study.config import load_config, resnet_runs
+from ablation.study.factors import RESNET_FACTORS
 from conftest import FEW_IMAGES, REPO, run_snakemake, tiny_grid, write_config
 
 

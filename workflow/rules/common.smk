@@ -8,7 +8,8 @@ from snakemake.exceptions import WorkflowError
 
 from ablation.report.aggregate import in_studies
 from ablation.data.sources import data_dir
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, resnet_runs, svm_runs
+from ablation.study.config import resnet_runs, svm_runs
+from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS, SVM_PROTOCOL_SPLITS
 from ablation.ops.gpus import cuda_visible, host_gpus
 from ablation.study.hyperparameters import hyperparameters
 from ablation.ops.cost import (
@@ -28,7 +29,6 @@ from ablation.outputs.provenance import files_sha256
 from ablation.ops.runlock import hold_run_lock
 from ablation.report.source_reports import source_files
 from ablation.data.split import PROTOCOLS, split_sizes
-from ablation.study.factors import SVM_PROTOCOL_SPLITS
 
 OUTDIR = config["outdir"]
 IDX_FILES = list(FILES.values())

@@ -22,7 +22,7 @@ from ablation.data.split import load_pooled, load_split, stratified_subset
 from ablation.outputs import provenance
 from ablation.outputs.conditions import Conditions
 from ablation.outputs.records import read_json, write_metrics
-from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES
+from ablation.study.factors import complete_factors
 
 N_CLASSES = 10
 
@@ -154,7 +154,7 @@ def run_svm(
     return it. `exclusive`: whether it runs alone on the machine (a timed study), recorded with its conditions;
     `threads`: the job's, which a `sklearnex` fit uses (libsvm uses one)."""
     log = log or sys.stderr
-    run = {**LEGACY_SVM_FACTOR_VALUES, **{k: v.item() if hasattr(v, "item") else v for k, v in run.items()}}
+    run = complete_factors({k: v.item() if hasattr(v, "item") else v for k, v in run.items()}, kind="svm")
     conditions = Conditions("cpu", exclusive, torch_run=False)
     threads = 1 if run["backend"] == "sklearn" else threads
     started_at = provenance.now()

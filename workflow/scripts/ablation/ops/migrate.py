@@ -1,15 +1,14 @@
-"""Moving the files of runs recorded before the fidelity factors to the paths those factors give them.
+"""Moving the files of runs recorded before some of their factors existed to the paths those factors give them.
 
-A ResNet run's path names its factors, one directory each. Input size, stem, precision, split and normalisation came
-after the seed, and momentum after them; a run recorded before them trained with their legacy values
-(study.factors), so its files belong at the old path with those directories appended, and the pooled split it used
-at `splits/pooled/`. Two earlier layouts exist: the first ends at `seed~N`, the second at `normalisation~X`. The
+A run's path names its factors, one directory each, in the order of their entries in the config schema. The factors
+after the seed came later (for ResNet runs input size, stem, precision, split, normalisation, then momentum; for SVM
+runs the protocol, then the backend): a run recorded before one trained with its default (study.factors), so its files
+belong at the old path with the missing directories appended, and the pooled split it used at `splits/pooled/`. The
 momentum directory of an SGD run is the momentum its metrics recorded (config `training.momentum` of then); a run
-without metrics yet (a checkpoint only) is given the default of then, 0.9, and its checkpoint is checked against the
-run when it resumes (ablation.train.resnet.resume). An SVM run's path gained its protocol after the seed: a run recorded
-before it used ours, `protocol~stratified`. Moving keeps every result: `os.rename` keeps modification times, so
-snakemake finds the runs up to date and trains nothing again. Nothing is overwritten: a file whose new path is taken
-stays where it is and is named in the report of the move.
+without metrics yet (a checkpoint only) is given the default, and its checkpoint is checked against the run when it
+resumes. Moving keeps every result: `os.rename` keeps modification times, so snakemake finds the runs up to date and
+trains nothing again. Nothing is overwritten: a file whose new path is taken stays where it is and is named in the
+report of the move.
 
     make migrate CONFIG=my.yaml      (python -m ablation.ops.migrate --configfile my.yaml)
 
@@ -23,36 +22,37 @@ from pathlib import Path
 
 from ablation.outputs import paths
 from ablation.study.config import load_config
-from ablation.study.factors import LEGACY_FACTOR_VALUES, LEGACY_SVM_FACTOR_VALUES, legacy_momentum
+from ablation.study.factors import FACTORS, LEGACY_VALUES, complete_factors
 from ablation.study.names import DATASETS
 
-# The directories the first fidelity factors add below `seed~N`, with their legacy values.
-LEGACY_SUFFIX = [f"{factor}~{value}" for factor, value in LEGACY_FACTOR_VALUES.items()]
 
-
-def _momentum_dir(outdir: Path, point: Path) -> str:
-    """`momentum~X` of the ResNet run at `point` (relative to runs/resnet): SGD's recorded momentum, 0 for Adam."""
-    optimizer = point.parts[3].removeprefix("optimizer~")
-    training = None
-    metrics = Path(paths.run_metrics(outdir, "resnet", point))
+def _recorded_training(outdir: Path, kind: str, point: str) -> dict | None:
+    """The `training` section the metrics of the run at `point` saved, if it has readable metrics."""
+    metrics = Path(paths.run_metrics(outdir, kind, point))
     if metrics.exists():
         try:
-            training = json.loads(metrics.read_text()).get("training")
+            return json.loads(metrics.read_text()).get("training")
         except (OSError, ValueError):  # unreadable: the run is checked again when the workflow reads it
             pass
-    return f"momentum~{legacy_momentum(optimizer, training)}"
+    return None
 
 
-# (kind, a run's directory in an earlier layout, the directories its path lacks: a function of the output directory
-# and the run's directory relative to runs/<kind>). Fixed-depth patterns do not walk the levels below, as `**` would,
-# so that a large results directory is searched quickly. ResNet: the first layout's ten factors end at the seed, the
-# second's fifteen at the normalisation. SVM: four factors, the seed last, before the protocol.
-EARLIER_LAYOUTS = [
-    ("resnet", "/".join(["*"] * 9 + ["seed~*"]), lambda outdir, point: [*LEGACY_SUFFIX, _momentum_dir(outdir, point)]),
-    ("resnet", "/".join(["*"] * 14 + ["normalisation~*"]), lambda outdir, point: [_momentum_dir(outdir, point)]),
-    ("svm", "*/*/*/seed~*", lambda outdir, point: [f"{k}~{v}" for k, v in LEGACY_SVM_FACTOR_VALUES.items()]),
-    ("svm", "*/*/*/*/protocol~*", lambda outdir, point: [f"backend~{LEGACY_SVM_FACTOR_VALUES['backend']}"]),
-]
+def _missing_directories(outdir: Path, kind: str, point: str, missing: list[str]) -> list[str]:
+    """The `factor~value` directories a run recorded at `point` lacks, at the values it trained with."""
+    recorded = dict(part.split("~", 1) for part in point.split("/"))
+    values = complete_factors(recorded, _recorded_training(outdir, kind, point), kind)
+    return [f"{factor}~{values[factor]}" for factor in missing]
+
+
+def earlier_layouts() -> list[tuple[str, str, list[str]]]:
+    """(kind, the pattern of a run's directory that ends at a factor after the seed, the factors it lacks) of every
+    layout before the last factor. Fixed-depth patterns do not walk the levels below, as `**` would, so that a large
+    results directory is searched quickly."""
+    layouts = []
+    for kind, factors in FACTORS.items():
+        for end in range(factors.index("seed"), len(factors) - 1):
+            layouts.append((kind, "/".join(["*"] * end + [f"{factors[end]}~*"]), factors[end + 1 :]))
+    return layouts
 
 
 # A run's files, each a function of (outdir, kind, point) in outputs.paths.
@@ -63,13 +63,13 @@ def legacy_moves(outdir) -> list[tuple[Path, Path]]:
     """(old path, new path) of every file of an earlier layout under `outdir`."""
     outdir = Path(outdir)
     moves = []
-    for run_kind, pattern, missing in EARLIER_LAYOUTS:
+    for run_kind, pattern, missing in earlier_layouts():
         for run_file in RUN_FILES:
             # The file's path with the point cut out: what comes before it and after it.
             before, after = run_file(outdir, run_kind, "\0").split("\0")
             for old in outdir.glob(Path(before + pattern + after).relative_to(outdir).as_posix()):
                 point = str(old)[len(before) : -len(after)]
-                moved_point = "/".join([point, *missing(outdir, Path(point))])
+                moved_point = "/".join([point, *_missing_directories(outdir, run_kind, point, missing)])
                 moves.append((old, Path(run_file(outdir, run_kind, moved_point))))
     # The pooled split, and its log, from before a run's split was a factor.
     for dataset in DATASETS:
@@ -104,12 +104,11 @@ def report(outdir, moved: int, kept: list[Path]) -> str:
     lines = []
     if moved:
         lines.append(
-            f"Moved {moved} file(s) of runs recorded before input_size, stem, precision, split, normalisation and "
-            f"momentum (ResNet) and the protocol and backend (SVM) were factors to their new paths under {outdir} "
-            "(their values then: "
-            + ", ".join(f"{k} {v}" for k, v in LEGACY_FACTOR_VALUES.items())
+            f"Moved {moved} file(s) of runs recorded before some of their factors existed to their new paths under "
+            f"{outdir} (the values they trained with: "
+            + ", ".join(f"{k} {v}" for k, v in LEGACY_VALUES["resnet"].items() if k != "momentum")
             + ", SGD momentum as recorded in each run's metrics, "
-            + ", ".join(f"SVM {k} {v}" for k, v in LEGACY_SVM_FACTOR_VALUES.items())
+            + ", ".join(f"SVM {k} {v}" for k, v in LEGACY_VALUES["svm"].items())
             + "); nothing is trained again."
         )
     if kept:

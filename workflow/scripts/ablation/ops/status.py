@@ -24,7 +24,8 @@ from ablation.ops.gpus import cuda_visible, host_gpus
 from ablation.ops.plan import THROUGHPUT_PATH, hours, local_jobs, wall_time
 from ablation.outputs import paths
 from ablation.outputs.progress import live_progress
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, load_config, resnet_runs, svm_runs
+from ablation.study.config import load_config, resnet_runs, svm_runs
+from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS
 
 STATES = ["done", "running", "pending", "failed", "diverged"]
 

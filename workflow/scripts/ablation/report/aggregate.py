@@ -11,8 +11,8 @@ import pandas as pd
 
 from ablation.outputs import paths
 from ablation.outputs.records import read_json, validate_metrics
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, serves_any
-from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES, complete_factors
+from ablation.study.config import serves_any
+from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS, complete_factors, factors_of_type
 
 STATUS_NOT_RUN = "not_run"
 NOT_RUN_NO_GPU = "not run: no GPU"
@@ -78,12 +78,12 @@ RUN_COLUMNS = [
 HISTORY_FIELDS = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_time_s", "data_time_s"]
 HISTORY_COLUMNS = ["run_id", "epoch", *HISTORY_FIELDS]
 
-# Column types once read back from CSV (a column with gaps would otherwise come back as float or object).
-INT_COLUMNS = ["batch_size", "epochs", "seed", "train_samples", "epochs_completed", "diverged_epoch", "input_size"]
-INT_COLUMNS += ["macs", "flops", "params_count", "n_support_vectors", "cpu_count", "threads"]
-INT_COLUMNS += ["gpu_other_runs_start", "gpu_other_runs_end"]
-BOOL_COLUMNS = ["pin_memory", "git_dirty", "exclusive", "deterministic_algorithms", "cudnn_benchmark"]
-FLOAT_COLUMNS = ["lr", *METRICS, "load_average_start", "load_average_end", "cpu_utilisation"]
+# Column types once read back from CSV (a column with gaps would otherwise come back as float or object): the
+# factors' as their schema entries say.
+INT_COLUMNS = [*factors_of_type("integer"), "epochs_completed", "diverged_epoch", "macs", "flops", "params_count"]
+INT_COLUMNS += ["n_support_vectors", "cpu_count", "threads", "gpu_other_runs_start", "gpu_other_runs_end"]
+BOOL_COLUMNS = [*factors_of_type("boolean"), "git_dirty", "exclusive", "deterministic_algorithms", "cudnn_benchmark"]
+FLOAT_COLUMNS = [*factors_of_type("number"), *METRICS, "load_average_start", "load_average_end", "cpu_utilisation"]
 FLOAT_COLUMNS += ["interval_start", "interval_end"]
 
 
@@ -110,7 +110,7 @@ def run_row(kind: str, planned: dict, metrics_path) -> tuple[dict, list[dict]]:
     if kind == "resnet":
         params = complete_factors(record["params"], record.get("training"))
     else:
-        params = {**LEGACY_SVM_FACTOR_VALUES, **record["params"]}
+        params = complete_factors(record["params"], kind="svm")
     mismatch = {f: (planned[f], params[f]) for f in factors if str(planned[f]) != str(params[f])}
     if record["kind"] != kind or mismatch:
         raise ValueError(f"{metrics_path}: its params do not match the planned run (planned, recorded): {mismatch}")

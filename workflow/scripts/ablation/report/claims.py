@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ablation.study.config import RESNET_FACTORS, SVM_FACTORS, pin_memory_acts
-from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES, SVM_BACKENDS
+from ablation.study.config import pin_memory_acts
+from ablation.study.factors import DEFAULTS, LEGACY_VALUES, RESNET_FACTORS, SVM_BACKENDS, SVM_FACTORS
 from ablation.study.names import DASH, DATASET_NAMES, MODEL_NAMES, SOURCES_GPU
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -617,7 +617,7 @@ def svm_fits(runs: pd.DataFrame) -> pd.DataFrame:
     only = protocols.pop() if len(protocols) == 1 else "stratified"
     svm = svm[svm["protocol"] == only]
     recorded = svm["backend"].astype(object) if "backend" in svm else pd.Series(None, index=svm.index, dtype=object)
-    backend = recorded.fillna(LEGACY_SVM_FACTOR_VALUES["backend"])  # runs from before it was a factor: sklearn
+    backend = recorded.fillna(LEGACY_VALUES["svm"]["backend"])  # runs from before it was a factor: sklearn
     svm = svm.assign(backend=backend).dropna(subset=["fit_time_s", "train_samples"])
     return svm[columns]
 
@@ -630,7 +630,7 @@ def claim_svm_scaling(runs: pd.DataFrame) -> Claim:
     claim.parts.append(competitive_part(runs))
     fits = svm_fits(runs)
     # One part per SVC implementation: whether the verdict depends on it is then in plain view (implementations_note).
-    backends = sorted(fits["backend"].unique()) or [LEGACY_SVM_FACTOR_VALUES["backend"]]
+    backends = sorted(fits["backend"].unique()) or [DEFAULTS["svm"]["backend"]]
     for backend in backends:
         claim.parts.append(exponent_part(fits[fits["backend"] == backend], backend if len(backends) > 1 else ""))
     claim.note = _svm_times_note(runs)

@@ -6,43 +6,14 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import escape
 
-from ablation.report.aggregate import read_runs
+from ablation.report.aggregate import FACTORS, read_runs
 
-# The columns a reader compares runs by, in this order; the rest stay in runs.csv.
+# The columns a reader compares runs by, in this order (the factors as their runs' paths order them, the replicate
+# seed after them); the rest stay in runs.csv.
 COLUMNS = [
-    "kind",
-    "status",
-    "studies",
-    "dataset",
-    "model",
-    "kernel",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "epochs",
-    "pin_memory",
-    "device",
-    "loader",
-    "input_size",
-    "stem",
-    "precision",
-    "split",
-    "normalisation",
-    "protocol",
-    "train_samples",
-    "seed",
-    "test_accuracy",
-    "val_accuracy",
-    "train_time_s",
-    "time_taken_s",
-    "fit_time_s",
-    "macs",
-    "params_count",
-    "exclusive",
-    "device_name",
-    "note",
-    "run_id",
+    *["kind", "status", "studies", *(f for f in FACTORS if f != "seed"), "seed"],
+    *["test_accuracy", "val_accuracy", "train_time_s", "time_taken_s", "fit_time_s", "macs", "params_count"],
+    *["exclusive", "device_name", "note", "run_id"],
 ]
 
 

@@ -3,41 +3,56 @@
 import itertools
 import json
 import re
-from pathlib import Path
 
 import jsonschema
 import pandas as pd
 import yaml
 
 from ablation.data.split import POOLED_IMAGES, TRAIN_FILE_IMAGES, split_sizes
-from ablation.study.factors import LEGACY_SVM_FACTOR_VALUES, momentum_read
+from ablation.study.factors import (
+    DEFAULTS,
+    FACTOR_ENTRIES,
+    RESNET_FACTORS,
+    SVM_FACTORS,
+    momentum_read,
+    read_schema,
+    resolve_ref,
+)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
-# The order of the factors is the order of the directories in each run's output path.
-RESNET_FACTORS = [
-    "dataset",
-    "model",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "epochs",
-    "pin_memory",
-    "device",
-    "loader",
-    "seed",
-    # The fidelity factors (how the sources' code ran), after the seed so that a run recorded before them moves to its
-    # new path by appending their defaults (ablation.ops.migrate).
-    "input_size",
-    "stem",
-    "precision",
-    "split",
-    "normalisation",
-    "momentum",
-]
-# The SVM's protocol came after the seed, and its backend after that, so a run recorded before them moves by appending
-# their defaults (ablation.ops.migrate).
-SVM_FACTORS = ["dataset", "kernel", "train_samples", "seed", "protocol", "backend"]
+def _values_schema(entry: dict) -> dict:
+    """What a factor's entry accepts, without its description and default."""
+    return {k: v for k, v in entry.items() if k not in ("description", "default")}
+
+
+def _with_factor_sections(schema: dict) -> dict:
+    """The schema with the sections its factors' entries give: each grid (a non-empty list of a factor's values) and
+    `factor_defaults` (each ResNet factor's default), so that a factor is described once, in `$defs.<kind>_factors`."""
+    for kind in FACTOR_ENTRIES:
+        entries = schema["$defs"][f"{kind}_factors"]["properties"]
+        schema["$defs"][f"{kind}_grid"]["properties"] = {
+            f: {
+                "type": "array",
+                "minItems": 1,
+                "items": _values_schema(e),
+                "description": f"Values of the `{f}` factor.",
+            }
+            for f, e in entries.items()
+        }
+        # A point takes no default: a factor it leaves out comes from its study's grid or from `factor_defaults`.
+        schema["$defs"][f"{kind}_factors"]["properties"] = {
+            f: _values_schema(e) | {"description": e["description"]} for f, e in entries.items()
+        }
+    schema["properties"]["factor_defaults"]["properties"] = {
+        f: _values_schema(FACTOR_ENTRIES["resnet"][f])
+        | {"default": default, "description": f"Default of the `{f}` factor."}
+        for f, default in DEFAULTS["resnet"].items()
+    }
+    return schema
+
+
+# The schema configs are validated against, every section in place (config_docs documents this one).
+SCHEMA = _with_factor_sections(read_schema())
 
 
 # Keys of earlier configs that moved, (section, key) -> (section, key): named in the error a config naming them gets.
@@ -142,16 +157,6 @@ def _schema_at(schema: dict, path) -> dict:
     return resolve_ref(schema, node)
 
 
-def resolve_ref(schema: dict, node: dict) -> dict:
-    """`node` with its local `$ref` (`#/$defs/...`) merged in; the node's own keys win."""
-    while "$ref" in node:
-        target = schema
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
 def yaml_flow(value) -> str:
     """`value` as one line of YAML flow style; a string YAML would read as another type is double-quoted."""
     if isinstance(value, list):
@@ -237,15 +242,13 @@ def validate_config(config: dict, source: str = "the config") -> dict:
                 f"(SGD momentum is a run factor now, in each run's path, so studies can differ in it). Write "
                 f"`{new_section}: {{{new_key}: {value}}}` instead, or list `{new_key}` in a study's grid or runs."
             )
-    # libyaml's loader, where present, reads the (description-heavy) schema several times faster than pure Python.
-    schema = yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(SCHEMA)
     _coerce_strings(config, validator)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(
             f"Invalid config ({source}) at `{_where(error)}`: {error.message}. "
-            f"Allowed values and every key are documented in config/README.md.{_command_line_hint(error, schema)}"
+            f"Allowed values and every key are documented in config/README.md.{_command_line_hint(error, SCHEMA)}"
         )
     split = config["data"]["split"]
     total = split["train"] + split["val"] + split["test"]
@@ -341,7 +344,7 @@ def svm_runs(config: dict, source: str = "the config") -> pd.DataFrame:
     """One row per distinct SVM run. A run asking for more training samples than it can have (the split's training
     part, of the canonical POOLED_IMAGES per dataset; the training file under the sources' protocols) is refused here,
     before any job runs, rather than when it is reached."""
-    defaults = {"seed": None, **LEGACY_SVM_FACTOR_VALUES}
+    defaults = {"seed": None, **DEFAULTS["svm"]}
     table = _expand(config["svm_studies"], SVM_FACTORS, defaults, config["seeds"], source)
     sources_protocol = table["protocol"] != "stratified"
     available = split_sizes(config)["train"]

@@ -8,22 +8,13 @@ the prose around the blocks is hand-written and kept.
 """
 
 import argparse
+import copy
 import re
 import sys
 from pathlib import Path
 
-import yaml
-
-from ablation.study.config import (
-    RESNET_FACTORS,
-    SCHEMA_PATH,
-    SVM_FACTORS,
-    load_config,
-    resnet_runs,
-    resolve_ref,
-    svm_runs,
-    yaml_flow,
-)
+from ablation.study.config import SCHEMA, load_config, resnet_runs, svm_runs, yaml_flow
+from ablation.study.factors import DEFAULTS, FACTORS, SCHEMA_PATH, resolve_ref
 
 REPO = SCHEMA_PATH.parents[2]
 README_PATH = REPO / "config" / "README.md"
@@ -40,8 +31,9 @@ def end_marker(name: str) -> str:
     return f"<!-- END generated: {name} -->"
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+def load_schema() -> dict:
+    """The schema configs are validated against, its derived factor sections in place (a copy, free to edit)."""
+    return copy.deepcopy(SCHEMA)
 
 
 def literal(value) -> str:
@@ -162,15 +154,17 @@ def study_keys_table(schema: dict) -> str:
     return table(["key", "allowed", "meaning"], rows)
 
 
-def factors_table(schema: dict, factors: list[str], factors_def: str) -> str:
+def factors_table(schema: dict, kind: str) -> str:
     """Each factor: what it accepts, where its value comes from when a point leaves it out, and what it means."""
-    properties = schema["$defs"][factors_def]["properties"]
-    defaults = schema["properties"]["factor_defaults"]["properties"] if factors_def == "resnet_factors" else {}
+    properties = schema["$defs"][f"{kind}_factors"]["properties"]
+    configurable = schema["properties"]["factor_defaults"]["properties"] if kind == "resnet" else {}
     rows = []
-    for factor in factors:
+    for factor in FACTORS[kind]:
         node = properties[factor]
-        if factor in defaults:
-            source = f"`factor_defaults.{factor}` = {default(schema, defaults[factor])}"
+        if factor in configurable:
+            source = f"`factor_defaults.{factor}` = {default(schema, configurable[factor])}"
+        elif factor in DEFAULTS[kind]:
+            source = literal(DEFAULTS[kind][factor])
         elif factor == "seed":
             source = "each of `seeds`"
         else:
@@ -239,8 +233,8 @@ def render_blocks(schema: dict | None = None, config_path: Path = CONFIG_PATH) -
     return {
         "top-level": top_level_table(schema),
         "study-keys": study_keys_table(schema),
-        "resnet-factors": factors_table(schema, RESNET_FACTORS, "resnet_factors"),
-        "svm-factors": factors_table(schema, SVM_FACTORS, "svm_factors"),
+        "resnet-factors": factors_table(schema, "resnet"),
+        "svm-factors": factors_table(schema, "svm"),
         "run-counts": run_counts(config_path),
         "data": keys_table(schema, properties["data"]),
         "training": keys_table(schema, properties["training"]),

@@ -1,29 +1,62 @@
-"""What every ResNet run trained with before input size, stem, precision, split, normalisation and momentum were
-factors (the fidelity factors): the values a run recorded before them stands for. ablation.ops.migrate moves such a
-run to its path with them; aggregation reads its missing params as them. Plain data: the Snakefile imports it while
-it parses."""
+"""The factors of a run, read from their one entry each in the config schema (`$defs.resnet_factors`,
+`$defs.svm_factors`): their order (the directories of a run's path), their types and their defaults.
 
-NATIVE_SIZE = 28  # the images' own side
+A factor added after the first layout sits after the seed, and its default is the value that every run recorded before
+it trained with: ablation.ops.migrate moves such a run to its path with those values appended, and aggregation reads
+its missing params as them. Only YAML is read here: the Snakefile imports this module while it parses.
+"""
 
-# SGD's momentum before it was a factor: the default of the config-wide `training.momentum` of then. A run recorded
-# then names the value it used in its metrics' `training`; `legacy_momentum` reads it from there.
-LEGACY_SGD_MOMENTUM = 0.9
+from pathlib import Path
 
-# An SVM run recorded before its protocol and backend were factors: ours, a stratified sample scored on the split's
-# test part, fitted by scikit-learn's own SVC.
-LEGACY_SVM_FACTOR_VALUES = {"protocol": "stratified", "backend": "sklearn"}
-SVM_BACKENDS = ("sklearn", "sklearnex")  # the SVC implementations (config $defs.svm_backend)
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
+
+
+def read_schema(path: Path = SCHEMA_PATH) -> dict:
+    """The config schema as written: the factor sections it derives are added by ablation.study.config.SCHEMA."""
+    # libyaml's loader, where present, reads the (description-heavy) schema several times faster than pure Python.
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def resolve_ref(schema: dict, node: dict) -> dict:
+    """`node` with its local `$ref` (`#/$defs/...`) merged in; the node's own keys win."""
+    while "$ref" in node:
+        target = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+_SCHEMA = read_schema()
+# Each factor's entry, by kind ("resnet", "svm"), in path order.
+FACTOR_ENTRIES = {kind: _SCHEMA["$defs"][f"{kind}_factors"]["properties"] for kind in ("resnet", "svm")}
+RESNET_FACTORS = list(FACTOR_ENTRIES["resnet"])
+SVM_FACTORS = list(FACTOR_ENTRIES["svm"])
+FACTORS = {"resnet": RESNET_FACTORS, "svm": SVM_FACTORS}
+# The value of each factor a study leaves out, by kind (a ResNet config may change them in `factor_defaults`).
+DEFAULTS = {
+    kind: {f: e["default"] for f, e in entries.items() if "default" in e} for kind, entries in FACTOR_ENTRIES.items()
+}
+# What a run recorded before a factor trained with: the defaults of the factors after the seed, which came later.
+LEGACY_VALUES = {
+    kind: {f: DEFAULTS[kind][f] for f in FACTORS[kind][FACTORS[kind].index("seed") + 1 :]} for kind in FACTORS
+}
+
+
+def factors_of_type(json_type: str) -> list[str]:
+    """The factors of either kind whose values are of this JSON type (`integer`, `boolean`, `number`, `string`)."""
+    entries = {**FACTOR_ENTRIES["resnet"], **FACTOR_ENTRIES["svm"]}
+    return [factor for factor, entry in entries.items() if resolve_ref(_SCHEMA, entry).get("type") == json_type]
+
+
+NATIVE_SIZE = 28  # the images' own side, the `input_size` that resizes nothing
+
+SVM_BACKENDS = tuple(FACTOR_ENTRIES["svm"]["backend"]["enum"])  # the SVC implementations
 # The split an SVM protocol reads: ours the pooled split; the sources' the `seed001` split, for its test part, the
 # official test set (they fit on the first images of the training file, which no split holds in order).
 SVM_PROTOCOL_SPLITS = {"stratified": "pooled", "seed001": "seed001", "seed000": "seed001"}
-
-LEGACY_FACTOR_VALUES = {
-    "input_size": NATIVE_SIZE,
-    "stem": "1ch",
-    "precision": "fp32",
-    "split": "pooled",
-    "normalisation": "train_stats",
-}
 
 
 def momentum_read(optimizer: str, momentum: float) -> float:
@@ -32,14 +65,11 @@ def momentum_read(optimizer: str, momentum: float) -> float:
     return float(momentum) if optimizer == "sgd" else 0.0
 
 
-def legacy_momentum(optimizer: str, training: dict | None = None) -> float:
-    """The momentum of a run recorded before momentum was a factor, from the `training` section its metrics saved."""
-    return momentum_read(optimizer, (training or {}).get("momentum", LEGACY_SGD_MOMENTUM))
-
-
-def complete_factors(params: dict, training: dict | None = None) -> dict:
-    """A ResNet run's factors, those it was recorded (or written by hand) without at the values it trained with: the
-    legacy values, and the momentum its `training` section names."""
-    full = {**LEGACY_FACTOR_VALUES, **params}
-    momentum = full.get("momentum", legacy_momentum(full["optimizer"], training))
-    return {**full, "momentum": momentum_read(full["optimizer"], momentum)}
+def complete_factors(params: dict, training: dict | None = None, kind: str = "resnet") -> dict:
+    """A run's factors, those it was recorded (or written by hand) without at the values it trained with: the legacy
+    values; for a ResNet run's momentum, the config-wide `training.momentum` its metrics saved, if they did."""
+    full = {**LEGACY_VALUES[kind], **params}
+    if kind == "resnet":
+        momentum = params.get("momentum", (training or {}).get("momentum", LEGACY_VALUES["resnet"]["momentum"]))
+        full["momentum"] = momentum_read(full["optimizer"], momentum)
+    return full
