@@ -1,14 +1,26 @@
 """The config schema, its error messages, and the expansion of the sources' studies into runs."""
 
 import copy
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from ablation.study import config_docs
 from ablation.study.config import ConfigError, load_config, resnet_runs, svm_runs, validate_config
-from conftest import CPU_ONLY_LEFT_OUT, CPU_ONLY_RUNS, GPU_RUNS, REPO, run_snakemake, tiny_grid, write_config
+from conftest import (
+    CPU_ONLY_LEFT_OUT,
+    CPU_ONLY_RUNS,
+    GPU_RUNS,
+    REPO,
+    checkout_copy,
+    run_snakemake,
+    tiny_grid,
+    write_config,
+)
 
 FULL = yaml.safe_load((REPO / "config/config.yaml").read_text())
 README = REPO / "config/README.md"
@@ -404,3 +416,17 @@ def test_readme_run_counts_agree_with_the_hand_count():
     assert "| `seed000_q2_as_run` | 5 | 0 | 5 | 4 | 1 |" in counts
     assert "| `seed000_q1_sgd_momentum0` | 16 | 0 | 16 | 0 | 16 |" in counts
     assert f"| total | 205 | 17 | 188 | {CPU_ONLY_LEFT_OUT} | {CPU_ONLY_RUNS} |" in counts
+
+
+def test_a_factor_added_without_a_default_is_refused_naming_it_and_why(tmp_path):
+    """A factor after the seed needs the value that runs recorded before it trained with (their path gains it)."""
+    checkout = checkout_copy(tmp_path / "checkout")
+    schema = checkout / "workflow/schemas/config.schema.yaml"
+    entry = "      dummy:\n        enum: [plain, marked]\n        description: A test's factor.\n"
+    schema.write_text(schema.read_text().replace("  resnet_grid:\n", entry + "  resnet_grid:\n", 1))
+    env = {**os.environ, "PYTHONPATH": str(checkout / "workflow/scripts")}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import ablation.study.factors"], env=env, capture_output=True, text=True
+    )
+    assert imported.returncode != 0
+    assert "the resnet factor(s) ['dummy'] come after the seed without a `default`" in imported.stderr

@@ -39,10 +39,21 @@ FACTORS = {"resnet": RESNET_FACTORS, "svm": SVM_FACTORS}
 DEFAULTS = {
     kind: {f: e["default"] for f, e in entries.items() if "default" in e} for kind, entries in FACTOR_ENTRIES.items()
 }
-# What a run recorded before a factor trained with: the defaults of the factors after the seed, which came later.
-LEGACY_VALUES = {
-    kind: {f: DEFAULTS[kind][f] for f in FACTORS[kind][FACTORS[kind].index("seed") + 1 :]} for kind in FACTORS
-}
+
+
+def _legacy_values(kind: str) -> dict:
+    """What a run recorded before a factor existed trained with: the defaults of the factors after the seed, which
+    came later. A factor there without a default would leave the runs recorded before it without a path."""
+    later = FACTORS[kind][FACTORS[kind].index("seed") + 1 :]
+    if lacking := [f for f in later if f not in DEFAULTS[kind]]:
+        raise ValueError(
+            f"{SCHEMA_PATH}: the {kind} factor(s) {lacking} come after the seed without a `default`: give each the "
+            "value that runs recorded before it trained with, so that they keep their results (make migrate)."
+        )
+    return {f: DEFAULTS[kind][f] for f in later}
+
+
+LEGACY_VALUES = {kind: _legacy_values(kind) for kind in FACTORS}
 
 
 def factors_of_type(json_type: str) -> list[str]:
