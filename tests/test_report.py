@@ -1103,6 +1103,34 @@ def add_dummy_factor(checkout: Path) -> None:
     )
 
 
+def assert_the_dummy_factor_is_picked_up(checkout: Path, workflow, out: Path, earlier: Path) -> None:
+    """The factor add_dummy_factor added, after `workflow` (the snakemake run of write_protocols_config's studies, the
+    mixed one at dummy=marked) in `checkout`, whose outdir is `out`: planned (the run left out keeps its default), in
+    the job's wildcards, the run's path, params and log, the tables and runs.html; `make migrate` moves a run recorded
+    before it (written under `earlier`) to its default."""
+    readme = (out / "report/README.md").read_text()
+    runs = read_runs(out / "runs.csv")
+    resnet = runs[runs["kind"] == "resnet"].set_index("status")
+    assert resnet.loc["ok", "dummy"] == "marked" and resnet.loc["not_run", "dummy"] == "plain"
+    assert "dummy=marked" in workflow.stdout + workflow.stderr and resnet.loc["ok", "run_id"].endswith("/dummy~marked")
+    record = json.loads(Path(resnet.loc["ok", "metrics_path"]).read_text())
+    assert record["params"]["dummy"] == "marked"
+    (run_log,) = (out / "logs/resnet").rglob("dummy~marked.log")
+    assert "dummy factor: marked" in run_log.read_text()
+    # The tables show it where it varies, by its display name: q1's two runs differ in it.
+    (q1_header,) = [line for line in readme.splitlines() if line.startswith("| Batch Size | Optimizer |")]
+    assert "| Dummy |" in q1_header and "| marked |" in readme and "| plain |" in readme
+    assert "<th>dummy</th>" in (out / "report/runs.html").read_text()
+    # A run recorded before the factor existed trained with its default: `make migrate` appends that to its path.
+    before = earlier / "runs" / Path(resnet.loc["ok", "run_id"]).parent / "metrics.json"
+    before.parent.mkdir(parents=True)
+    before.write_text("{}")
+    move = f"from ablation.ops.migrate import migrate; print(migrate({str(earlier)!r}))"
+    env = {**os.environ, "PYTHONPATH": str(checkout / "workflow/scripts")}
+    moved = subprocess.run([sys.executable, "-c", move], env=env, capture_output=True, text=True, check=True)
+    assert moved.stdout.strip() == "(1, [])" and (before.parent / "dummy~plain/metrics.json").read_text() == "{}"
+
+
 def write_protocols_config(path: Path, fixture_data, **mixed_factors) -> Path:
     """A study whose only run needs a GPU beside a run under other protocols (and `mixed_factors`), and an SVM study
     under both."""
@@ -1149,28 +1177,8 @@ def test_report_rules_and_snakemake_report_on_a_tiny_workflow(fixture_data, tmp_
     first = run_snakemake("--cores", "2", *args)
     out = tmp_path / "results"
     readme = (out / "report/README.md").read_text()
-    # The factor: planned (the run left out keeps its default), in the job's wildcards, the run's path, params and log.
+    assert_the_dummy_factor_is_picked_up(checkout, first, out, tmp_path / "earlier")
     runs = read_runs(out / "runs.csv")
-    resnet = runs[runs["kind"] == "resnet"].set_index("status")
-    assert resnet.loc["ok", "dummy"] == "marked" and resnet.loc["not_run", "dummy"] == "plain"
-    assert "dummy=marked" in first.stdout + first.stderr and resnet.loc["ok", "run_id"].endswith("/dummy~marked")
-    record = json.loads(Path(resnet.loc["ok", "metrics_path"]).read_text())
-    assert record["params"]["dummy"] == "marked"
-    (run_log,) = (out / "logs/resnet").rglob("dummy~marked.log")
-    assert "dummy factor: marked" in run_log.read_text()
-    # The tables show it where it varies, by its display name: q1's two runs differ in it.
-    (q1_header,) = [line for line in readme.splitlines() if line.startswith("| Batch Size | Optimizer |")]
-    assert "| Dummy |" in q1_header and "| marked |" in readme and "| plain |" in readme
-    assert "<th>dummy</th>" in (out / "report/runs.html").read_text()
-    # A run recorded before the factor existed trained with its default: `make migrate` appends that to its path.
-    earlier = tmp_path / "earlier"
-    before = earlier / "runs" / Path(resnet.loc["ok", "run_id"]).parent / "metrics.json"
-    before.parent.mkdir(parents=True)
-    before.write_text("{}")
-    move = f"from ablation.ops.migrate import migrate; print(migrate({str(earlier)!r}))"
-    env = {**os.environ, "PYTHONPATH": str(checkout / "workflow/scripts")}
-    moved = subprocess.run([sys.executable, "-c", move], env=env, capture_output=True, text=True, check=True)
-    assert moved.stdout.strip() == "(1, [])" and (before.parent / "dummy~plain/metrics.json").read_text() == "{}"
     assert "Dummy:\n\n![A dummy figure of the runs](plots/dummy.png)" in readme
     # Drawn from table q1's studies: their two ResNet runs (the GPU one not run here).
     assert "A dummy figure of the runs: 2" in svg_texts(out / "report/plots/dummy.svg")
