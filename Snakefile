@@ -1,5 +1,6 @@
-# Reproduces the ResNet/SVM ablation study of two seed reports end to end (README.md names them). Config: config/config.yaml (the default, set
-# by profiles/default) or any file given with --configfile; every key is documented in config/README.md.
+# Reproduces the ResNet/SVM ablation study of two source reports end to end (README.md names them). Config:
+# config/config.yaml (the default, set by profiles/default) or any file given with --configfile; every key is documented
+# in config/README.md.
 import sys
 
 from snakemake.utils import min_version
