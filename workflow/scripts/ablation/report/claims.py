@@ -26,11 +26,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ablation.study.config import pin_memory_acts
 from ablation.study.factors import DEFAULTS, LEGACY_VALUES, RESNET_FACTORS, SVM_BACKENDS, SVM_FACTORS
 from ablation.study.names import DASH, DATASET_NAMES, MODEL_NAMES, SOURCES_GPU
+
+
+class _Stats:
+    """scipy.stats, imported when a statistic first asks for it: the plot jobs import this module for the few figures
+    that draw an interval, and the others would each spend most of their start-up importing scipy.stats."""
+
+    def __getattr__(self, name: str):
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+stats = _Stats()
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 # A claim about something this host cannot show (pin_memory without a GPU): no data could ever decide it here.
