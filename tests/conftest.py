@@ -296,7 +296,7 @@ def without_times(record: dict) -> dict:
     return {**kept, "history": history}
 
 
-# --- A finished tiny study (shared by test_mlflow and test_notebook) ----------------------------------------------
+# --- A finished tiny study (shared by test_mlflow, test_notebook and test_recovery) --------------------------------
 
 # One ResNet run of two epochs (an epoch curve), its CUDA twin left out on a host without a GPU ("not run"), and one
 # small SVM: each kind of row runs.csv has, at the fewest and smallest runs.

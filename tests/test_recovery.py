@@ -86,29 +86,31 @@ def test_a_live_runs_lock_is_left_alone_and_its_run_named(fixture_data, tmp_path
 
 
 @pytest.mark.slow
-def test_metrics_that_cannot_be_read_are_named_set_aside_and_trained_anew(fixture_data, tmp_path):
-    study = {**STUDY, "grid": {**STUDY["grid"], "optimizer": ["sgd", "adam"], "epochs": [1]}}
-    args = workflow(tmp_path, fixture_data, study)
-    run_snakemake(*args, "--until", "aggregate")
-    sgd, adam = sorted((tmp_path / "results/runs/resnet").rglob("metrics.json"), key=lambda p: "adam" in str(p))
-    sgd.write_text(sgd.read_text()[:100])  # truncated: a full disk, a copy gone wrong
-    record = json.loads(adam.read_text())
+def test_metrics_that_cannot_be_read_are_named_set_aside_and_trained_anew(finished_tiny_study, tmp_path):
+    """In a copy of a finished study (conftest's finished_tiny_study): a ResNet run's metrics truncated, an SVM run's
+    edited by hand."""
+    work = shutil.copytree(finished_tiny_study, tmp_path / "study", symlinks=True)
+    args = ["--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(work), "--configfile", str(work / "config.yaml")]
+    (resnet,) = (work / "results/runs/resnet").rglob("metrics.json")
+    (svm,) = (work / "results/runs/svm").rglob("metrics.json")
+    resnet.write_text(resnet.read_text()[:100])  # truncated: a full disk, a copy gone wrong
+    record = json.loads(svm.read_text())
     record["test_accuracy"] = "high"  # hand-edited
-    adam.write_text(json.dumps(record))
+    svm.write_text(json.dumps(record))
 
     failed = run_snakemake(*args, "--until", "aggregate", check=False)
     assert failed.returncode != 0
-    message = (tmp_path / "results/logs/report/aggregate.log").read_text()
+    message = (work / "results/logs/report/aggregate.log").read_text()
     assert "2 metrics file(s) could not be used" in message and "Traceback" not in message
-    for path in (sgd, adam):
-        assert str(path) in message and not path.exists()
+    for path in (resnet, svm):
+        assert str(path.relative_to(work)) in message and not path.exists()  # the outdir is relative to the workdir
         (kept,) = path.parent.glob("metrics.json.unusable-*")
         assert kept.stat().st_size > 0, "the file is kept as it was"
     assert "Run the same command again" in message
 
     run_snakemake(*args, "--until", "aggregate")
-    assert sgd.exists() and adam.exists()
-    assert json.loads(adam.read_text())["test_accuracy"] != "high"
+    assert resnet.exists() and svm.exists()
+    assert json.loads(svm.read_text())["test_accuracy"] != "high"
 
 
 def copy_of_workflow(directory) -> Path:
