@@ -44,15 +44,21 @@ def _missing_directories(outdir: Path, kind: str, point: str, missing: list[str]
     return [f"{factor}~{values[factor]}" for factor in missing]
 
 
-def earlier_layouts() -> list[tuple[str, str, list[str]]]:
-    """(kind, the pattern of a run's directory that ends at a factor after the seed, the factors it lacks) of every
-    layout before the last factor. Fixed-depth patterns do not walk the levels below, as `**` would, so that a large
-    results directory is searched quickly."""
-    layouts = []
-    for kind, factors in FACTORS.items():
-        for end in range(factors.index("seed"), len(factors) - 1):
-            layouts.append((kind, "/".join(["*"] * end + [f"{factors[end]}~*"]), factors[end + 1 :]))
-    return layouts
+def _earlier_points(before: str, after: str, factors: list[str]):
+    """(file, its point, the factors the point lacks) of every file `before` + point + `after` whose point ends at a
+    factor from the seed on, before the last: a run recorded before the factors after it existed. One walk, which
+    does not enter the last factor's directories (today's runs), so a large results directory is read quickly."""
+    shortest, base = factors.index("seed") + 1, before.rstrip(os.sep)
+    for directory, subdirs, names in os.walk(base):
+        if directory.count(os.sep) - base.count(os.sep) >= len(factors) - 1:
+            subdirs[:] = []
+        for name in names:
+            recorded = os.path.join(directory, name)[len(base) + 1 :]
+            if not recorded.endswith(after):
+                continue
+            parts = recorded[: -len(after)].split(os.sep)
+            if shortest <= len(parts) < len(factors) and all(p.startswith(f"{f}~") for p, f in zip(parts, factors)):
+                yield Path(directory, name), "/".join(parts), factors[len(parts) :]
 
 
 # A run's files, each a function of (outdir, kind, point) in outputs.paths.
@@ -63,12 +69,11 @@ def legacy_moves(outdir) -> list[tuple[Path, Path]]:
     """(old path, new path) of every file of an earlier layout under `outdir`."""
     outdir = Path(outdir)
     moves = []
-    for run_kind, pattern, missing in earlier_layouts():
+    for run_kind, factors in FACTORS.items():
         for run_file in RUN_FILES:
             # The file's path with the point cut out: what comes before it and after it.
             before, after = run_file(outdir, run_kind, "\0").split("\0")
-            for old in outdir.glob(Path(before + pattern + after).relative_to(outdir).as_posix()):
-                point = str(old)[len(before) : -len(after)]
+            for old, point, missing in _earlier_points(before, after, factors):
                 moved_point = "/".join([point, *_missing_directories(outdir, run_kind, point, missing)])
                 moves.append((old, Path(run_file(outdir, run_kind, moved_point))))
     # The pooled split, and its log, from before a run's split was a factor.
