@@ -1,5 +1,6 @@
 """Validating the config and expanding its studies into one table of runs."""
 
+import copy
 import itertools
 import json
 import re
@@ -13,9 +14,9 @@ from ablation.study.factors import (
     DEFAULTS,
     FACTOR_ENTRIES,
     RESNET_FACTORS,
+    SCHEMA_AS_WRITTEN,
     SVM_FACTORS,
     momentum_read,
-    read_schema,
     resolve_ref,
 )
 
@@ -28,8 +29,7 @@ def _values_schema(entry: dict) -> dict:
 def _with_factor_sections(schema: dict) -> dict:
     """The schema with the sections its factors' entries give: each grid (a non-empty list of a factor's values) and
     `factor_defaults` (each ResNet factor's default), so that a factor is described once, in `$defs.<kind>_factors`."""
-    for kind in FACTOR_ENTRIES:
-        entries = schema["$defs"][f"{kind}_factors"]["properties"]
+    for kind, entries in FACTOR_ENTRIES.items():
         schema["$defs"][f"{kind}_grid"]["properties"] = {
             f: {
                 "type": "array",
@@ -52,7 +52,7 @@ def _with_factor_sections(schema: dict) -> dict:
 
 
 # The schema configs are validated against, every section in place (config_docs documents this one).
-SCHEMA = _with_factor_sections(read_schema())
+SCHEMA = _with_factor_sections(copy.deepcopy(SCHEMA_AS_WRITTEN))
 
 
 # Keys of earlier configs that moved, (section, key) -> (section, key): named in the error a config naming them gets.

@@ -13,10 +13,9 @@ import yaml
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
 
-def read_schema(path: Path = SCHEMA_PATH) -> dict:
-    """The config schema as written: the factor sections it derives are added by ablation.study.config.SCHEMA."""
-    # libyaml's loader, where present, reads the (description-heavy) schema several times faster than pure Python.
-    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+# The config schema as written, read once (libyaml's loader, where present, reads it several times faster than pure
+# Python); ablation.study.config.SCHEMA is a copy with the sections the factors' entries give.
+SCHEMA_AS_WRITTEN = yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def resolve_ref(schema: dict, node: dict) -> dict:
@@ -29,9 +28,8 @@ def resolve_ref(schema: dict, node: dict) -> dict:
     return node
 
 
-_SCHEMA = read_schema()
 # Each factor's entry, by kind ("resnet", "svm"), in path order.
-FACTOR_ENTRIES = {kind: _SCHEMA["$defs"][f"{kind}_factors"]["properties"] for kind in ("resnet", "svm")}
+FACTOR_ENTRIES = {kind: SCHEMA_AS_WRITTEN["$defs"][f"{kind}_factors"]["properties"] for kind in ("resnet", "svm")}
 RESNET_FACTORS = list(FACTOR_ENTRIES["resnet"])
 SVM_FACTORS = list(FACTOR_ENTRIES["svm"])
 FACTORS = {"resnet": RESNET_FACTORS, "svm": SVM_FACTORS}
@@ -59,7 +57,9 @@ LEGACY_VALUES = {kind: _legacy_values(kind) for kind in FACTORS}
 def factors_of_type(json_type: str) -> list[str]:
     """The factors of either kind whose values are of this JSON type (`integer`, `boolean`, `number`, `string`)."""
     entries = {**FACTOR_ENTRIES["resnet"], **FACTOR_ENTRIES["svm"]}
-    return [factor for factor, entry in entries.items() if resolve_ref(_SCHEMA, entry).get("type") == json_type]
+    return [
+        factor for factor, entry in entries.items() if resolve_ref(SCHEMA_AS_WRITTEN, entry).get("type") == json_type
+    ]
 
 
 NATIVE_SIZE = 28  # the images' own side, the `input_size` that resizes nothing
