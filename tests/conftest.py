@@ -212,6 +212,22 @@ def checkout_copy(destination: Path) -> Path:
     return destination
 
 
+def edit_copy(checkout: Path, relative: str, anchor: str, new: str) -> None:
+    """In a checkout copy, the one occurrence of `anchor` in a file replaced by `new`, as a user edits it."""
+    path = checkout / relative
+    text = path.read_text()
+    assert text.count(anchor) == 1, f"{relative}: the anchor {anchor!r} moved; the test edits the file there"
+    path.write_text(text.replace(anchor, new))
+
+
+def add_schema_factor(checkout: Path, default: str | None = "plain") -> None:
+    """A ResNet factor `dummy` (plain or marked), last in the copy's schema, with `default` (None: without one)."""
+    lines = "      dummy:\n        enum: [plain, marked]\n"
+    lines += f"        default: {default}\n" if default is not None else ""
+    lines += "        description: A test's factor.\n"
+    edit_copy(checkout, "workflow/schemas/config.schema.yaml", "  resnet_grid:\n", lines + "  resnet_grid:\n")
+
+
 def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 

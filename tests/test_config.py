@@ -16,6 +16,7 @@ from conftest import (
     CPU_ONLY_RUNS,
     GPU_RUNS,
     REPO,
+    add_schema_factor,
     checkout_copy,
     run_snakemake,
     tiny_grid,
@@ -421,9 +422,7 @@ def test_readme_run_counts_agree_with_the_hand_count():
 def test_a_factor_added_without_a_default_is_refused_naming_it_and_why(tmp_path):
     """A factor after the seed needs the value that runs recorded before it trained with (their path gains it)."""
     checkout = checkout_copy(tmp_path / "checkout")
-    schema = checkout / "workflow/schemas/config.schema.yaml"
-    entry = "      dummy:\n        enum: [plain, marked]\n        description: A test's factor.\n"
-    schema.write_text(schema.read_text().replace("  resnet_grid:\n", entry + "  resnet_grid:\n", 1))
+    add_schema_factor(checkout, default=None)
     env = {**os.environ, "PYTHONPATH": str(checkout / "workflow/scripts")}
     imported = subprocess.run(
         [sys.executable, "-c", "import ablation.study.factors"], env=env, capture_output=True, text=True

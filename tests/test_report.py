@@ -36,7 +36,15 @@ from ablation.report.markup import (
 )
 from ablation.study.config import resnet_runs, svm_runs, validate_config
 from ablation.study.factors import RESNET_FACTORS, SVM_FACTORS, complete_factors
-from conftest import MARKUP_INJECTION, checkout_copy, run_snakemake, tiny_grid, write_config
+from conftest import (
+    MARKUP_INJECTION,
+    add_schema_factor,
+    checkout_copy,
+    edit_copy,
+    run_snakemake,
+    tiny_grid,
+    write_config,
+)
 
 HEX = "0" * 64
 PROVENANCE = {
@@ -1079,24 +1087,16 @@ def add_dummy_figure(checkout: Path) -> None:
 def add_dummy_factor(checkout: Path) -> None:
     """A new ResNet factor as a user adds one: its schema entry with its default (last, after momentum), the training
     code that reads it, and its display name, nothing else."""
-
-    def edit(relative: str, anchor: str, new: str) -> None:
-        path = checkout / relative
-        text = path.read_text()
-        assert text.count(anchor) == 1, f"{relative}: the anchor {anchor!r} moved; the test adds the factor there"
-        path.write_text(text.replace(anchor, new))
-
-    entry = (
-        "      dummy:\n        enum: [plain, marked]\n        default: plain\n        description: A test's factor.\n"
-    )
-    edit("workflow/schemas/config.schema.yaml", "  resnet_grid:\n", entry + "  resnet_grid:\n")
+    add_schema_factor(checkout)
     read = '    torch.manual_seed(run["seed"])\n'
-    edit(
+    edit_copy(
+        checkout,
         "workflow/scripts/ablation/train/resnet.py",
         read,
         read + "    print(f\"dummy factor: {run['dummy']}\", file=log)\n",
     )
-    edit(
+    edit_copy(
+        checkout,
         "workflow/scripts/ablation/study/names.py",
         '    "backend": "SVC Implementation",\n',
         '    "backend": "SVC Implementation",\n    "dummy": "Dummy",\n',
